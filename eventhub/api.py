@@ -1,0 +1,107 @@
+"""What every API answer shares: the one error shape and a JSON parser with bounded size and depth."""
+
+import json
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from eventhub.conf import hub_setting
+
+
+def error_body(code, message, details=()):
+    """{code, status, message, details[]}: the shape of every error the API returns."""
+    return {"code": code, "status": HTTPStatus(code).name, "message": message, "details": list(details)}
+
+
+def error_response(code, message, details=(), headers=None):
+    return Response(error_body(code, message, details), status=code, headers=headers)
+
+
+def flatten_details(detail, path=""):
+    """Flatten DRF's nested error detail into [{field, message}] entries."""
+    if isinstance(detail, dict):
+        out = []
+        for key, value in detail.items():
+            field = key if key != "non_field_errors" else ""
+            out += flatten_details(value, f"{path}.{field}" if path and field else (field or path))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(d, (dict, list)) for d in detail):
+            return [{"field": path, "message": str(d)} for d in detail]
+        out = []
+        for index, value in enumerate(detail):
+            out += flatten_details(value, f"{path}[{index}]")
+        return out
+    return [{"field": path, "message": str(detail)}]
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a real bug: let Django log it and answer 500
+
+    headers = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    code = exc.status_code
+    if isinstance(exc, exceptions.ValidationError):
+        details = flatten_details(exc.detail)
+        message = details[0]["message"] if len(details) == 1 and not details[0]["field"] else "The request is not valid."
+        if len(details) == 1 and details[0]["field"]:
+            message = f"{details[0]['field']}: {details[0]['message']}"
+        return error_response(code, message, details, headers)
+    detail = exc.detail
+    if isinstance(detail, (list, dict)):
+        return error_response(code, "The request is not valid.", flatten_details(detail), headers)
+    return error_response(code, str(detail), (), headers)
+
+
+class BodyTooLarge(exceptions.ParseError):
+    pass
+
+
+class BoundedJSONParser(JSONParser):
+    """JSON bodies up to EVENTHUB MAX_BODY_BYTES; anything larger, malformed or too deep is a clear 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        limit = hub_setting("MAX_BODY_BYTES")
+        request = (parser_context or {}).get("request")
+        declared = request.META.get("CONTENT_LENGTH") if request is not None else None
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes ({limit // 1024} KiB).")
+        raw = stream.read(limit + 1) if stream is not None else b""
+        if len(raw) > limit:
+            raise BodyTooLarge(f"The request body is larger than {limit} bytes ({limit // 1024} KiB).")
+        try:
+            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        except UnicodeDecodeError:
+            raise exceptions.ParseError("The request body is not UTF-8.")
+        except RecursionError:
+            raise exceptions.ParseError("The request body is nested too deeply.")
+        except ValueError as exc:
+            raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
+
+
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+__all__ = ["error_body", "error_response", "exception_handler", "BoundedJSONParser", "iso_ms", "status"]
+
+
+def iso_ms(value):
+    """ISO 8601 in UTC with milliseconds and Z, as the Emporix API writes timestamps."""
+    from datetime import timezone as dt_timezone
+
+    value = value.astimezone(dt_timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"

@@ -1,0 +1,11 @@
+"""The project package as an app, so its system checks are registered."""
+
+from django.apps import AppConfig
+
+
+class EventhubConfig(AppConfig):
+    name = "eventhub"
+    verbose_name = "eventhub"
+
+    def ready(self):
+        from eventhub import checks  # noqa: F401  (registers the checks)

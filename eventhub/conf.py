@@ -1,0 +1,41 @@
+"""The one accessor for eventhub's own settings (settings.EVENTHUB), with their defaults."""
+
+from django.conf import settings
+from django.core.signals import setting_changed
+
+DEFAULTS = {
+    # Deliver to loopback, link-local and private addresses (tests and the demo only).
+    "ALLOW_PRIVATE_TARGETS": False,
+    # Largest request body the API accepts, and the most items one list body may hold.
+    "MAX_BODY_BYTES": 1024 * 1024,
+    "MAX_BATCH_ITEMS": 1000,
+    # Languages the catalog is localized in; the first is the fall-back of last resort.
+    "LANGUAGES": ("en", "de", "nl"),
+    # Lifetime of tokens printed by `manage.py issue_token` (seconds).
+    "CLI_TOKEN_EXPIRE_SECONDS": 365 * 24 * 3600,
+}
+
+_cache = None
+
+
+def hub_settings():
+    """EVENTHUB settings merged over DEFAULTS, computed once and refreshed when tests override them."""
+    global _cache
+    if _cache is None:
+        merged = dict(DEFAULTS)
+        merged.update(getattr(settings, "EVENTHUB", {}) or {})
+        _cache = merged
+    return _cache
+
+
+def hub_setting(name):
+    return hub_settings()[name]
+
+
+def _reset(*, setting, **kwargs):
+    global _cache
+    if setting == "EVENTHUB":
+        _cache = None
+
+
+setting_changed.connect(_reset)

@@ -1,0 +1,221 @@
+"""Django settings for eventhub, read once from the environment.
+
+Embedded default (no variables set): SQLite under ./data, in-memory channel layer, no broker.
+Scale-out: DATABASE_URL (PostgreSQL), AMQP_URL (RabbitMQ), REDIS_URL (Redis channel layer).
+Bad values are not fatal here: they are recorded in CONFIG_ERRORS and reported by the system
+checks in eventhub/checks.py, so `manage.py check` says what is wrong instead of a traceback.
+"""
+
+import os
+import secrets
+from pathlib import Path
+
+import dj_database_url
+
+from tenants.scopes import SCOPES
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("EVENTHUB_DATA_DIR", BASE_DIR / "data"))
+
+CONFIG_ERRORS: list[tuple[str, str]] = []  # (setting, message) for eventhub.checks
+
+
+def _env_bool(name, default=False):
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    CONFIG_ERRORS.append((name, f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no or on/off."))
+    return default
+
+
+def _secret_key():
+    key = os.environ.get("SECRET_KEY", "").strip()
+    if key:
+        return key
+    # The embedded default keeps a generated key next to its database, so sessions survive restarts.
+    path = DATA_DIR / "secret_key"
+    try:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(50))
+            path.chmod(0o600)
+        return path.read_text().strip()
+    except OSError:
+        return secrets.token_urlsafe(50)
+
+
+DEBUG = _env_bool("DEBUG", False)
+SECRET_KEY = _secret_key()
+SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY", "").strip())
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
+CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
+
+INSTALLED_APPS = [
+    "daphne",  # makes `manage.py runserver` an ASGI server (HTTP and websockets)
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "oauth2_provider",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "eventhub.apps.EventhubConfig",
+    "tenants",
+    "subscriptions",
+    "monitor",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "eventhub.urls"
+ASGI_APPLICATION = "eventhub.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+_SQLITE_URL = f"sqlite:///{DATA_DIR / 'eventhub.sqlite3'}"
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip() or _SQLITE_URL
+try:
+    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+    if _db["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
+        raise ValueError(f"engine {_db['ENGINE']} is not supported; use postgres:// or sqlite://")
+except Exception as exc:  # reported by eventhub.checks; fall back so `check` can run and say so
+    CONFIG_ERRORS.append(("DATABASE_URL", f"DATABASE_URL cannot be used: {exc}"))
+    _db = dj_database_url.parse(_SQLITE_URL)
+
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # WAL lets the web process read while the delivery worker writes; a busy timeout instead of
+    # "database is locked" errors when both write at once.
+    _db.setdefault("OPTIONS", {}).update(
+        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
+    )
+else:
+    _db.setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME", "test_eventhub")
+DATABASES = {"default": _db}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Broker and channel layer ---------------------------------------------------------------
+AMQP_URL = os.environ.get("AMQP_URL", "").strip() or None
+REDIS_URL = os.environ.get("REDIS_URL", "").strip() or None
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Auth -----------------------------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# --- I18N / static --------------------------------------------------------------------------
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production: set STATIC_ROOT and run `manage.py collectstatic`.
+STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
+# The embedded default serves assets straight from the apps and static/ (no collectstatic step).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- REST API -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.TenantTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["tenants.permissions.HasTenantScope"],
+    "DEFAULT_PARSER_CLASSES": ["eventhub.api.BoundedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "EXCEPTION_HANDLER": "eventhub.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "eventhub API",
+    "DESCRIPTION": "Event catalog, tenant event subscriptions (Emporix-compatible), webhooks and delivery log.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# django-oauth-toolkit's own model names, stated so migrations can refer to them.
+OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"
+OAUTH2_PROVIDER_ACCESS_TOKEN_MODEL = "oauth2_provider.AccessToken"
+OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
+OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
+OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
+
+OAUTH2_PROVIDER = {
+    "SCOPES": SCOPES,
+    "SCOPES_BACKEND_CLASS": "tenants.oauth.TenantScopes",
+    "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
+    "PKCE_REQUIRED": False,
+}
+
+# --- eventhub's own settings, read through eventhub.conf ------------------------------------
+EVENTHUB = {
+    "ALLOW_PRIVATE_TARGETS": _env_bool("EVENTHUB_ALLOW_PRIVATE_TARGETS", False),
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,147 @@
+"""Wire formats of the subscriptions API (Emporix-compatible), one serializer per shape."""
+
+import re
+
+from rest_framework import serializers
+
+from subscriptions.models import SCHEMA_TYPES
+from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange
+
+
+class StrictCharField(serializers.CharField):
+    """A JSON string, not a number coerced to one."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Expected a string but got {type(data).__name__}.")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(f"Expected an integer but got {type(data).__name__}.")
+        return super().to_internal_value(data)
+
+
+class NoExtraFieldsMixin:
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            extra = sorted(set(data) - set(self.fields))
+            if extra:
+                raise serializers.ValidationError({name: ["Unknown property."] for name in extra})
+        return super().to_internal_value(data)
+
+
+class MetadataVersionSerializer(NoExtraFieldsMixin, serializers.Serializer):
+    version = StrictIntegerField(required=False, min_value=0)
+
+
+class SubscriptionUpdateItemSerializer(NoExtraFieldsMixin, serializers.Serializer):
+    eventType = StrictCharField(max_length=200)
+    action = serializers.ChoiceField(choices=[SUBSCRIBE, UNSUBSCRIBE], required=False)
+    fieldsToSubscribe = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=500)
+    fieldsToUnsubscribe = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=500)
+    metadata = MetadataVersionSerializer(required=False)
+
+    def to_change(self):
+        data = self.validated_data
+        return SubscriptionChange(
+            event_type=data["eventType"],
+            action=data.get("action"),
+            fields_to_subscribe=tuple(data.get("fieldsToSubscribe", ())),
+            fields_to_unsubscribe=tuple(data.get("fieldsToUnsubscribe", ())),
+            version=data.get("metadata", {}).get("version"),
+        )
+
+
+class ItemResultSerializer(serializers.Serializer):
+    eventType = serializers.CharField()
+    code = serializers.IntegerField()
+    status = serializers.CharField()
+    message = serializers.CharField(required=False)
+
+
+class EventDescriptionSerializer(serializers.Serializer):
+    type = serializers.CharField()
+    eventSchema = serializers.DictField(child=serializers.ChoiceField(choices=SCHEMA_TYPES))
+    name = serializers.DictField(child=serializers.CharField())
+    group = serializers.DictField(child=serializers.CharField())
+    description = serializers.DictField(child=serializers.CharField())
+
+
+class SubscriptionMetadataSerializer(serializers.Serializer):
+    version = serializers.IntegerField(required=False)
+    createdAt = serializers.DateTimeField(required=False)
+    modifiedAt = serializers.DateTimeField(required=False)
+
+
+class EventSubscriptionSerializer(serializers.Serializer):
+    event = EventDescriptionSerializer()
+    metadata = SubscriptionMetadataSerializer()
+    subscription = serializers.ChoiceField(choices=["SUBSCRIBED", "UNSUBSCRIBED", "NONE"])
+    excludedFields = serializers.ListField(child=serializers.CharField())
+
+
+class ErrorSerializer(serializers.Serializer):
+    code = serializers.IntegerField()
+    status = serializers.CharField()
+    message = serializers.CharField()
+    details = serializers.ListField(child=serializers.DictField())
+
+
+# --- custom event types ---------------------------------------------------------------------
+
+EVENT_TYPE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\-]{0,199}$")
+LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
+
+
+class LocalizedStringField(serializers.Field):
+    """A plain string (taken as English) or {language: text}."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str):
+            data = {"en": data}
+        if not isinstance(data, dict) or not data:
+            raise serializers.ValidationError("Expected a string or an object of language: text.")
+        for lang, text in data.items():
+            if not LANGUAGE_RE.match(lang):
+                raise serializers.ValidationError(f"'{lang}' is not a language code.")
+            if not isinstance(text, str) or len(text) > 1000:
+                raise serializers.ValidationError(f"The '{lang}' text must be a string of at most 1000 characters.")
+        return data
+
+    def to_representation(self, value):
+        return value
+
+
+class EventTypeSerializer(NoExtraFieldsMixin, serializers.Serializer):
+    type = StrictCharField(max_length=200)
+    source = serializers.CharField(read_only=True)
+    kind = serializers.ChoiceField(choices=["event", "command"], default="event")
+    name = LocalizedStringField()
+    group = LocalizedStringField()
+    description = LocalizedStringField(required=False)
+    eventSchema = serializers.DictField(child=serializers.ChoiceField(choices=SCHEMA_TYPES), required=False)
+    example = serializers.JSONField(required=False, allow_null=True)
+    builtIn = serializers.BooleanField(read_only=True)
+
+    def validate_type(self, value):
+        if not EVENT_TYPE_KEY_RE.match(value):
+            raise serializers.ValidationError(
+                "An event type key starts with a letter and holds letters, digits, '_', '.', ':' or '-' (at most 200)."
+            )
+        return value
+
+    def validate_eventSchema(self, value):
+        if len(value) > 200:
+            raise serializers.ValidationError("At most 200 root fields.")
+        return value
+
+    def model_values(self):
+        data = self.validated_data
+        values = {"kind": data["kind"], "name": data["name"], "group": data["group"]}
+        values["description"] = data.get("description", {})
+        values["event_schema"] = data.get("eventSchema", {})
+        values["example"] = data.get("example")
+        return values

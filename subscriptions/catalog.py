@@ -1,0 +1,94 @@
+"""The built-in event catalog: every event type from the seed documents, declared once in catalog_data/*.json.
+
+Everything else (the subscriptions API, the dashboard, the pipeline) reads event types from the database rows
+that `sync_catalog` keeps equal to these files.
+"""
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from django.db import transaction
+
+from subscriptions.models import SCHEMA_TYPES, EventType
+
+DATA_DIR = Path(__file__).resolve().parent / "catalog_data"
+SOURCES = ("emporix", "entrecode", "codex", "openregister", "ceta")  # display order
+
+_FIELDS = ("source", "kind", "name", "group", "description", "event_schema", "example", "exchange", "routing_key", "position")
+
+
+class CatalogError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=1)
+def catalog_sources():
+    """[{source, label, description, types: [...]}] in display order, validated."""
+    sources = []
+    for source in SOURCES:
+        path = DATA_DIR / f"{source}.json"
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        if doc.get("source") != source:
+            raise CatalogError(f"{path.name}: 'source' must be {source!r}")
+        for entry in doc["types"]:
+            validate_type_definition(entry, where=f"{path.name}: {entry.get('key')!r}")
+        sources.append(doc)
+    return tuple(sources)
+
+
+def validate_type_definition(entry, where="event type"):
+    key = entry.get("key")
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise CatalogError(f"{where}: key must be a non-empty string of at most 200 characters")
+    for field in ("name", "group", "description"):
+        strings = entry.get(field)
+        if not isinstance(strings, dict) or not isinstance(strings.get("en"), str):
+            raise CatalogError(f"{where}: {field} must be an object with at least an 'en' string")
+    schema = entry.get("eventSchema")
+    if not isinstance(schema, dict) or any(t not in SCHEMA_TYPES for t in schema.values()):
+        raise CatalogError(f"{where}: eventSchema must map field names to one of {', '.join(SCHEMA_TYPES)}")
+
+
+def builtin_definitions():
+    """{key: model field values} for every built-in type, positions following the file order."""
+    definitions = {}
+    position = 0
+    for doc in catalog_sources():
+        for entry in doc["types"]:
+            position += 1
+            if entry["key"] in definitions:
+                raise CatalogError(f"event type {entry['key']!r} is declared twice")
+            definitions[entry["key"]] = {
+                "source": doc["source"],
+                "kind": entry.get("kind", "event"),
+                "name": entry["name"],
+                "group": entry["group"],
+                "description": entry["description"],
+                "event_schema": entry["eventSchema"],
+                "example": entry.get("example"),
+                "exchange": entry.get("exchange", ""),
+                "routing_key": entry.get("routingKey", ""),
+                "position": position,
+            }
+    return definitions
+
+
+def sync_catalog(using="default"):
+    """Make the built-in EventType rows equal to the catalog files. Idempotent; returns what it changed."""
+    definitions = builtin_definitions()
+    with transaction.atomic(using=using):
+        existing = {t.key: t for t in EventType.objects.using(using).filter(tenant__isnull=True)}
+        created = [EventType(key=key, **values) for key, values in definitions.items() if key not in existing]
+        changed = []
+        for key, values in definitions.items():
+            row = existing.get(key)
+            if row is not None and any(getattr(row, f) != values[f] for f in _FIELDS):
+                for f in _FIELDS:
+                    setattr(row, f, values[f])
+                changed.append(row)
+        EventType.objects.using(using).bulk_create(created)
+        EventType.objects.using(using).bulk_update(changed, list(_FIELDS))
+    # Types dropped from the files are kept: deleting them would silently delete tenants' subscriptions.
+    retired = sorted(set(existing) - set(definitions))
+    return {"created": len(created), "updated": len(changed), "unchanged": len(definitions) - len(created) - len(changed), "retired": retired}

@@ -1,0 +1,82 @@
+"""Writes that concern tenants and their access: tenants, members, API clients and tokens."""
+
+import secrets
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from oauth2_provider.generators import generate_client_secret
+from oauth2_provider.models import AccessToken, Application
+
+from eventhub.conf import hub_setting
+from tenants.models import ApiClient, Membership, Role, Tenant, validate_tenant_name
+from tenants.scopes import SCOPES, unknown_scopes
+
+CLI_CLIENT_NAME = "command line"
+
+
+def create_tenant(name, default_language="en"):
+    validate_tenant_name(name)
+    if default_language not in hub_setting("LANGUAGES"):
+        raise ValidationError(f"default language must be one of {', '.join(hub_setting('LANGUAGES'))}.")
+    tenant, created = Tenant.objects.get_or_create(name=name, defaults={"default_language": default_language})
+    return tenant, created
+
+
+def _check_scopes(scopes):
+    scopes = list(dict.fromkeys(scopes))
+    if not scopes:
+        raise ValidationError("name at least one scope.")
+    bad = unknown_scopes(scopes)
+    if bad:
+        raise ValidationError(f"unknown scope(s) {', '.join(bad)}; known scopes: {', '.join(sorted(SCOPES))}.")
+    return scopes
+
+
+@transaction.atomic
+def create_api_client(tenant, scopes, name="API client"):
+    """A client-credentials OAuth2 client; returns (client, client_id, client_secret). The secret is shown only here."""
+    scopes = _check_scopes(scopes)
+    plain_secret = generate_client_secret()
+    application = Application.objects.create(
+        name=f"{tenant.name}: {name}",
+        client_type=Application.CLIENT_CONFIDENTIAL,
+        authorization_grant_type=Application.GRANT_CLIENT_CREDENTIALS,
+        client_secret=plain_secret,  # hashed by django-oauth-toolkit on save
+    )
+    client = ApiClient.objects.create(application=application, tenant=tenant, allowed_scopes=" ".join(scopes))
+    return client, application.client_id, plain_secret
+
+
+@transaction.atomic
+def issue_token(tenant, scopes, expires_in=None):
+    """An access token for scripts, issued through the tenant's command-line client; returns the token string."""
+    scopes = _check_scopes(scopes)
+    client = ApiClient.objects.filter(tenant=tenant, application__name=f"{tenant.name}: {CLI_CLIENT_NAME}").first()
+    if client is None:
+        client, _, _ = create_api_client(tenant, list(SCOPES), name=CLI_CLIENT_NAME)
+    token = secrets.token_urlsafe(32)
+    AccessToken.objects.create(
+        application=client.application,
+        token=token,
+        scope=" ".join(scopes),
+        expires=timezone.now() + timedelta(seconds=expires_in or hub_setting("CLI_TOKEN_EXPIRE_SECONDS")),
+    )
+    return token
+
+
+def add_member(tenant, user, role=Role.VIEWER):
+    membership, _ = Membership.objects.update_or_create(user=user, tenant=tenant, defaults={"role": role})
+    return membership
+
+
+def ensure_user(username, password=None, **extra):
+    """Get or create a dashboard user; a password is set only when the user is new. Returns (user, created)."""
+    User = get_user_model()
+    user = User.objects.filter(username=username).first()
+    if user is not None:
+        return user, False
+    user = User.objects.create_user(username=username, password=password, **extra)
+    return user, True

@@ -1,0 +1,85 @@
+"""Shared fixtures, and the rule for real servers: under CI a missing server fails the run, locally it skips."""
+
+import os
+import shutil
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.db import connection
+from rest_framework.test import APIClient
+
+from tenants.scopes import SCOPES
+from tenants.services import create_tenant, issue_token
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+SERVICE_URLS = {
+    "rabbitmq": os.environ.get("AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/",
+    "redis": os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0",
+}
+
+
+def _reachable(url, default_port):
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or default_port), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def _missing(marker):
+    """Why the server a marker needs is not usable here, or None."""
+    if marker == "postgres":
+        if connection.vendor != "postgresql":
+            return "the default database is not PostgreSQL (set DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventhub)"
+    elif marker == "rabbitmq":
+        if not _reachable(SERVICE_URLS["rabbitmq"], 5672):
+            return f"RabbitMQ is not reachable at {SERVICE_URLS['rabbitmq']}"
+    elif marker == "redis":
+        if not _reachable(SERVICE_URLS["redis"], 6379):
+            return f"Redis is not reachable at {SERVICE_URLS['redis']}"
+    elif marker == "browser":
+        if not shutil.which("chromium"):
+            return "Debian's chromium is not installed (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _require_servers(request):
+    for marker in ("postgres", "rabbitmq", "redis", "browser"):
+        if request.node.get_closest_marker(marker):
+            reason = _missing(marker)
+            if reason and IN_CI:
+                pytest.fail(f"CI must run this test, but {reason}", pytrace=False)
+            if reason:
+                pytest.skip(reason)
+
+
+@pytest.fixture
+def tenant(db):
+    return create_tenant("acme")[0]
+
+
+@pytest.fixture
+def other_tenant(db):
+    return create_tenant("globex")[0]
+
+
+@pytest.fixture
+def api_client_for():
+    """api_client_for(tenant, *scopes) -> an APIClient carrying a bearer token with those scopes (default: all)."""
+
+    def make(tenant, *scopes):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {issue_token(tenant, list(scopes or SCOPES))}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(tenant, api_client_for):
+    """A client of tenant `acme` with every scope."""
+    return api_client_for(tenant)

@@ -1,0 +1,106 @@
+"""What a newcomer and an operator meet: configuration checks, the embedded default server, the API docs."""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def manage(*args, env_overrides, timeout=60):
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env.update(env_overrides)
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize(
+    "name, value, expected",
+    [
+        ("DATABASE_URL", "mysql://root@localhost/x", "DATABASE_URL cannot be used"),
+        ("DATABASE_URL", "not a url", "DATABASE_URL cannot be used"),
+        ("AMQP_URL", "http://127.0.0.1:5672", "AMQP_URL must start with one of amqp://, amqps://"),
+        ("REDIS_URL", "redis://127.0.0.1:notaport", "REDIS_URL is not a valid URL"),
+        ("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean"),
+    ],
+)
+def test_misconfiguration_is_reported_by_system_checks(tmp_path, name, value, expected):
+    result = manage("check", env_overrides={"EVENTHUB_DATA_DIR": str(tmp_path), name: value})
+    assert result.returncode != 0
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_good_configuration_passes_the_checks(tmp_path):
+    result = manage(
+        "check",
+        env_overrides={"EVENTHUB_DATA_DIR": str(tmp_path), "AMQP_URL": "amqp://guest:guest@127.0.0.1:5672/", "REDIS_URL": "redis://127.0.0.1:6379/0"},
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_embedded_default_serves_the_api_on_sqlite_with_a_printed_token(tmp_path):
+    """The README's first command, minus the install: `manage.py serve --demo` on a bare data folder."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env["EVENTHUB_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--demo", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        lines, token = [], None
+        deadline = time.monotonic() + 90
+        while token is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            match = re.search(r"API token:\s+(\S+)", line)
+            token = match.group(1) if match else None
+        assert token, "".join(lines)
+        assert any(re.search(r"Admin login:\s+admin / \S+", line) for line in lines)
+        body = None
+        while time.monotonic() < deadline:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/webhook/demo/event-subscriptions", headers={"Authorization": f"Bearer {token}"})
+                body = urllib.request.urlopen(request, timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert body and '"product.created"' in body
+        assert (tmp_path / "eventhub.sqlite3").exists()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.mark.django_db
+def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
+    schema = client.get("/api/schema/")
+    assert schema.status_code == 200
+    text = schema.content.decode()
+    assert "openapi: 3" in text and "/webhook/{tenant}/event-subscriptions" in text
+    docs = client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert not re.search(r"""(src|href)=["']https?://""", html), "docs must not load assets from the internet"
+    asset = re.search(r"""src=["'](/static/[^"']+swagger-ui-bundle[^"']*)""", html).group(1)
+    assert client.get(asset).status_code == 200
+
+
+def test_healthz_answers_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
