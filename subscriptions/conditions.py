@@ -1,0 +1,379 @@
+"""eventFilter: validation and compilation of endpoint filters into fast predicates over event envelopes."""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Callable
+from typing import Any
+
+import regex
+
+__all__ = ["Filter", "FilterError", "compile_filter", "validate_filter"]
+
+ENVELOPE_KEYS = frozenset({"id", "type", "timestamp", "tenant", "data"})
+MAX_DEPTH = 16
+MAX_CONDITIONS = 256
+MAX_REGEX_LENGTH = 512
+REGEX_WINDOW = 64 * 1024  # only this much of a value is searched, so work per event is bounded
+REGEX_TIMEOUT = 0.05  # seconds; a pattern that needs longer is treated as "no match"
+# `regex` unrolls counted repeats when compiling, so "(?:(?:a{1000}){1000}){1000}" alone would exhaust
+# memory; the estimated unrolled size of all patterns in one filter is capped.
+MAX_REGEX_EXPANSION = 20_000
+REGEX_OPTIONS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
+
+_MISSING = object()  # what a path resolves to when the envelope has nothing there
+_INDEX = re.compile(r"[0-9]+")
+_REPEAT = re.compile(r"\{([0-9]*)(?:,([0-9]*))?\}")
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_JSON_TYPES = _SCALARS | {list, dict}
+
+Test = Callable[[Any], bool]
+
+
+class FilterError(ValueError):
+    """A filter that cannot be compiled; `path` says where, e.g. "$or[1].data.x"."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+class Filter:
+    """A compiled eventFilter. Build with compile_filter(); reuse for every event."""
+
+    __slots__ = ("_test",)
+
+    def __init__(self, test: Test):
+        self._test = test
+
+    def matches(self, envelope: dict) -> bool:
+        return self._test(envelope)
+
+
+def compile_filter(spec: dict | None) -> Filter:
+    """Validate spec completely and return a Filter; raise FilterError at the first problem."""
+    if spec is None:
+        return Filter(_always)
+    return Filter(_Compiler().filter(spec, "", 1))
+
+
+def validate_filter(spec: dict | None) -> list[FilterError]:
+    try:
+        compile_filter(spec)
+    except FilterError as error:
+        return [error]
+    return []
+
+
+def _always(envelope: Any) -> bool:
+    return True
+
+
+# --- matching primitives: JSON-type strict, so 1 != true and "1" != 1, but 1 == 1.0 ---
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float
+
+
+def _json_equal(a: Any, b: Any) -> bool:
+    if _is_number(a):
+        return _is_number(b) and a == b
+    if type(a) is not type(b):
+        return False
+    if type(a) is list:
+        return len(a) == len(b) and all(map(_json_equal, a, b))
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+    return a == b
+
+
+def _scalar_key(value: Any) -> tuple:
+    """A hashable key under which JSON-equal scalars coincide and different JSON types never do."""
+    return (0 if _is_number(value) else type(value), value)
+
+
+def _equals(expected: Any) -> Test:
+    kind = type(expected)
+    if kind is str:
+        return lambda v: type(v) is str and v == expected
+    if kind is bool or expected is None:
+        return lambda v: v is expected  # JSON true/false/null are singletons
+    if _is_number(expected):
+        return lambda v: (type(v) is int or type(v) is float) and v == expected
+    return lambda v: _json_equal(v, expected)
+
+
+def _one_of(options: list) -> Test:
+    # Scalars go into a set so long "one of" lists cost one lookup per event.
+    keys = frozenset(_scalar_key(o) for o in options if type(o) in _SCALARS)
+    compounds = tuple(o for o in options if type(o) not in _SCALARS)
+
+    def test(v: Any) -> bool:
+        if type(v) in _SCALARS:
+            return _scalar_key(v) in keys
+        return any(_json_equal(v, o) for o in compounds)
+
+    return test
+
+
+def _compare(op: Callable[[Any, Any], bool], operand: Any) -> Test:
+    # Numbers compare with numbers, strings with strings (ISO timestamps sort as strings).
+    if type(operand) is str:
+        return lambda v: type(v) is str and op(v, operand)
+    return lambda v: (type(v) is int or type(v) is float) and op(v, operand)
+
+
+def _contains(needle: Any) -> Test:
+    def test(v: Any) -> bool:
+        if type(v) is str:
+            return type(needle) is str and needle in v
+        if type(v) is list:
+            return any(_json_equal(item, needle) for item in v)
+        return False
+
+    return test
+
+
+def _matches_regex(pattern: regex.Pattern) -> Test:
+    def test(v: Any) -> bool:
+        if type(v) is not str:
+            return False
+        try:
+            return pattern.search(v, endpos=REGEX_WINDOW, timeout=REGEX_TIMEOUT) is not None
+        except TimeoutError:
+            return False
+
+    return test
+
+
+def _negate(test: Test) -> Test:
+    return lambda v: not test(v)
+
+
+def _all(tests: list[Test]) -> Test:
+    if not tests:
+        return _always
+    if len(tests) == 1:
+        return tests[0]
+    tests = tuple(tests)
+
+    def test(v: Any) -> bool:
+        for t in tests:
+            if not t(v):
+                return False
+        return True
+
+    return test
+
+
+def _any(tests: list[Test]) -> Test:
+    tests = tuple(tests)
+
+    def test(v: Any) -> bool:
+        for t in tests:
+            if t(v):
+                return True
+        return False
+
+    return test
+
+
+def _resolver(path: str) -> Callable[[Any], Any]:
+    segments = path.split(".")
+    if segments[0] not in ENVELOPE_KEYS:
+        # OpenRegister paths are relative to the event data; "data.type" reaches a data field named "type".
+        segments.insert(0, "data")
+    steps = tuple((s, int(s) if _INDEX.fullmatch(s) else None) for s in segments)
+
+    def resolve(value: Any) -> Any:
+        for key, index in steps:
+            if isinstance(value, dict):
+                value = value.get(key, _MISSING)
+                if value is _MISSING:
+                    return _MISSING
+            elif index is not None and isinstance(value, list) and index < len(value):
+                value = value[index]
+            else:
+                return _MISSING
+        return value
+
+    return resolve
+
+
+def _at(resolve: Callable[[Any], Any], test: Test) -> Test:
+    return lambda envelope: test(resolve(envelope))
+
+
+# --- compilation: every check happens here, once, so matching never validates ---
+
+_COMPARISONS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
+_OPERATORS = frozenset(
+    {"$eq", "$ne", "$in", "$nin", "$exists", "$regex", "$options", "$startsWith", "$endsWith", "$contains"}
+) | _COMPARISONS.keys()
+
+
+class _Compiler:
+    def __init__(self) -> None:
+        self.conditions = 0
+        self.regex_expansion = 0
+
+    def filter(self, spec: Any, prefix: str, depth: int) -> Test:
+        if type(spec) is not dict:
+            raise FilterError(prefix, "a filter must be an object")
+        if depth > MAX_DEPTH:
+            raise FilterError(prefix, f"nested deeper than {MAX_DEPTH} levels")
+        tests = []
+        for key, condition in spec.items():
+            if type(key) is not str:
+                raise FilterError(prefix, f"key {key!r} is not a string")
+            path = f"{prefix}.{key}" if prefix else key
+            self._count(path)
+            if key in ("$and", "$or"):
+                tests.append(self._combine(key, condition, path, depth))
+            elif key == "$not":
+                tests.append(_negate(self.filter(condition, path, depth + 1)))
+            elif key.startswith("$"):
+                raise FilterError(path, f"unknown operator {key} (a filter allows $and, $or, $not)")
+            else:
+                tests.append(self._condition(key, condition, path, depth + 1))
+        return _all(tests)
+
+    def _count(self, path: str) -> None:
+        # Nested filters count too, so "$or": [{}, {}, ...] cannot grow without bound.
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise FilterError(path, f"more than {MAX_CONDITIONS} conditions")
+
+    def _combine(self, key: str, filters: Any, path: str, depth: int) -> Test:
+        if type(filters) is not list or not filters:
+            raise FilterError(path, f"{key} must be a non-empty list of filters")
+        tests = []
+        for i, nested in enumerate(filters):
+            self._count(f"{path}[{i}]")
+            tests.append(self.filter(nested, f"{path}[{i}]", depth + 2))
+        return _all(tests) if key == "$and" else _any(tests)
+
+    def _condition(self, key: str, condition: Any, path: str, depth: int) -> Test:
+        if "" in key.split("."):
+            raise FilterError(path, "a path must be non-empty dotted segments")
+        self._value(condition, path, depth)
+        resolve = _resolver(key)
+        if type(condition) is list:
+            return _at(resolve, _one_of(condition))
+        if type(condition) is dict and condition:
+            operators = [k.startswith("$") for k in condition]
+            if all(operators):
+                return _at(resolve, self._operators(condition, path))
+            if any(operators):
+                raise FilterError(path, "an object mixes $operators with plain keys")
+        return _at(resolve, _equals(condition))
+
+    def _operators(self, spec: dict, path: str) -> Test:
+        tests = []
+        for op, operand in spec.items():
+            if op not in _OPERATORS:
+                raise FilterError(path, f"unknown operator {op}")
+            if op == "$eq":
+                tests.append(_equals(operand))
+            elif op == "$ne":
+                tests.append(_negate(_equals(operand)))
+            elif op in ("$in", "$nin"):
+                if type(operand) is not list:
+                    raise FilterError(path, f"{op} must be a list")
+                test = _one_of(operand)
+                tests.append(test if op == "$in" else _negate(test))
+            elif op == "$exists":
+                if type(operand) is not bool:
+                    raise FilterError(path, "$exists must be true or false")
+                tests.append((lambda v: v is not _MISSING) if operand else (lambda v: v is _MISSING))
+            elif op in _COMPARISONS:
+                if type(operand) not in (int, float, str):
+                    raise FilterError(path, f"{op} must be a number or a string")
+                tests.append(_compare(_COMPARISONS[op], operand))
+            elif op in ("$startsWith", "$endsWith"):
+                if type(operand) is not str:
+                    raise FilterError(path, f"{op} must be a string")
+                method = str.startswith if op == "$startsWith" else str.endswith
+                tests.append(lambda v, s=operand, m=method: type(v) is str and m(v, s))
+            elif op == "$contains":
+                tests.append(_contains(operand))
+            elif op == "$regex":
+                tests.append(_matches_regex(self._regex(operand, spec.get("$options", ""), path)))
+            elif "$regex" not in spec:  # $options alone
+                raise FilterError(path, "$options is only allowed next to $regex")
+        return _all(tests)
+
+    def _regex(self, pattern: Any, options: Any, path: str) -> regex.Pattern:
+        if type(pattern) is not str:
+            raise FilterError(path, "$regex must be a string")
+        if len(pattern) > MAX_REGEX_LENGTH:
+            raise FilterError(path, f"$regex is longer than {MAX_REGEX_LENGTH} characters")
+        if type(options) is not str or not set(options) <= REGEX_OPTIONS.keys():
+            raise FilterError(path, '$options must be a string of letters from "imsx"')
+        self.regex_expansion += _regex_expansion(pattern)
+        if self.regex_expansion > MAX_REGEX_EXPANSION:
+            raise FilterError(path, "$regex is too complex: its counted repeats {m,n} unroll too far")
+        flags = sum(REGEX_OPTIONS[letter] for letter in set(options))
+        try:
+            return regex.compile(pattern, flags)
+        except (regex.error, ValueError, OverflowError, RecursionError) as error:
+            raise FilterError(path, f"$regex is invalid: {error}") from None
+
+    def _value(self, value: Any, path: str, depth: int) -> None:
+        """Reject non-JSON values and values nested too deeply (which would make matching recurse)."""
+        if type(value) not in _JSON_TYPES:
+            raise FilterError(path, f"{type(value).__name__} is not a JSON value")
+        if type(value) in (list, dict) and depth > MAX_DEPTH:
+            raise FilterError(path, f"nested deeper than {MAX_DEPTH} levels")
+        if type(value) is list:
+            for item in value:
+                self._value(item, path, depth + 1)
+        elif type(value) is dict:
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise FilterError(path, f"key {key!r} is not a string")
+                self._value(item, path, depth + 1)
+
+
+def _regex_expansion(pattern: str) -> int:
+    """An over-estimate of the nodes `regex` builds for pattern, counting counted repeats unrolled.
+
+    Deliberately parser-free and pessimistic: a ")" repeats everything before it, a "]" everything since the
+    first unclosed "[", and after a "#" (perhaps a verbose-mode comment) the larger of both readings is kept.
+    """
+    total = last = 0  # nodes so far; nodes a following quantifier would repeat
+    opened: list[int] = []  # positions of "[" not yet closed
+    comment = False
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        repeat = _REPEAT.match(pattern, i) if char == "{" else None
+        if repeat and any(repeat.groups()):
+            bound = max(1, *(int(n) for n in repeat.groups() if n))
+            total += last * (bound - 1)
+            last *= bound
+            i = repeat.end()
+            continue
+        size = 1
+        if char == "\\":
+            i += 1  # the escaped character belongs to this atom
+        elif char == ")":
+            size = total
+        elif char == "[":
+            opened.append(i)
+        elif char == "]" and opened:
+            size = i - opened[0] + 1  # a set costs in proportion to its text
+            opened.pop()
+        elif char == "#":
+            comment = True
+        elif char == "\n":
+            comment = False
+        # Whitespace and comments may be skipped (verbose mode) and *+? never start an atom.
+        transparent = comment or char.isspace() or char in "*+?"
+        last = max(last, size) if transparent else size
+        total += 1
+        i += 1
+    return total

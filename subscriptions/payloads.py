@@ -1,0 +1,108 @@
+"""Delivered body shaping: excludedFields removal and customPayload (RFC 6901 JSON pointer) rendering."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Union
+
+from jsonpointer import EndOfList, JsonPointer, JsonPointerException
+
+__all__ = ["CustomPayload", "PayloadError", "compile_custom_payload", "exclude_fields", "shape_body"]
+
+MAX_DEPTH = 16
+MAX_LEAVES = 256
+
+# A compiled template: (key, pointer) for a leaf, (key, template) for a nested object.
+Template = tuple[tuple[str, Union[JsonPointer, "Template"]], ...]
+
+
+class PayloadError(ValueError):
+    """A customPayload that cannot be compiled; `path` names the key, e.g. "meta.title"."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
+class CustomPayload:
+    """A compiled customPayload. Build with compile_custom_payload(); render once per delivery."""
+
+    __slots__ = ("_template",)
+
+    def __init__(self, template: Template):
+        self._template = template
+
+    def render(self, envelope: dict) -> dict:
+        """Each pointer becomes the value it points at, or None when it points at nothing."""
+        return _render(self._template, envelope)
+
+
+def exclude_fields(data: dict, excluded: Iterable[str]) -> dict:
+    """A new dict without the excluded root keys; data itself is left untouched."""
+    if isinstance(excluded, str):
+        raise TypeError("excluded must be a collection of field names, not one string")
+    excluded = frozenset(excluded)
+    return {key: value for key, value in data.items() if key not in excluded}
+
+
+def compile_custom_payload(spec: dict) -> CustomPayload:
+    """Validate spec completely and return a CustomPayload; raise PayloadError at the first problem."""
+    leaves = [0]
+    return CustomPayload(_compile(spec, "", 1, leaves))
+
+
+def shape_body(envelope: dict, excluded_fields: Iterable[str], custom_payload: CustomPayload | None) -> dict:
+    """The one place a delivered body is built: exclusion first, so no pointer can reach an excluded field.
+
+    The result is a new dict; nested values are shared with envelope, so serialize it, don't mutate it.
+    """
+    data = envelope.get("data")
+    if excluded_fields and isinstance(data, dict):
+        envelope = {**envelope, "data": exclude_fields(data, excluded_fields)}
+    else:
+        envelope = dict(envelope)
+    if custom_payload is None:
+        return envelope
+    return custom_payload.render(envelope)
+
+
+def _compile(spec: Any, path: str, depth: int, leaves: list[int]) -> Template:
+    if type(spec) is not dict:
+        raise PayloadError(path, "a custom payload must be an object")
+    if depth > MAX_DEPTH:
+        raise PayloadError(path, f"nested deeper than {MAX_DEPTH} levels")
+    template = []
+    for key, value in spec.items():
+        if type(key) is not str:
+            raise PayloadError(path, f"key {key!r} is not a string")
+        key_path = f"{path}.{key}" if path else key
+        if type(value) is dict:
+            template.append((key, _compile(value, key_path, depth + 1, leaves)))
+            continue
+        leaves[0] += 1
+        if leaves[0] > MAX_LEAVES:
+            raise PayloadError(key_path, f"more than {MAX_LEAVES} pointers")
+        template.append((key, _pointer(value, key_path)))
+    return tuple(template)
+
+
+def _pointer(value: Any, path: str) -> JsonPointer:
+    if type(value) is not str:
+        raise PayloadError(path, 'must be a JSON pointer string ("" or "/...") or an object')
+    try:
+        return JsonPointer(value)
+    except JsonPointerException as error:
+        raise PayloadError(path, f"invalid JSON pointer {value!r}: {error}") from None
+
+
+def _render(template: Template, envelope: Any) -> dict:
+    body = {}
+    for key, node in template:
+        if isinstance(node, JsonPointer):
+            value = node.resolve(envelope, None)
+            # "-" names the slot after a list's last element: it exists for writing, not for reading.
+            body[key] = None if isinstance(value, EndOfList) else value
+        else:
+            body[key] = _render(node, envelope)
+    return body
