@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.http import JsonResponse
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
@@ -12,6 +13,8 @@ def healthz(request):
 
 
 urlpatterns = [
+    # Until the dashboard lands, the front door is the API documentation.
+    path("", RedirectView.as_view(url="/api/docs/", permanent=False), name="home"),
     path("", include("subscriptions.api.urls")),
     path("oauth/token", oauth2_views.TokenView.as_view(), name="oauth-token"),
     path("oauth/revoke", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),

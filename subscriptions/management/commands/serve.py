@@ -45,8 +45,8 @@ class Command(BaseCommand):
                 [
                     "",
                     "eventhub is starting on its embedded default (SQLite, in-memory channel layer, events over HTTP).",
-                    f"  Dashboard:    {base}/",
                     f"  API docs:     {base}/api/docs/",
+                    f"  Admin:        {base}/admin/",
                     f"  Admin login:  {login}",
                     f"  Tenant:       {tenant.name}",
                     f"  API token:    {token}",
