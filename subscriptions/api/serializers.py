@@ -4,7 +4,12 @@ import re
 
 from rest_framework import serializers
 
+from eventhub.conf import hub_setting
+from subscriptions.conditions import FilterError, compile_filter
+from subscriptions.delivery import TargetError, validate_headers, validate_target_url
+from subscriptions.matching import PATTERN_RE, patterns_match
 from subscriptions.models import SCHEMA_TYPES
+from subscriptions.payloads import PayloadError, compile_custom_payload
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange
 
 
@@ -145,3 +150,74 @@ class EventTypeSerializer(NoExtraFieldsMixin, serializers.Serializer):
         values["event_schema"] = data.get("eventSchema", {})
         values["example"] = data.get("example")
         return values
+
+
+# --- webhook endpoints ----------------------------------------------------------------------
+
+
+class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
+    """An endpoint on the wire. `secret` is write-never, read-once: only create and rotate-secret answers carry it."""
+
+    id = serializers.UUIDField(read_only=True)
+    url = StrictCharField(max_length=2048)
+    method = serializers.ChoiceField(choices=["POST", "PUT", "PATCH"], default="POST")
+    headers = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict)
+    events = serializers.ListField(child=StrictCharField(max_length=200), min_length=1, max_length=100)
+    eventFilter = serializers.JSONField(required=False, allow_null=True, default=None)
+    customPayload = serializers.JSONField(required=False, allow_null=True, default=None)
+    enabled = serializers.BooleanField(default=True)
+    disabledReason = serializers.CharField(read_only=True)
+    description = serializers.CharField(max_length=2000, allow_blank=True, default="")
+    timeoutSeconds = serializers.IntegerField(min_value=1, max_value=60, default=15)
+    metadata = MetadataVersionSerializer(required=False)
+
+    def validate_url(self, value):
+        try:
+            return validate_target_url(value, allow_private=hub_setting("ALLOW_PRIVATE_TARGETS"))
+        except TargetError as exc:
+            raise serializers.ValidationError(str(exc))
+
+    def validate_headers(self, value):
+        try:
+            return validate_headers(value)
+        except TargetError as exc:
+            raise serializers.ValidationError(str(exc))
+
+    def validate_events(self, value):
+        known = self.context["known_event_types"]
+        for pattern in value:
+            if not PATTERN_RE.match(pattern):
+                raise serializers.ValidationError(f"'{pattern}' is not an event type or a pattern with '*'.")
+            if not any(patterns_match([pattern], key) for key in known):
+                raise serializers.ValidationError(f"'{pattern}' matches no event type in the catalog.")
+        return list(dict.fromkeys(value))
+
+    def validate_eventFilter(self, value):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("eventFilter must be an object of path: condition.")
+        try:
+            compile_filter(value)
+        except FilterError as exc:
+            raise serializers.ValidationError({exc.path or "": [exc.message]} if exc.path else exc.message)
+        return value or None
+
+    def validate_customPayload(self, value):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("customPayload must be an object whose leaves are JSON pointers.")
+        try:
+            compile_custom_payload(value)
+        except PayloadError as exc:
+            raise serializers.ValidationError({exc.path or "": [exc.message]} if exc.path else exc.message)
+        return value or None
+
+    def model_values(self):
+        data = self.validated_data
+        mapping = {
+            "url": "url", "method": "method", "headers": "headers", "events": "events", "eventFilter": "event_filter",
+            "customPayload": "custom_payload", "enabled": "enabled", "description": "description", "timeoutSeconds": "timeout_seconds",
+        }
+        return {model: data[wire] for wire, model in mapping.items() if wire in data}

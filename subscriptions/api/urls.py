@@ -1,9 +1,15 @@
 from django.urls import path
 
-from subscriptions.api import views
+from subscriptions.api import endpoints, views
 
 urlpatterns = [
     path("webhook/<str:tenant>/event-subscriptions", views.EventSubscriptionsView.as_view(), name="event-subscriptions"),
     path("webhook/<str:tenant>/event-types", views.EventTypesView.as_view(), name="event-types"),
     path("webhook/<str:tenant>/event-types/<str:key>", views.EventTypeDetailView.as_view(), name="event-type-detail"),
+]
+
+urlpatterns += [
+    path("webhook/<str:tenant>/endpoints", endpoints.EndpointsView.as_view(), name="endpoints"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>", endpoints.EndpointDetailView.as_view(), name="endpoint-detail"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/rotate-secret", endpoints.RotateSecretView.as_view(), name="endpoint-rotate-secret"),
 ]

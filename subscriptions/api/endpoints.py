@@ -1,0 +1,102 @@
+"""Webhook endpoints API: /webhook/{tenant}/endpoints[/{id}[/rotate-secret]]."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from eventhub.api import error_response, iso_ms
+from subscriptions import endpoints as endpoint_services
+from subscriptions import selectors
+from subscriptions.api.serializers import EndpointSerializer, ErrorSerializer
+from subscriptions.api.views import TenantAPIView
+from subscriptions.models import Endpoint
+from subscriptions.services import CONFLICT_MESSAGE
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+
+
+def endpoint_body(endpoint, secret=None):
+    body = {
+        "id": str(endpoint.id),
+        "url": endpoint.url,
+        "method": endpoint.method,
+        "headers": endpoint.headers,
+        "events": endpoint.events,
+        "eventFilter": endpoint.event_filter,
+        "customPayload": endpoint.custom_payload,
+        "enabled": endpoint.enabled,
+        "disabledReason": endpoint.disabled_reason,
+        "description": endpoint.description,
+        "timeoutSeconds": endpoint.timeout_seconds,
+        "metadata": {"version": endpoint.version, "createdAt": iso_ms(endpoint.created_at), "modifiedAt": iso_ms(endpoint.modified_at)},
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+class EndpointContextMixin:
+    def serializer(self, data, partial=False):
+        known = list(selectors.visible_event_types(self.tenant).values_list("key", flat=True))
+        return EndpointSerializer(data=data, partial=partial, context={"known_event_types": known})
+
+    def get_endpoint(self, endpoint_id):
+        try:
+            return Endpoint.objects.get(pk=endpoint_id, tenant=self.tenant)
+        except (Endpoint.DoesNotExist, DjangoValidationError, ValueError):
+            raise NotFound(f"Endpoint '{endpoint_id}' does not exist.")
+
+
+class EndpointsView(EndpointContextMixin, TenantAPIView):
+    required_scopes = {"GET": "webhook.endpoint_read", "POST": "webhook.endpoint_manage"}
+
+    @extend_schema(summary="List the tenant's webhook endpoints", responses={200: EndpointSerializer(many=True), **ERRORS})
+    def get(self, request, tenant):
+        return Response([endpoint_body(e) for e in Endpoint.objects.filter(tenant=self.tenant)])
+
+    @extend_schema(summary="Create a webhook endpoint; the answer carries its signing secret, shown only this once",
+                   request=EndpointSerializer, responses={201: EndpointSerializer, **ERRORS})
+    def post(self, request, tenant):
+        serializer = self.serializer(request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint, secret = endpoint_services.create_endpoint(self.tenant, serializer.model_values())
+        return Response(endpoint_body(endpoint, secret), status=status.HTTP_201_CREATED)
+
+
+class EndpointDetailView(EndpointContextMixin, TenantAPIView):
+    required_scopes = {"GET": "webhook.endpoint_read", "PATCH": "webhook.endpoint_manage", "DELETE": "webhook.endpoint_manage"}
+
+    @extend_schema(summary="One webhook endpoint (never its secret)", responses={200: EndpointSerializer, 404: ErrorSerializer, **ERRORS})
+    def get(self, request, tenant, endpoint_id):
+        return Response(endpoint_body(self.get_endpoint(endpoint_id)))
+
+    @extend_schema(summary="Change an endpoint; needs its current metadata.version (409 when stale)",
+                   request=EndpointSerializer, responses={200: EndpointSerializer, 409: ErrorSerializer, **ERRORS})
+    def patch(self, request, tenant, endpoint_id):
+        endpoint = self.get_endpoint(endpoint_id)
+        serializer = self.serializer(request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        version = serializer.validated_data.get("metadata", {}).get("version")
+        result = endpoint_services.update_endpoint(endpoint, serializer.model_values(), version)
+        if isinstance(result, endpoint_services.Conflict):
+            return error_response(409, CONFLICT_MESSAGE)
+        return Response(endpoint_body(result))
+
+    @extend_schema(summary="Remove an endpoint", responses={204: None, 404: ErrorSerializer, **ERRORS})
+    def delete(self, request, tenant, endpoint_id):
+        endpoint_services.delete_endpoint(self.get_endpoint(endpoint_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RotateSecretView(EndpointContextMixin, TenantAPIView):
+    required_scopes = {"POST": "webhook.endpoint_manage"}
+
+    @extend_schema(summary="New signing secret, shown once; the previous one keeps signing for 24 h", request=None,
+                   responses={200: EndpointSerializer, 404: ErrorSerializer, **ERRORS})
+    def post(self, request, tenant, endpoint_id):
+        endpoint = self.get_endpoint(endpoint_id)
+        secret = endpoint_services.rotate_secret(endpoint)
+        endpoint.refresh_from_db()
+        return Response(endpoint_body(endpoint, secret))

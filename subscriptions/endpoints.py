@@ -1,0 +1,60 @@
+"""Writes to webhook endpoints: create with a secret shown once, versioned changes, secret rotation, removal."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from subscriptions.models import Endpoint, EndpointSecret
+from subscriptions.signing import generate_secret
+
+ROTATED_SECRET_GRACE = timedelta(hours=24)
+
+
+@dataclass
+class Conflict:
+    endpoint: Endpoint
+
+
+@transaction.atomic
+def create_endpoint(tenant, values):
+    """Returns (endpoint, secret): the only time the secret leaves the hub through the API."""
+    now = timezone.now()
+    endpoint = Endpoint.objects.create(tenant=tenant, created_at=now, modified_at=now, **values)
+    secret = generate_secret()
+    EndpointSecret.objects.create(endpoint=endpoint, secret=secret, created_at=now)
+    return endpoint, secret
+
+
+def update_endpoint(endpoint, values, version):
+    """Apply a change only on the current version (compare-and-swap); a stale or missing version is a Conflict."""
+    if version is None or version != endpoint.version:
+        return Conflict(endpoint)
+    now = timezone.now()
+    if "enabled" in values and values["enabled"]:
+        values = {**values, "disabled_reason": "", "failing_since": None}
+    updated = Endpoint.objects.filter(pk=endpoint.pk, version=version).update(version=F("version") + 1, modified_at=now, **values)
+    endpoint.refresh_from_db()
+    return endpoint if updated else Conflict(endpoint)
+
+
+@transaction.atomic
+def rotate_secret(endpoint):
+    """A new secret for the endpoint; the previous ones keep signing for 24 h. Returns the new secret."""
+    now = timezone.now()
+    endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now + ROTATED_SECRET_GRACE)).update(expires_at=now + ROTATED_SECRET_GRACE)
+    secret = generate_secret()
+    EndpointSecret.objects.create(endpoint=endpoint, secret=secret, created_at=now)
+    Endpoint.objects.filter(pk=endpoint.pk).update(modified_at=now)
+    return secret
+
+
+def signing_secrets(endpoint, now=None):
+    now = now or timezone.now()
+    return [s.secret for s in endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))]
+
+
+def delete_endpoint(endpoint):
+    endpoint.delete()
