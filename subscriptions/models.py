@@ -110,3 +110,161 @@ class EndpointSecret(models.Model):
         return f"<EndpointSecret {self.pk} of {self.endpoint_id}>"
 
     __str__ = __repr__
+
+
+# --- the pipeline: sources, events, deliveries, attempts, dead letters ---------------------------
+
+
+class Source(models.Model):
+    """A broker source of one tenant: a topic exchange, binding keys, and how an event's type is read."""
+
+    class TypeFrom(models.TextChoices):
+        # entrecode: the AMQP `type` property, else the last segment of the routing key.
+        PROPERTY_OR_ROUTING_KEY = "property_or_routing_key", "AMQP type property, else last routing key segment"
+        ROUTING_KEY = "routing_key", "last routing key segment"
+        BODY_FIELD = "body_field", "a field of the JSON body"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sources")
+    name = models.CharField(max_length=100)
+    exchange = models.CharField(max_length=255)
+    exchange_type = models.CharField(max_length=16, default="topic")
+    binding_keys = models.JSONField(default=list)
+    type_from = models.CharField(max_length=32, choices=TypeFrom.choices, default=TypeFrom.PROPERTY_OR_ROUTING_KEY)
+    type_field = models.CharField(max_length=200, blank=True, default="")
+    # Event type given to messages whose type is not in the catalog; empty: such messages are dead-lettered.
+    catch_all_type = models.CharField(max_length=200, blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    description = models.TextField(blank=True, default="")
+    version = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    modified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "name"], name="unique_source_name")]
+
+    def __str__(self):
+        return f"{self.tenant_id}:{self.name} ({self.exchange})"
+
+
+class EventOrigin(models.TextChoices):
+    HTTP = "http", "HTTP ingest"
+    BROKER = "broker", "broker"
+    TEST = "test", "test event"
+
+
+class Event(models.Model):
+    """One event as the hub received it. (tenant, event_id) is the idempotency key: the same id twice is stored once."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=200)
+    type = models.CharField(max_length=200)
+    timestamp = models.DateTimeField()
+    data = models.JSONField(default=dict)
+    origin = models.CharField(max_length=8, choices=EventOrigin.choices, default=EventOrigin.HTTP)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    routing_key = models.CharField(max_length=255, blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)  # AMQP properties, for the log and the monitor
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="unique_event_id")]
+        indexes = [
+            models.Index(fields=["tenant", "-received_at"], name="event_tenant_received"),
+            models.Index(fields=["received_at"], name="event_received"),  # retention pruning
+        ]
+
+    def __str__(self):
+        return f"{self.tenant_id}:{self.type} {self.event_id}"
+
+    def envelope(self, tenant_name):
+        """What the hub delivers: {id, type, timestamp, tenant, data}."""
+        from eventhub.api import iso_ms
+
+        return {"id": self.event_id, "type": self.type, "timestamp": iso_ms(self.timestamp), "tenant": tenant_name, "data": self.data}
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "pending"  # due at next_attempt_at (first try or a retry)
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"  # gave up: a 4xx, retries exhausted, or the endpoint is gone
+
+
+class Delivery(models.Model):
+    """One event to one endpoint. The body is rendered when the event is recorded, so the log shows what was sent."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # A removed endpoint keeps its log: the row stays, with the URL it was sent to.
+    endpoint = models.ForeignKey(Endpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    url = models.URLField(max_length=2048)
+    event_type = models.CharField(max_length=200)
+    body = models.TextField()
+    status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)  # a worker holds it until then (at-least-once)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The worker's claim query touches only due rows.
+            models.Index(fields=["next_attempt_at"], name="delivery_due", condition=Q(status="pending")),
+            models.Index(fields=["tenant", "-created_at"], name="delivery_tenant_created"),
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_created"),
+            models.Index(fields=["tenant", "status", "-created_at"], name="delivery_tenant_status"),
+        ]
+
+    def __str__(self):
+        return f"delivery {self.pk} {self.event_type} -> {self.url} ({self.status})"
+
+
+class Attempt(models.Model):
+    """One HTTP try of a delivery: what was sent, what came back (first 4 KiB), how long it took."""
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    request_headers = models.JSONField(default=dict)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict)
+    response_body = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self):
+        return f"attempt {self.pk} of delivery {self.delivery_id}: {self.status_code or self.error[:40]}"
+
+
+class DeadLetter(models.Model):
+    """A broker message that could not become an event, kept with its reason so nothing is dropped silently."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="dead_letters")
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="dead_letters")
+    exchange = models.CharField(max_length=255, blank=True, default="")
+    routing_key = models.CharField(max_length=255, blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True, default="")  # as text (bounded); undecodable bytes are replaced
+    body_size = models.PositiveIntegerField(default=0)
+    reason = models.TextField()
+    received_at = models.DateTimeField()
+    redriven_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "-received_at"], name="deadletter_tenant_received")]
+
+    def __str__(self):
+        return f"dead letter {self.pk}: {self.reason[:60]}"

@@ -1,0 +1,68 @@
+"""A real hub for browser tests: uvicorn serving the ASGI app (HTTP and websockets) and Debian's headless chromium.
+
+`hub_server` runs in a thread of the test process against the test database (transactional, so what the test
+writes is committed and the server sees it, and the in-memory channel layer is shared with the test).
+`page` is a Playwright page in /usr/bin/chromium: nothing is downloaded.
+"""
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
+]
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def hub_server(transactional_db, settings):
+    """Base URL of a running hub, e.g. http://127.0.0.1:41234."""
+    import uvicorn
+
+    settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+    port = free_port()
+    config = uvicorn.Config("eventhub.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="hub-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the hub server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    # Playwright's sync API runs an event loop in this thread; Django's ORM must still be usable from the test.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(chromium):
+    context = chromium.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
