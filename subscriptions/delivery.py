@@ -89,3 +89,22 @@ def validate_headers(headers: dict) -> dict:
         if any(c in value for c in "\r\n\x00"):
             raise TargetError(f"'{name}' may not contain line breaks or NUL characters.")
     return headers
+
+
+USER_AGENT = "eventhub-webhooks/1.0 (+Standard Webhooks)"
+
+
+def build_request_headers(extra: dict, msg_id: str, timestamp: int, body: bytes, secrets) -> dict:
+    """Every header of a delivery request: JSON content type, user agent, the endpoint's own, then the signature.
+
+    The one place the headers are composed, so a preview shows exactly what the worker sends.
+    """
+    from subscriptions.signing import signature_headers
+
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    for name, value in (extra or {}).items():
+        for own in [h for h in headers if h.lower() == name.lower()]:
+            del headers[own]  # an endpoint may override content type and user agent
+        headers[name] = value
+    headers.update(signature_headers(secrets, msg_id, timestamp, body))
+    return headers

@@ -14,18 +14,17 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
-from django.dispatch import Signal
 from django.utils import timezone
 
 from subscriptions.conditions import compile_filter
 from subscriptions.matching import Route, RoutingIndex
 from subscriptions.models import Delivery, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
 from subscriptions.payloads import compile_custom_payload
+from subscriptions.signals import announce, events_recorded
 
 logger = logging.getLogger(__name__)
 
-# Sent after the commit that stored new events: sender=None, tenant, events (list[Event]), deliveries (int).
-events_recorded = Signal()
+__all__ = ["IncomingEvent", "Recorded", "events_recorded", "record_events", "routing_index"]
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,7 @@ def record_events(tenant, incoming: list[IncomingEvent], now=None) -> list[Recor
             ]
         Delivery.objects.bulk_create(deliveries, batch_size=500)
         if created:
-            transaction.on_commit(lambda: _announce(tenant, created, len(deliveries)), robust=True)
+            transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(deliveries)))
     created_ids = {e.event_id for e in created}
     results, seen = [], set()
     for event_id in ids:
@@ -120,12 +119,6 @@ def _insert_events(events: list[Event]) -> list[Event]:
             except IntegrityError:
                 pass
         return created
-
-
-def _announce(tenant, events, delivery_count):
-    for receiver, response in events_recorded.send_robust(sender=None, tenant=tenant, events=events, deliveries=delivery_count):
-        if isinstance(response, Exception):
-            logger.error("events_recorded receiver %r failed: %r", receiver, response)
 
 
 # --- the routing index, rebuilt only when the tenant's endpoints or subscriptions change --------------

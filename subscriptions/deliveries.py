@@ -1,0 +1,129 @@
+"""What people ask of deliveries: preview what an endpoint would get, send it a test event, retry one, replay a window.
+
+Used by the REST API and the dashboard alike. The worker does the sending: these only create or re-arm Delivery rows.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from subscriptions.conditions import compile_filter
+from subscriptions.delivery import build_request_headers
+from subscriptions.endpoints import signing_secrets
+from subscriptions.matching import patterns_match
+from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription, SubscriptionState
+from subscriptions.payloads import compile_custom_payload, shape_body
+from subscriptions.selectors import find_event_type
+
+SAMPLE_VALUES = {
+    "String": "string", "LocalizedString": {"en": "text"}, "Integer": 1, "Number": 1.5, "Boolean": True,
+    "Object": {}, "Map": {}, "Array": [],
+}
+PREVIEW_MSG_ID = "msg_preview"
+
+
+class UnknownEventType(LookupError):
+    pass
+
+
+def sample_data(event_type):
+    """The catalog example, or a sample built from the eventSchema when the source documents give none."""
+    if isinstance(event_type.example, dict):
+        return event_type.example
+    return {name: SAMPLE_VALUES.get(kind) for name, kind in event_type.event_schema.items()}
+
+
+@dataclass
+class Preview:
+    matches: bool
+    reasons: list[str] = field(default_factory=list)  # why it would not be delivered, one sentence each
+    envelope: dict | None = None
+    body: str | None = None
+    headers: dict | None = None
+
+
+def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
+    """Would the endpoint get this event, and with which exact body and headers? Raises UnknownEventType."""
+    tenant = endpoint.tenant
+    event_type = find_event_type(tenant, event_type_key)
+    if event_type is None:
+        raise UnknownEventType(f"Event type '{event_type_key}' does not exist.")
+    now = now or timezone.now()
+    envelope = Event(event_id=f"preview-{uuid.uuid4()}", type=event_type.key, timestamp=now, data=sample_data(event_type) if data is None else data).envelope(tenant.name)
+
+    reasons = []
+    subscription = EventSubscription.objects.filter(tenant=tenant, event_type=event_type).first()
+    if subscription is None or subscription.state != SubscriptionState.SUBSCRIBED:
+        reasons.append(f"The tenant is not subscribed to '{event_type.key}'.")
+    if not endpoint.enabled:
+        reasons.append("The endpoint is disabled" + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else "."))
+    if not patterns_match(endpoint.events, event_type.key):
+        reasons.append(f"None of the endpoint's events ({', '.join(endpoint.events)}) selects '{event_type.key}'.")
+    if endpoint.event_filter and not compile_filter(endpoint.event_filter).matches(envelope):
+        reasons.append("The eventFilter does not match this event.")
+
+    excluded = subscription.excluded_fields if subscription is not None else []
+    payload = compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None
+    body = json.dumps(shape_body(envelope, excluded, payload), ensure_ascii=False, separators=(",", ":"))
+    headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), signing_secrets(endpoint))
+    return Preview(matches=not reasons, reasons=reasons, envelope=envelope, body=body, headers=headers)
+
+
+@transaction.atomic
+def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
+    """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery."""
+    preview = preview_delivery(endpoint, event_type_key, data)
+    now = timezone.now()
+    event = Event.objects.create(
+        tenant=endpoint.tenant,
+        event_id=preview.envelope["id"].replace("preview-", "test-", 1),
+        type=preview.envelope["type"],
+        timestamp=now,
+        data=preview.envelope["data"],
+        origin=EventOrigin.TEST,
+        received_at=now,
+    )
+    event_envelope = event.envelope(endpoint.tenant.name)
+    body = json.loads(preview.body)
+    if body.get("id") == preview.envelope["id"]:
+        body["id"] = event_envelope["id"]
+    return Delivery.objects.create(
+        tenant=endpoint.tenant, event=event, endpoint=endpoint, url=endpoint.url, event_type=event.type,
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), next_attempt_at=now, created_at=now,
+    )
+
+
+def retry_delivery(delivery) -> bool:
+    """Make a finished (or waiting) delivery due now. False when the endpoint is gone."""
+    if delivery.endpoint_id is None:
+        return False
+    now = timezone.now()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None, finished_at=None
+    )
+    delivery.refresh_from_db()
+    return True
+
+
+@transaction.atomic
+def replay_endpoint(endpoint, since, until=None) -> int:
+    """New deliveries, due now, of every delivery the endpoint was given since `since` (a replay is a new message)."""
+    now = timezone.now()
+    window = Q(endpoint=endpoint, created_at__gte=since) & Q(created_at__lte=until or now)
+    originals = Delivery.objects.filter(window).exclude(event__origin=EventOrigin.TEST).order_by("created_at", "id")
+    copies = [
+        Delivery(
+            tenant_id=d.tenant_id, event_id=d.event_id, endpoint=endpoint, url=endpoint.url, event_type=d.event_type,
+            body=d.body, next_attempt_at=now, created_at=now,
+        )
+        for d in originals.only("tenant_id", "event_id", "event_type", "body")
+    ]
+    Delivery.objects.bulk_create(copies, batch_size=500)
+    return len(copies)
