@@ -8,4 +8,6 @@ class EventhubConfig(AppConfig):
     verbose_name = "eventhub"
 
     def ready(self):
-        from eventhub import checks  # noqa: F401  (registers the checks)
+        from eventhub import checks, metrics  # noqa: F401  (registers the checks)
+
+        metrics.connect()

@@ -11,6 +11,9 @@ DEFAULTS = {
     "MAX_BATCH_ITEMS": 1000,
     # Languages the catalog is localized in; the first is the fall-back of last resort.
     "LANGUAGES": ("en", "de", "nl"),
+    # Days events (with their deliveries and attempts) and dead letters are kept; `manage.py prune` removes older
+    # ones, never an event with a delivery still pending.
+    "RETENTION_DAYS": 30,
     # Lifetime of tokens printed by `manage.py issue_token` (seconds).
     "CLI_TOKEN_EXPIRE_SECONDS": 365 * 24 * 3600,
 }
