@@ -9,7 +9,7 @@ from typing import Any
 
 import regex
 
-__all__ = ["Filter", "FilterError", "compile_filter", "validate_filter"]
+__all__ = ["Filter", "FilterError", "compile_filter", "path_resolver", "scalar_key", "validate_filter", "MISSING"]
 
 ENVELOPE_KEYS = frozenset({"id", "type", "timestamp", "tenant", "data"})
 MAX_DEPTH = 16
@@ -23,6 +23,7 @@ MAX_REGEX_EXPANSION = 20_000
 REGEX_OPTIONS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
 
 _MISSING = object()  # what a path resolves to when the envelope has nothing there
+MISSING = _MISSING
 _INDEX = re.compile(r"[0-9]+")
 _REPEAT = re.compile(r"\{([0-9]*)(?:,([0-9]*))?\}")
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -41,12 +42,18 @@ class FilterError(ValueError):
 
 
 class Filter:
-    """A compiled eventFilter. Build with compile_filter(); reuse for every event."""
+    """A compiled eventFilter. Build with compile_filter(); reuse for every event.
 
-    __slots__ = ("_test",)
+    `equalities` maps a normalized path ("data.storeId") to the scalar keys (see scalar_key) one of which the value
+    there must have for the filter to hold: the top-level equality and one-of conditions. A routing index can use
+    it to skip filters that cannot hold; it never replaces evaluating the filter.
+    """
 
-    def __init__(self, test: Test):
+    __slots__ = ("_test", "equalities")
+
+    def __init__(self, test: Test, equalities: dict[str, frozenset] | None = None):
         self._test = test
+        self.equalities = equalities or {}
 
     def matches(self, envelope: dict) -> bool:
         return self._test(envelope)
@@ -56,7 +63,9 @@ def compile_filter(spec: dict | None) -> Filter:
     """Validate spec completely and return a Filter; raise FilterError at the first problem."""
     if spec is None:
         return Filter(_always)
-    return Filter(_Compiler().filter(spec, "", 1))
+    compiler = _Compiler()
+    test = compiler.filter(spec, "", 1)
+    return Filter(test, compiler.equalities)
 
 
 def validate_filter(spec: dict | None) -> list[FilterError]:
@@ -93,6 +102,21 @@ def _json_equal(a: Any, b: Any) -> bool:
 def _scalar_key(value: Any) -> tuple:
     """A hashable key under which JSON-equal scalars coincide and different JSON types never do."""
     return (0 if _is_number(value) else type(value), value)
+
+
+def scalar_key(value: Any) -> tuple | None:
+    """_scalar_key for a JSON scalar; None for anything else (a list, an object, a missing value)."""
+    return _scalar_key(value) if type(value) in _SCALARS else None
+
+
+def normalized_path(path: str) -> str:
+    """The path as the resolver reads it: relative paths are below "data" (OpenRegister style)."""
+    return path if path.split(".", 1)[0] in ENVELOPE_KEYS else f"data.{path}"
+
+
+def path_resolver(path: str) -> Callable[[Any], Any]:
+    """resolve(envelope) -> the value at path, or MISSING."""
+    return _resolver(path)
 
 
 def _equals(expected: Any) -> Test:
@@ -219,6 +243,7 @@ class _Compiler:
     def __init__(self) -> None:
         self.conditions = 0
         self.regex_expansion = 0
+        self.equalities: dict[str, frozenset] = {}
 
     def filter(self, spec: Any, prefix: str, depth: int) -> Test:
         if type(spec) is not dict:
@@ -239,7 +264,19 @@ class _Compiler:
                 raise FilterError(path, f"unknown operator {key} (a filter allows $and, $or, $not)")
             else:
                 tests.append(self._condition(key, condition, path, depth + 1))
+                if depth == 1:
+                    self._note_equality(key, condition)
         return _all(tests)
+
+    def _note_equality(self, key: str, condition: Any) -> None:
+        """Record a top-level condition that holds only for certain scalar values (for the routing index)."""
+        if type(condition) is dict and len(condition) == 1:
+            (op, operand), = condition.items()
+            condition = [operand] if op == "$eq" else operand if op == "$in" else None
+        elif type(condition) is not list:
+            condition = [condition]
+        if type(condition) is list and condition and all(type(v) in _SCALARS for v in condition):
+            self.equalities[normalized_path(key)] = frozenset(_scalar_key(v) for v in condition)
 
     def _count(self, path: str) -> None:
         # Nested filters count too, so "$or": [{}, {}, ...] cannot grow without bound.

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from subscriptions.conditions import Filter
+from subscriptions.conditions import MISSING, Filter, path_resolver, scalar_key
 from subscriptions.payloads import CustomPayload, shape_body
 
 PATTERN_RE = re.compile(r"^(\*|[A-Za-z0-9_.:*\-]{1,200})$")
 MAX_CACHED_TYPES = 10_000
+# Below this many candidates for a type, evaluating every filter is as cheap as bucketing them.
+MIN_CANDIDATES_TO_BUCKET = 8
 
 
 @lru_cache(maxsize=4096)
@@ -46,13 +48,64 @@ class Route:
     payload: CustomPayload | None
 
 
+class _Plan:
+    """How to find the candidates of one event type that may match a given event.
+
+    When many candidates pin the same path to values (`data.storeId == "store-12"`), they are bucketed by that
+    value: an event is tested only against its bucket and the candidates that do not constrain the path.
+    """
+
+    __slots__ = ("resolve", "buckets", "rest", "all")
+
+    def __init__(self, candidates: tuple[Route, ...]):
+        self.all = candidates
+        self.resolve = None
+        self.buckets: dict[tuple, tuple[Route, ...]] = {}
+        self.rest = candidates
+        if len(candidates) < MIN_CANDIDATES_TO_BUCKET:
+            return
+        counts: dict[str, int] = {}
+        for route in candidates:
+            for path in route.filter.equalities:
+                counts[path] = counts.get(path, 0) + 1
+        if not counts:
+            return
+        path, count = max(counts.items(), key=lambda item: item[1])
+        if count < MIN_CANDIDATES_TO_BUCKET:
+            return
+        buckets: dict[tuple, list[Route]] = {}
+        rest = []
+        for route in candidates:
+            keys = route.filter.equalities.get(path)
+            if keys is None:
+                rest.append(route)
+            else:
+                for key in keys:
+                    buckets.setdefault(key, []).append(route)
+        self.resolve = path_resolver(path)
+        self.buckets = {key: tuple(routes) for key, routes in buckets.items()}
+        self.rest = tuple(rest)
+
+    def routes_for(self, envelope: dict):
+        if self.resolve is None:
+            return self.all
+        value = self.resolve(envelope)
+        key = scalar_key(value) if value is not MISSING else None
+        bucket = self.buckets.get(key, ()) if key is not None else ()
+        if not bucket:
+            return self.rest
+        if not self.rest:
+            return bucket
+        return bucket + self.rest
+
+
 class RoutingIndex:
-    """The enabled endpoints of one tenant, indexed by event type.
+    """The enabled endpoints of one tenant, indexed by event type, then by a value many of their filters pin.
 
     `subscriptions` maps each SUBSCRIBED event type to its excludedFields; a type not in it reaches no endpoint.
     """
 
-    __slots__ = ("_exact", "_wildcards", "_subscriptions", "_by_type")
+    __slots__ = ("_exact", "_wildcards", "_subscriptions", "_by_type", "_plans")
 
     def __init__(self, routes: list[Route], subscriptions: dict[str, tuple[str, ...]]):
         self._exact: dict[str, list[Route]] = {}
@@ -65,6 +118,7 @@ class RoutingIndex:
                     self._exact.setdefault(pattern, []).append(route)
         self._subscriptions = subscriptions
         self._by_type: dict[str, tuple[Route, ...]] = {}
+        self._plans: dict[str, _Plan] = {}
 
     def candidates(self, event_type: str) -> tuple[Route, ...]:
         """Endpoints whose patterns select event_type, in a stable order, each once; () when not subscribed."""
@@ -89,8 +143,13 @@ class RoutingIndex:
         customPayload (payloads.shape_body), so an excluded field never leaves the hub.
         """
         event_type = envelope["type"]
+        plan = self._plans.get(event_type)
+        if plan is None:
+            plan = _Plan(self.candidates(event_type))
+            if len(self._plans) < MAX_CACHED_TYPES:
+                self._plans[event_type] = plan
         out = []
-        for route in self.candidates(event_type):
+        for route in plan.routes_for(envelope):
             if route.filter.matches(envelope):
                 body = shape_body(envelope, self._subscriptions[event_type], route.payload)
                 out.append((route, json.dumps(body, ensure_ascii=False, separators=(",", ":"))))

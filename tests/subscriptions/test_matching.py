@@ -1,0 +1,103 @@
+"""The routing index: the same endpoints as evaluating every endpoint's patterns and filter, only faster."""
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unittest import mock
+
+from subscriptions import matching
+from subscriptions.conditions import compile_filter, scalar_key
+from subscriptions.matching import Route, RoutingIndex, pattern_matches, patterns_match
+from subscriptions.payloads import compile_custom_payload
+
+TYPES = ["product.created", "product.updated", "order.created", "entryCreated"]
+PATTERNS = TYPES + ["product.*", "*", "order.*", "entry*"]
+VALUES = ["a", "b", "c", 1, 2, True, None]
+
+
+def route(i, patterns, spec=None, payload=None):
+    return Route(i, f"https://hooks.example.com/{i}", tuple(patterns), compile_filter(spec), compile_custom_payload(payload) if payload else None)
+
+
+def scan(routes, subscriptions, envelope):
+    if envelope["type"] not in subscriptions:
+        return set()
+    return {r.endpoint_id for r in routes if patterns_match(r.patterns, envelope["type"]) and r.filter.matches(envelope)}
+
+
+@pytest.mark.parametrize(
+    "pattern, event_type, expected",
+    [("product.*", "product.created", True), ("product.*", "productx", False), ("*", "anything", True),
+     ("entry*", "entryCreated", True), ("*.created", "order.created", True), ("product.created", "product.created", True),
+     ("product.created", "product.updated", False), ("cmd.*", "cmd.sendMail", True)],
+)
+def test_patterns(pattern, event_type, expected):
+    assert pattern_matches(pattern, event_type) is expected
+
+
+def test_top_level_equalities_are_exposed_for_indexing_and_nested_ones_are_not():
+    f = compile_filter({"storeId": "s1", "data.kind": ["a", "b"], "data.n": {"$eq": 3}, "data.m": {"$in": [1, True]},
+                        "data.price": {"$gt": 1}, "$or": [{"data.x": 1}, {"data.y": 2}], "data.obj": {"k": 1}})
+    assert f.equalities == {
+        "data.storeId": {scalar_key("s1")}, "data.kind": {scalar_key("a"), scalar_key("b")},
+        "data.n": {scalar_key(3)}, "data.m": {scalar_key(1), scalar_key(True)},
+    }
+    assert scalar_key(1) == scalar_key(1.0) and scalar_key(1) != scalar_key(True) and scalar_key([1]) is None
+
+
+def test_unsubscribed_types_reach_nothing_and_subscribed_ones_reach_their_patterns():
+    routes = [route(1, ["product.*"]), route(2, ["order.created"]), route(3, ["*"])]
+    index = RoutingIndex(routes, {"product.created": ()})
+    assert {r.endpoint_id for r in index.candidates("product.created")} == {1, 3}
+    assert index.candidates("order.created") == ()
+
+
+def test_bucketed_candidates_still_evaluate_the_whole_filter():
+    routes = [route(i, ["product.created"], {"data.store": f"s{i % 3}", "data.price": {"$gt": 10}}) for i in range(30)]
+    index = RoutingIndex(routes, {"product.created": ("secret",)})
+    envelope = {"id": "e", "type": "product.created", "timestamp": "t", "tenant": "acme", "data": {"store": "s1", "price": 11, "secret": "x"}}
+    matched = index.deliveries_for(envelope)
+    assert {r.endpoint_id for r, _ in matched} == {i for i in range(30) if i % 3 == 1}
+    assert all("secret" not in json.loads(body)["data"] for _, body in matched)
+    cheap = {**envelope, "data": {"store": "s1", "price": 5}}
+    assert index.deliveries_for(cheap) == []
+
+
+conditions = st.one_of(
+    st.sampled_from(VALUES),
+    st.lists(st.sampled_from(VALUES), min_size=1, max_size=3),
+    st.builds(lambda v: {"$eq": v}, st.sampled_from(VALUES)),
+    st.builds(lambda v: {"$in": v}, st.lists(st.sampled_from(VALUES), min_size=1, max_size=3)),
+    st.builds(lambda v: {"$ne": v}, st.sampled_from(VALUES)),
+    st.just({"$exists": False}),
+)
+filters = st.one_of(st.none(), st.dictionaries(st.sampled_from(["data.k", "data.j", "k", "type"]), conditions, max_size=3))
+endpoints = st.lists(st.tuples(st.lists(st.sampled_from(PATTERNS), min_size=1, max_size=2), filters), min_size=0, max_size=40)
+events = st.lists(
+    st.builds(
+        lambda t, data: {"id": "e", "type": t, "timestamp": "t", "tenant": "acme", "data": data},
+        st.sampled_from(TYPES),
+        st.dictionaries(st.sampled_from(["k", "j"]), st.one_of(st.sampled_from(VALUES), st.lists(st.sampled_from(VALUES), max_size=2))),
+    ),
+    min_size=1, max_size=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(endpoints, events, st.sets(st.sampled_from(TYPES)), st.sampled_from([1, 2, matching.MIN_CANDIDATES_TO_BUCKET]))
+def test_the_index_picks_exactly_the_endpoints_a_full_scan_picks(specs, envelopes, subscribed, bucket_from):
+    with mock.patch.object(matching, "MIN_CANDIDATES_TO_BUCKET", bucket_from):
+        check_against_scan(specs, envelopes, subscribed)
+
+
+def check_against_scan(specs, envelopes, subscribed):
+    routes = [route(i, patterns, spec) for i, (patterns, spec) in enumerate(specs)]
+    subscriptions = {t: () for t in subscribed}
+    index = RoutingIndex(routes, subscriptions)
+    for envelope in envelopes:
+        got = [r.endpoint_id for r, _ in index.deliveries_for(envelope)]
+        assert len(got) == len(set(got)), "an endpoint must get an event once"
+        assert set(got) == scan(routes, subscriptions, envelope)
