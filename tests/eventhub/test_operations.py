@@ -128,3 +128,12 @@ class TestPrune:
 
         with pytest.raises(CommandError, match="days must be 0 or more"):
             call_command("prune", "--days", "-1")
+
+
+@pytest.mark.django_db
+def test_https_mode_redirects_pages_but_not_the_probes(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_REDIRECT_EXEMPT = settings.PROBE_PATHS
+    assert client.get("/api/schema/").status_code == 301
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/metrics").status_code == 200

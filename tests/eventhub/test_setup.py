@@ -104,3 +104,14 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(client):
 def test_healthz_answers_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_deploy_checks_are_clean_with_production_settings(tmp_path):
+    """What an operator runs before going live: `check --deploy` with HTTPS, a real secret key, DEBUG off."""
+    result = manage(
+        "check", "--deploy", "--fail-level", "WARNING",
+        env_overrides={"EVENTHUB_DATA_DIR": str(tmp_path), "SECRET_KEY": "x" * 20 + "-production-secret-key-with-entropy-9f3c1a",
+                       "HTTPS": "1", "DEBUG": "0", "LOG_FORMAT": "json"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "no issues" in result.stdout

@@ -125,3 +125,24 @@ class TestCommands:
         with pytest.raises(CommandError, match="no tenant named"):
             call_command("issue_token", "nobody", "--scope", "webhook.subscription_read")
         assert not AccessToken.objects.exists()
+
+
+def test_tokens_are_stored_only_as_checksums(tenant, api_client_for):
+    from oauth2_provider.models import AccessToken
+
+    from tenants.services import issue_token
+
+    token = issue_token(tenant, ["webhook.subscription_read"])
+    stored = AccessToken.objects.get()
+    assert stored.token == "" and token not in str(stored.__dict__)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert client.get("/webhook/acme/event-subscriptions").status_code == 200
+
+
+def test_a_token_in_the_query_string_is_not_accepted(tenant):
+    from tenants.services import issue_token
+
+    token = issue_token(tenant, ["webhook.subscription_read"])
+    response = APIClient().get(f"/webhook/acme/event-subscriptions?access_token={token}")
+    assert response.status_code == 401
