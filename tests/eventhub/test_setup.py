@@ -14,8 +14,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+# What the test process may have set for itself and a real deployment would not have.
+NOT_INHERITED = {"DATABASE_URL", "AMQP_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+
+
 def manage(*args, env_overrides, timeout=60):
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env.update(env_overrides)
     return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
 
@@ -54,7 +58,7 @@ def _free_port():
 def test_embedded_default_serves_the_api_on_sqlite_with_a_printed_token(tmp_path):
     """The README's first command, minus the install: `manage.py serve --demo` on a bare data folder."""
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
     env["EVENTHUB_DATA_DIR"] = str(tmp_path)
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--demo", "--port", str(port)],
