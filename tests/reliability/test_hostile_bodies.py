@@ -1,0 +1,48 @@
+"""Bodies built to hurt: each gets a clear 400/415 in the common error shape, and nothing is changed."""
+
+import pytest
+
+from subscriptions.models import EventSubscription
+
+pytestmark = pytest.mark.django_db
+URL = "/webhook/acme/event-subscriptions"
+
+
+def patch_raw(api, raw, content_type="application/json"):
+    return api.generic("PATCH", URL, raw, content_type=content_type)
+
+
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        (b'[{"eventType": "product.created", "action": "SUBSCRIBE", "x": "\xff\xfe"}]', "not UTF-8"),
+        (b'[{"eventType": "product.created", "metadata": {"version": NaN}}]', "not valid JSON"),
+        (b'[{"eventType": "product.created", "action": "SUBSCRIBE"}', "not valid JSON"),
+        (b"", "must be a JSON list of objects"),
+    ],
+    ids=["deep-nesting", "broken-utf8", "nan", "truncated", "empty"],
+)
+def test_malformed_bodies_are_400_in_the_common_shape_and_change_nothing(api, raw, fragment):
+    response = patch_raw(api, raw)
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert set(body) == {"code", "status", "message", "details"} and body["code"] == 400 and body["status"] == "BAD_REQUEST"
+    assert fragment in body["message"]
+    assert not EventSubscription.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_415_naming_the_type(api):
+    response = patch_raw(api, b"eventType=product.created", content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 415
+    assert "application/x-www-form-urlencoded" in response.json()["message"]
+    assert not EventSubscription.objects.exists()
+
+
+def test_duplicate_keys_do_not_smuggle_a_second_value_past_validation(api):
+    raw = b'[{"eventType": "nope", "eventType": "product.created", "action": "SUBSCRIBE"}]'
+    response = patch_raw(api, raw)
+    assert response.status_code == 207
+    # The last value wins, as in every mainstream JSON parser: what was validated is what was applied.
+    assert response.json()[0]["eventType"] == "product.created"
+    assert EventSubscription.objects.get().event_type.key == "product.created"
