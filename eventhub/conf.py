@@ -11,6 +11,9 @@ DEFAULTS = {
     "MAX_BATCH_ITEMS": 1000,
     # Languages the catalog is localized in; the first is the fall-back of last resort.
     "LANGUAGES": ("en", "de", "nl"),
+    # Requests per client (per tenant's API client; per address when unauthenticated), by kind. "n/second",
+    # "n/minute", "n/hour" or "n/day"; None turns a limit off. Shared across processes when REDIS_URL is set.
+    "RATE_LIMITS": {"api": "1200/minute", "ingest": "600/minute", "token": "30/minute"},
     # Days events (with their deliveries and attempts) and dead letters are kept; `manage.py prune` removes older
     # ones, never an event with a delivery still pending.
     "RETENTION_DAYS": 30,

@@ -7,13 +7,14 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from oauth2_provider import views as oauth2_views
 
 from eventhub import health
+from tenants.views import RateLimitedTokenView
 
 
 urlpatterns = [
     # Until the dashboard lands, the front door is the API documentation.
     path("", RedirectView.as_view(url="/api/docs/", permanent=False), name="home"),
     path("", include("subscriptions.api.urls")),
-    path("oauth/token", oauth2_views.TokenView.as_view(), name="oauth-token"),
+    path("oauth/token", RateLimitedTokenView.as_view(), name="oauth-token"),
     path("oauth/revoke", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),

@@ -57,6 +57,14 @@ def _require_servers(request):
                 pytest.skip(reason)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """Rate-limit counts live in the cache; each test starts with none."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def tenant(db):
     return create_tenant("acme")[0]

@@ -1,0 +1,43 @@
+"""Rate limits: a client that sends too much gets 429 with Retry-After; other clients are not affected."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from tenants.services import create_api_client
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def limits(settings):
+    def set_limits(**rates):
+        settings.EVENTHUB = {**settings.EVENTHUB, "RATE_LIMITS": {"api": None, "ingest": None, "token": None, **rates}}
+
+    return set_limits
+
+
+def test_an_api_client_over_its_limit_gets_429_with_retry_after_in_the_common_shape(tenant, other_tenant, api_client_for, limits):
+    limits(api="3/minute")
+    client, other = api_client_for(tenant), api_client_for(other_tenant)
+    codes = [client.get("/webhook/acme/event-subscriptions?eventType=product.created").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    response = client.get("/webhook/acme/event-subscriptions?eventType=product.created")
+    assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 60
+    assert response.json()["code"] == 429 and response.json()["status"] == "TOO_MANY_REQUESTS"
+    assert other.get("/webhook/globex/event-subscriptions?eventType=product.created").status_code == 200
+
+
+def test_no_limit_configured_means_no_throttling(tenant, api_client_for, limits):
+    limits(api=None)
+    client = api_client_for(tenant)
+    assert {client.get("/webhook/acme/event-subscriptions?eventType=product.created").status_code for _ in range(20)} == {200}
+
+
+def test_the_token_endpoint_is_limited_per_address(tenant, limits):
+    limits(token="2/minute")
+    _, client_id, secret = create_api_client(tenant, ["webhook.subscription_read"])
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "wrong"}
+    codes = [APIClient().post("/oauth/token", form).status_code for _ in range(3)]
+    assert codes == [401, 401, 429]
+    response = APIClient().post("/oauth/token", {**form, "client_secret": secret})
+    assert response.status_code == 429 and response.json()["error"] == "rate_limited" and int(response["Retry-After"]) > 0
