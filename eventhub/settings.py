@@ -220,8 +220,28 @@ OAUTH2_PROVIDER = {
 }
 
 # --- eventhub's own settings, read through eventhub.conf ------------------------------------
+def _rate_limits(raw):
+    """EVENTHUB_RATE_LIMITS: "off", or "api=1200/minute,ingest=600/minute,token=30/minute" (a kind=off turns one off)."""
+    from eventhub.conf import DEFAULTS
+
+    limits = dict(DEFAULTS["RATE_LIMITS"])
+    if raw is None or not raw.strip():
+        return limits
+    if raw.strip().lower() == "off":
+        return {kind: None for kind in limits}
+    for part in raw.split(","):
+        kind, _, rate = part.strip().partition("=")
+        number, _, period = rate.partition("/")
+        if kind not in limits or not (rate == "off" or (number.isdigit() and period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"})):
+            CONFIG_ERRORS.append(("EVENTHUB_RATE_LIMITS", f"EVENTHUB_RATE_LIMITS: {part.strip()!r} is not KIND=N/PERIOD or KIND=off with KIND one of {', '.join(limits)}."))
+            continue
+        limits[kind] = None if rate == "off" else rate
+    return limits
+
+
 EVENTHUB = {
     "ALLOW_PRIVATE_TARGETS": _env_bool("EVENTHUB_ALLOW_PRIVATE_TARGETS", False),
+    "RATE_LIMITS": _rate_limits(os.environ.get("EVENTHUB_RATE_LIMITS")),
 }
 
 # LOG_FORMAT=json: one JSON object a line (with event_id, delivery_id, tenant where the code passes them), for

@@ -32,6 +32,8 @@ def manage(*args, env_overrides, timeout=60):
         ("AMQP_URL", "http://127.0.0.1:5672", "AMQP_URL must start with one of amqp://, amqps://"),
         ("REDIS_URL", "redis://127.0.0.1:notaport", "REDIS_URL is not a valid URL"),
         ("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean"),
+        ("EVENTHUB_RATE_LIMITS", "api=lots", "'api=lots' is not KIND=N/PERIOD"),
+        ("EVENTHUB_RATE_LIMITS", "upload=5/minute", "'upload=5/minute' is not KIND=N/PERIOD"),
     ],
 )
 def test_misconfiguration_is_reported_by_system_checks(tmp_path, name, value, expected):
