@@ -63,7 +63,7 @@ class EndpointForm(forms.Form):
         for t in event_types:
             groups.setdefault(t.source, []).append((t.key, t.key))
         self.fields["events"].choices = list(groups.items())
-        self.header_rows = headers if headers is not None else [("", "")]
+        self.header_rows = headers or []
         self.model_values = None
 
     @classmethod
