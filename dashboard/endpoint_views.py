@@ -16,6 +16,7 @@ from dashboard.selectors import endpoint_health
 from subscriptions import endpoints as endpoint_services
 from subscriptions.deliveries import UnknownEventType, preview_delivery, replay_endpoint, send_test_event
 from subscriptions.endpoints import Conflict
+from subscriptions.matching import patterns_match
 from subscriptions.models import Endpoint
 from subscriptions.selectors import visible_event_types
 from tenants.models import Role
@@ -96,9 +97,11 @@ def endpoint_edit(request, endpoint_id):
 def render_detail(request, endpoint, secret=None, status=200):
     """The endpoint page. `secret` is passed only by the create and rotate answers: the one time it is shown."""
     health = endpoint_health(Endpoint.objects.filter(pk=endpoint.pk))[0]
+    type_keys = list(visible_event_types(request.tenant).values_list("key", flat=True))
     return render(request, "dashboard/endpoint_detail.html", {
         "endpoint": endpoint, "health": health, "secret": secret, "replay_form": ReplayForm(),
-        "recent": endpoint.deliveries.order_by("-created_at", "-id")[:10], "type_keys": list(visible_event_types(request.tenant).values_list("key", flat=True)),
+        "recent": endpoint.deliveries.order_by("-created_at", "-id")[:10], "type_keys": type_keys,
+        "test_type": next((key for key in type_keys if patterns_match(endpoint.events, key)), ""),
         "can_see_secret": request.membership.allows(Role.OWNER),
     }, status=status)
 

@@ -44,10 +44,11 @@ def source_labels():
     return {doc["source"]: doc["label"] for doc in catalog_sources()}
 
 
-def catalog_rows(tenant, query, source):
+def catalog_rows(tenant, pairs, query, source):
+    """The rows to show of [(EventType, EventSubscription | None)]: a search spans every source, else one source."""
     language = tenant.default_language
     rows = []
-    for event_type, subscription in event_subscriptions(tenant):
+    for event_type, subscription in pairs:
         name, group = localized(event_type.name, language), localized(event_type.group, language)
         text = f"{event_type.key} {name} {group} {event_type.source}".lower()
         if query and not all(word in text for word in query.lower().split()):
@@ -98,18 +99,17 @@ def catalog(request):
 
     query = request.GET.get("q", "").strip()[:200]
     labels = source_labels()
-    present = {t.source for t, _ in event_subscriptions(tenant)}
+    pairs = event_subscriptions(tenant)
+    present = {t.source for t, _ in pairs}
     source_tabs = [s for s in SOURCES if s in present] + sorted(present - set(SOURCES))
     source = request.GET.get("source") or (source_tabs[0] if source_tabs else "")
-    rows = catalog_rows(tenant, query, source)
-    page = paginate(request, rows, CATALOG_PER_PAGE)
+    page = paginate(request, catalog_rows(tenant, pairs, query, source), CATALOG_PER_PAGE)
     conflict_keys = {c.event_type for c in conflicts}
-    current = {row["type"].key: row for row in catalog_rows(tenant, "", "") if row["type"].key in conflict_keys}
+    conflicted = catalog_rows(tenant, [(t, s) for t, s in pairs if t.key in conflict_keys], "", "")
     context = {
         "page": page, "sources": grouped(page.object_list), "query": query, "source": source,
         "source_tabs": [{"key": s, "label": localized(labels.get(s, {"en": s}), tenant.default_language)} for s in source_tabs],
-        "labels": labels, "conflicts": [current[key] for key in conflict_keys if key in current],
-        "subscribed_count": sum(1 for _, s in event_subscriptions(tenant, states=["SUBSCRIBED"])),
+        "conflicts": conflicted, "subscribed_count": sum(1 for _, s in pairs if s is not None and s.state == "SUBSCRIBED"),
     }
     return render(request, "dashboard/catalog.html", context, status=409 if conflicts else 200)
 
