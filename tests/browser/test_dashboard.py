@@ -78,6 +78,12 @@ def test_subscribe_with_an_excluded_field_build_an_endpoint_with_a_live_preview_
     assert secret not in page.content()
     assert outside == []
 
+    page.click(".usermenu summary")
+    page.click("[data-logout]")
+    page.wait_for_url(f"{hub_server}/login/")
+    page.goto(f"{hub_server}/t/acme/endpoints/")
+    assert "/login/" in page.url
+
 
 class Receiver:
     """A local webhook receiver (aiohttp) on its own event loop thread; keeps what it got."""
