@@ -348,3 +348,30 @@ def test_owners_manage_members_but_cannot_remove_the_last_owner(owner, tenant):
     assert Membership.objects.filter(pk=me.pk, role=Role.OWNER).exists()
     owner.post(f"{BASE}members/{bob.pk}/", {"remove": "1"})
     assert not Membership.objects.filter(pk=bob.pk).exists()
+
+
+def test_forms_need_their_csrf_token(tenant, owner):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(owner.user)
+    assert strict.post(BASE + "endpoints/new/", VALID).status_code == 403
+    assert strict.post(BASE + "catalog/", {"toggle": "SUBSCRIBE:product.created"}).status_code == 403
+    assert not Endpoint.objects.exists() and not EventSubscription.objects.exists()
+    form = strict.get(BASE + "endpoints/new/").content.decode()
+    assert form.count("csrfmiddlewaretoken") >= 2  # the endpoint form and the logout form
+
+
+def test_the_secret_never_reaches_the_logs(owner, tenant, caplog):
+    caplog.set_level("DEBUG")
+    owner.post(BASE + "endpoints/new/", VALID)
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    owner.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/")
+    secrets = list(endpoint.secrets.values_list("secret", flat=True))
+    assert len(secrets) == 2
+    assert not any(secret in record.getMessage() for record in caplog.records for secret in secrets)
+
+
+def test_the_catalog_redirects_back_only_to_this_site(editor):
+    response = editor.post(BASE + "catalog/", {"toggle": "SUBSCRIBE:product.created", "next": "https://evil.example.com/"})
+    assert response.url == BASE + "catalog/"
