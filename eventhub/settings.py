@@ -73,6 +73,7 @@ INSTALLED_APPS = [
     "tenants",
     "subscriptions",
     "monitor",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -99,6 +100,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.context.dashboard",
             ],
         },
     },

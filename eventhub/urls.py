@@ -1,8 +1,7 @@
-"""Top-level URLs: the API under /webhook/, OAuth2 token endpoint, OpenAPI schema and docs, health."""
+"""Top-level URLs: the dashboard, the API under /webhook/, OAuth2 token endpoint, OpenAPI schema and docs, health."""
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from oauth2_provider import views as oauth2_views
 
@@ -11,8 +10,6 @@ from tenants.views import RateLimitedTokenView
 
 
 urlpatterns = [
-    # Until the dashboard lands, the front door is the API documentation.
-    path("", RedirectView.as_view(url="/api/docs/", permanent=False), name="home"),
     path("", include("subscriptions.api.urls")),
     path("oauth/token", RateLimitedTokenView.as_view(), name="oauth-token"),
     path("oauth/revoke", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),
@@ -23,4 +20,6 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    # The dashboard: /, /login/, /logout/ and /t/<tenant>/...
+    path("", include("dashboard.urls")),
 ]

@@ -27,6 +27,8 @@ SAMPLE_VALUES = {
     "Object": {}, "Map": {}, "Array": [],
 }
 PREVIEW_MSG_ID = "msg_preview"
+# Signs the preview of an endpoint that has no secret yet (the dashboard's form before "Create"); never sent anywhere.
+PREVIEW_SECRET = "whsec_cHJldmlldy1vbmx5LW5vdC1hLXJlYWwtc2VjcmV0"
 
 
 class UnknownEventType(LookupError):
@@ -72,7 +74,7 @@ def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
     excluded = subscription.excluded_fields if subscription is not None else []
     payload = compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None
     body = json.dumps(shape_body(envelope, excluded, payload), ensure_ascii=False, separators=(",", ":"))
-    headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), signing_secrets(endpoint))
+    headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), signing_secrets(endpoint) or [PREVIEW_SECRET])
     return Preview(matches=not reasons, reasons=reasons, envelope=envelope, body=body, headers=headers)
 
 

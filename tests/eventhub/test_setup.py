@@ -77,7 +77,8 @@ def test_embedded_default_serves_the_api_on_sqlite_with_a_printed_token(tmp_path
             match = re.search(r"API token:\s+(\S+)", line)
             token = match.group(1) if match else None
         assert token, "".join(lines)
-        assert any(re.search(r"Admin login:\s+admin / \S+", line) for line in lines)
+        assert any(re.search(r"Login:\s+admin / \S+", line) for line in lines)
+        assert any(re.search(rf"Dashboard:\s+http://127.0.0.1:{port}/login/", line) for line in lines)
         body = None
         while time.monotonic() < deadline:
             try:

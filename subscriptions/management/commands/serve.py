@@ -45,9 +45,10 @@ class Command(BaseCommand):
                 [
                     "",
                     "eventhub is starting on its embedded default (SQLite, in-memory channel layer, events over HTTP).",
+                    f"  Dashboard:    {base}/login/",
+                    f"  Login:        {login}",
                     f"  API docs:     {base}/api/docs/",
-                    f"  Admin:        {base}/admin/",
-                    f"  Admin login:  {login}",
+                    f"  Django admin: {base}/admin/",
                     f"  Tenant:       {tenant.name}",
                     f"  API token:    {token}",
                     f"  Try:          curl -H 'Authorization: Bearer {token}' {base}/webhook/{tenant.name}/event-subscriptions",

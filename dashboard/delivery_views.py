@@ -1,0 +1,58 @@
+"""The delivery log: filter, page, open one with its request and attempts, retry it."""
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from dashboard.access import tenant_view
+from dashboard.forms import DeliveryFilterForm
+from dashboard.pages import paginate
+from subscriptions.deliveries import retry_delivery
+from subscriptions.models import Delivery, Endpoint
+
+PER_PAGE = 50
+
+
+def filtered_deliveries(tenant, form):
+    deliveries = Delivery.objects.filter(tenant=tenant).select_related("endpoint")
+    if not form.is_valid():
+        return deliveries
+    data = form.cleaned_data
+    if data["endpoint"]:
+        deliveries = deliveries.filter(endpoint_id=data["endpoint"])
+    if data["type"]:
+        deliveries = deliveries.filter(event_type__startswith=data["type"].rstrip("*")) if data["type"].endswith("*") else deliveries.filter(event_type=data["type"])
+    if data["status"]:
+        deliveries = deliveries.filter(status=data["status"])
+    if data["since"]:
+        deliveries = deliveries.filter(created_at__gte=data["since"])
+    if data["until"]:
+        deliveries = deliveries.filter(created_at__lte=data["until"])
+    return deliveries
+
+
+@tenant_view()
+def delivery_list(request):
+    endpoints = Endpoint.objects.filter(tenant=request.tenant).order_by("url")
+    form = DeliveryFilterForm(request.GET or None, endpoints=endpoints)
+    deliveries = filtered_deliveries(request.tenant, form) if request.GET else Delivery.objects.filter(tenant=request.tenant).select_related("endpoint")
+    filtering = form.is_bound and form.is_valid() and any(form.cleaned_data.values())
+    return render(request, "dashboard/deliveries.html", {"form": form, "page": paginate(request, deliveries, PER_PAGE), "filtering": filtering})
+
+
+@tenant_view()
+def delivery_detail(request, delivery_id):
+    delivery = get_object_or_404(Delivery.objects.select_related("endpoint", "event"), pk=delivery_id, tenant=request.tenant)
+    attempts = list(delivery.attempts.all())
+    return render(request, "dashboard/delivery_detail.html", {"delivery": delivery, "attempts": attempts})
+
+
+@require_POST
+@tenant_view()
+def delivery_retry(request, delivery_id):
+    delivery = get_object_or_404(Delivery, pk=delivery_id, tenant=request.tenant)
+    if retry_delivery(delivery):
+        messages.success(request, f"Delivery #{delivery.pk} is due again; the worker sends it shortly.")
+    else:
+        messages.error(request, "Its endpoint was deleted, so this delivery cannot be retried.")
+    return redirect("dashboard:delivery", tenant=request.tenant.name, delivery_id=delivery.pk)

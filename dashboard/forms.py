@@ -1,0 +1,165 @@
+"""Dashboard forms. Endpoint rules are not repeated here: the API's EndpointSerializer validates what the form collects."""
+
+import json
+
+from django import forms
+from django.contrib.auth import get_user_model
+
+from subscriptions.api.serializers import EndpointSerializer
+from subscriptions.models import DeliveryStatus
+from tenants.models import Role
+
+MAX_JSON_CHARS = 64 * 1024
+MAX_HEADER_ROWS = 50
+
+
+def parse_json_text(text, label):
+    """The JSON in a textarea, or None when blank; a ValidationError says where the syntax breaks."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_JSON_CHARS:
+        raise forms.ValidationError(f"{label} is longer than {MAX_JSON_CHARS // 1024} KiB.")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+
+
+def json_text(value):
+    return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def error_messages(error, prefix=""):
+    """Flatten a DRF error tree into sentences that say where: {"data.price": ["..."]} -> "At data.price: ..."."""
+    if isinstance(error, dict):
+        return [m for key, value in error.items() for m in error_messages(value, key or prefix)]
+    if isinstance(error, list):
+        return [m for item in error for m in error_messages(item, prefix)]
+    return [f"At {prefix}: {error}" if prefix else str(error)]
+
+
+class EndpointForm(forms.Form):
+    url = forms.CharField(label="URL", max_length=2048, widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"}))
+    method = forms.ChoiceField(choices=[("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH")], initial="POST")
+    events = forms.MultipleChoiceField(required=False, label="Event types", widget=forms.SelectMultiple(attrs={"size": 10}))
+    patterns = forms.CharField(
+        required=False, label="Wildcard patterns", widget=forms.Textarea(attrs={"rows": 2, "placeholder": "product.*"}),
+        help_text="One per line; * stands for any characters, e.g. product.* or *.deleted.",
+    )
+    event_filter = forms.CharField(required=False, label="eventFilter", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"}),
+                                   help_text='JSON: {"data.price": {"$gt": 100}}. Leave empty to deliver every selected event.')
+    custom_payload = forms.CharField(required=False, label="customPayload", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"}),
+                                     help_text='JSON whose leaves are JSON pointers into the event: {"id": "/data/id", "kind": "/type"}.')
+    description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    timeout_seconds = forms.IntegerField(label="Timeout (seconds)", min_value=1, max_value=60, initial=15)
+    enabled = forms.BooleanField(required=False, initial=True)
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, event_types=(), headers=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_keys = [t.key for t in event_types]
+        groups = {}
+        for t in event_types:
+            groups.setdefault(t.source, []).append((t.key, t.key))
+        self.fields["events"].choices = list(groups.items())
+        self.header_rows = headers or []
+        self.model_values = None
+
+    @classmethod
+    def initial_for(cls, endpoint):
+        known_patterns = [p for p in endpoint.events if "*" in p]
+        return {
+            "url": endpoint.url, "method": endpoint.method, "events": [p for p in endpoint.events if "*" not in p],
+            "patterns": "\n".join(known_patterns), "event_filter": json_text(endpoint.event_filter),
+            "custom_payload": json_text(endpoint.custom_payload), "description": endpoint.description,
+            "timeout_seconds": endpoint.timeout_seconds, "enabled": endpoint.enabled, "version": endpoint.version,
+        }
+
+    @staticmethod
+    def headers_from(post):
+        names, values = post.getlist("header_name")[:MAX_HEADER_ROWS], post.getlist("header_value")[:MAX_HEADER_ROWS]
+        return list(zip(names, values + [""] * (len(names) - len(values))))
+
+    def clean_event_filter(self):
+        return parse_json_text(self.cleaned_data["event_filter"], "eventFilter")
+
+    def clean_custom_payload(self):
+        return parse_json_text(self.cleaned_data["custom_payload"], "customPayload")
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        patterns = [line.strip() for line in data.get("patterns", "").splitlines() if line.strip()]
+        headers = {}
+        for name, value in self.header_rows:
+            if name.strip():
+                headers[name.strip()] = value
+        wire = {
+            "url": data["url"], "method": data["method"], "headers": headers, "events": list(data["events"]) + patterns,
+            "eventFilter": data["event_filter"], "customPayload": data["custom_payload"], "enabled": data["enabled"],
+            "description": data["description"], "timeoutSeconds": data["timeout_seconds"],
+        }
+        serializer = EndpointSerializer(data=wire, context={"known_event_types": self.known_keys})
+        if not serializer.is_valid():
+            where = {"url": "url", "method": "method", "headers": "__all__", "events": "events", "eventFilter": "event_filter",
+                     "customPayload": "custom_payload", "description": "description", "timeoutSeconds": "timeout_seconds"}
+            for wire_name, error in serializer.errors.items():
+                field = where.get(wire_name, "__all__")
+                label = "Headers: " if wire_name == "headers" else ""
+                for message in error_messages(error):
+                    self.add_error(None if field == "__all__" else field, label + message)
+            return data
+        self.model_values = serializer.model_values()
+        return data
+
+
+class SubscriptionFieldsForm(forms.Form):
+    """Which eventSchema fields are left out of deliveries of one type."""
+
+    excluded = forms.MultipleChoiceField(required=False, widget=forms.CheckboxSelectMultiple)
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    action = forms.ChoiceField(required=False, choices=[("", "keep"), ("SUBSCRIBE", "subscribe"), ("UNSUBSCRIBE", "unsubscribe")])
+
+    def __init__(self, *args, event_type, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["excluded"].choices = [(name, name) for name in event_type.event_schema]
+
+
+class PreviewForm(forms.Form):
+    preview_type = forms.CharField(max_length=200, label="Event type", widget=forms.TextInput(attrs={"list": "catalog-types"}))
+    preview_sample = forms.CharField(required=False, label="Sample data", widget=forms.Textarea(attrs={"rows": 5, "class": "code", "spellcheck": "false"}),
+                                     help_text="The event's data as JSON; empty: the catalog example.")
+
+    def clean_preview_sample(self):
+        return parse_json_text(self.cleaned_data["preview_sample"], "The sample")
+
+
+class ReplayForm(forms.Form):
+    since = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
+
+
+class DeliveryFilterForm(forms.Form):
+    endpoint = forms.ChoiceField(required=False)
+    type = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "product.created"}))
+    status = forms.ChoiceField(required=False, choices=[("", "any status")] + list(DeliveryStatus.choices))
+    since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+    def __init__(self, *args, endpoints=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["endpoint"].choices = [("", "any endpoint")] + [(str(e.pk), e.url) for e in endpoints]
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
+
+    def clean_username(self):
+        username = self.cleaned_data["username"].strip()
+        user = get_user_model().objects.filter(username=username).first()
+        if user is None:
+            raise forms.ValidationError(f"There is no user '{username}'. An administrator creates users (manage.py createsuperuser or /admin/).")
+        self.user = user
+        return username

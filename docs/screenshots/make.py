@@ -1,0 +1,197 @@
+"""Screenshots of every dashboard page at 1280x800, from a running hub with demo data.
+
+    python docs/screenshots/make.py            # writes docs/screenshots/*.png
+
+Starts the hub (uvicorn, in-process) on a temporary SQLite database, fills it with a believable hour of traffic,
+logs in through the login page with Debian's headless chromium and saves one PNG per page next to this file.
+"""
+
+import os
+import random
+import shutil
+import socket
+import sys
+import tempfile
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+PASSWORD = "screenshots-only"
+
+
+def setup_django(data_dir):
+    for name in ("DATABASE_URL", "AMQP_URL", "REDIS_URL"):
+        os.environ.pop(name, None)
+    os.environ["EVENTHUB_DATA_DIR"] = str(data_dir)
+    os.environ["DJANGO_SETTINGS_MODULE"] = "eventhub.settings"
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop in this thread
+    sys.path.insert(0, str(ROOT))
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def seed():
+    """A demo tenant with subscriptions, three endpoints, an hour of events and deliveries, a source and dead letters."""
+    from django.utils import timezone
+
+    from subscriptions.endpoints import create_endpoint
+    from subscriptions.models import Attempt, DeadLetter, Delivery, DeliveryStatus, Event, Source
+    from subscriptions.services import SubscriptionChange, apply_subscription_change
+    from tenants.models import Role
+    from tenants.services import add_member, create_tenant, ensure_user
+
+    rng = random.Random(7)
+    demo, _ = create_tenant("demo")
+    staging, _ = create_tenant("staging")
+    admin, _ = ensure_user("admin", PASSWORD, is_staff=True, is_superuser=True)
+    add_member(demo, admin, Role.OWNER)
+    add_member(staging, admin, Role.EDITOR)
+    for name, role in (("maria", Role.EDITOR), ("sam", Role.VIEWER)):
+        add_member(demo, ensure_user(name, PASSWORD)[0], role)
+    for key in ("product.created", "product.updated", "product.deleted", "order.created", "order.status-changed", "customer.created"):
+        apply_subscription_change(demo, SubscriptionChange(key, "SUBSCRIBE", fields_to_unsubscribe=("description",) if key == "product.created" else ()))
+
+    shop = create_endpoint(demo, {"url": "https://shop.example.com/hooks/eventhub", "events": ["product.*"], "description": "Storefront cache invalidation",
+                                  "custom_payload": {"productId": "/data/id", "kind": "/type"}, "headers": {"X-Team": "storefront"}})[0]
+    erp = create_endpoint(demo, {"url": "https://erp.example.net/api/events", "events": ["order.*"], "event_filter": {"data.status": {"$in": ["PAID", "SHIPPED"]}},
+                                 "description": "ERP order import"})[0]
+    crm = create_endpoint(demo, {"url": "https://crm.example.org/webhooks/customers", "events": ["customer.*"], "description": "CRM sync"})[0]
+    source = Source.objects.create(tenant=demo, name="commerce", exchange="commerce.events", binding_keys=["product.#", "order.#"],
+                                   description="Emporix events relayed by the commerce bridge", created_at=timezone.now(), modified_at=timezone.now())
+
+    now = timezone.now()
+    events, deliveries, attempts = [], [], []
+    for minute in range(60):
+        load = int(18 + 10 * (1 + __import__("math").sin(minute / 9)) + rng.randint(0, 6))
+        for n in range(load):
+            at = now - timedelta(minutes=59 - minute, seconds=rng.randint(0, 59))
+            kind = rng.choice(["product.created", "product.updated", "order.created", "customer.created"])
+            events.append(Event(tenant=demo, event_id=f"evt-{minute}-{n}", type=kind, timestamp=at, data={"id": f"{kind[:4]}-{minute}-{n}"},
+                                origin="broker", source=source, routing_key=kind, received_at=at))
+    Event.objects.bulk_create(events, batch_size=500)
+    targets = {"product": shop, "order": erp, "customer": crm}
+    for event in Event.objects.filter(tenant=demo):
+        endpoint = targets[event.type.split(".")[0]]
+        failing = endpoint is crm and rng.random() < 0.35
+        status = DeliveryStatus.FAILED if failing else DeliveryStatus.PENDING if rng.random() < 0.01 else DeliveryStatus.SUCCEEDED
+        deliveries.append(Delivery(tenant=demo, event=event, endpoint=endpoint, url=endpoint.url, event_type=event.type,
+                                   body=f'{{"id":"{event.event_id}","type":"{event.type}","data":{{"id":"{event.data["id"]}"}}}}', status=status,
+                                   attempt_count=0 if status == "pending" else (5 if failing else 1), last_status_code=None if status == "pending" else (503 if failing else 200),
+                                   last_error="HTTP 503 Service Unavailable" if failing else "", created_at=event.received_at,
+                                   finished_at=None if status == "pending" else event.received_at + timedelta(seconds=1)))
+    Delivery.objects.bulk_create(deliveries, batch_size=500)
+    for delivery in Delivery.objects.filter(tenant=demo).exclude(status="pending").order_by("-id")[:300]:
+        code = delivery.last_status_code
+        attempts.append(Attempt(delivery=delivery, started_at=delivery.created_at, duration_ms=rng.uniform(40, 380),
+                                request_headers={"Content-Type": "application/json", "webhook-id": f"msg_{delivery.pk}", "webhook-timestamp": str(int(delivery.created_at.timestamp()))},
+                                status_code=code, response_headers={"Content-Type": "text/plain", "Server": "nginx"},
+                                response_body="ok" if code == 200 else "upstream temporarily unavailable"))
+    Attempt.objects.bulk_create(attempts, batch_size=500)
+    for i, (key, reason) in enumerate([("product.archived", "Event type 'product.archived' is not in the catalog and the source has no catch-all type."),
+                                       ("order.created", "The body is not valid JSON: Expecting value at line 1, column 1."),
+                                       ("inventory.sync", "Event type 'inventory.sync' is not in the catalog and the source has no catch-all type.")]):
+        DeadLetter.objects.create(tenant=demo, source=source, exchange="commerce.events", routing_key=key, properties={"content_type": "application/json"},
+                                  body='{"id": "x-%d", "sku": "A-1"}' % i if i != 1 else "<<not json>>", body_size=24, reason=reason,
+                                  received_at=now - timedelta(minutes=5 * i + 3))
+    return demo
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve():
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config("eventhub.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, f"http://127.0.0.1:{port}"
+
+
+def shoot(base):
+    from playwright.sync_api import sync_playwright
+
+    from subscriptions.models import Delivery, Endpoint
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+
+        def save(name):
+            page.wait_for_load_state("networkidle")
+            page.screenshot(path=str(HERE / f"{name}.png"))
+            print("saved", HERE / f"{name}.png")
+
+        page.goto(f"{base}/login/")
+        page.fill("#id_username", "admin")
+        save("01-login")
+        page.fill("#id_password", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/t/demo/")
+        save("02-overview")
+        page.goto(f"{base}/t/demo/catalog/")
+        save("03-catalog")
+        page.goto(f"{base}/t/demo/catalog/product.created/")
+        save("04-catalog-type")
+        page.goto(f"{base}/t/demo/endpoints/")
+        save("05-endpoints")
+        page.goto(f"{base}/t/demo/endpoints/new/")
+        page.fill("#id_url", "https://pim.example.com/hooks/products")
+        page.select_option("#id_events", ["product.created", "product.updated"])
+        page.fill("#id_event_filter", '{"data.id": {"$startsWith": "prod"}}')
+        page.fill("#id_custom_payload", '{"sku": "/data/id", "event": "/type", "at": "/timestamp"}')
+        page.fill("#id_preview_type", "product.created")
+        page.fill("#id_preview_sample", '{"id": "prod-42", "name": {"en": "Espresso cup"}}')
+        page.wait_for_selector("[data-preview-body]")
+        page.wait_for_timeout(600)
+        page.evaluate("window.scrollTo(0, 0)")
+        save("06-endpoint-form")
+        page.click("text=Create endpoint")
+        page.wait_for_selector("[data-secret-once]")
+        save("07-endpoint-created-secret")
+        failing = Endpoint.objects.get(url__contains="crm")
+        page.goto(f"{base}/t/demo/endpoints/{failing.pk}/")
+        save("08-endpoint-detail")
+        page.goto(f"{base}/t/demo/deliveries/")
+        save("09-deliveries")
+        delivery = Delivery.objects.filter(endpoint=failing, status="failed", attempts__isnull=False).first()
+        page.goto(f"{base}/t/demo/deliveries/{delivery.pk}/")
+        save("10-delivery")
+        page.goto(f"{base}/t/demo/sources/")
+        save("11-sources")
+        page.goto(f"{base}/t/demo/dead-letters/")
+        page.click("details.deadletter summary")
+        save("12-dead-letters")
+        page.goto(f"{base}/t/demo/members/")
+        save("13-members")
+        # The live viewer is its own feature; shot when it is part of this hub.
+        if page.goto(f"{base}/t/demo/live/").status == 200:
+            save("14-live")
+        browser.close()
+
+
+def main():
+    with tempfile.TemporaryDirectory(prefix="eventhub-screens-") as data_dir:
+        setup_django(data_dir)
+        seed()
+        server, base = serve()
+        try:
+            shoot(base)
+        finally:
+            server.should_exit = True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,155 @@
+"""The dashboard in a real browser: log in, subscribe with an excluded field, build an endpoint with a live preview,
+see its secret once, send it a test event and find the delivery with its attempt."""
+
+import asyncio
+import json
+import re
+import threading
+
+import pytest
+
+from subscriptions.models import Endpoint, EventSubscription
+from tenants.models import Role
+from tenants.services import add_member, create_tenant, ensure_user
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "browser-pass-123"
+
+
+@pytest.fixture
+def owner_login(transactional_db):
+    tenant, _ = create_tenant("acme")
+    user, _ = ensure_user("olivia", PASSWORD)
+    add_member(tenant, user, Role.OWNER)
+    return tenant
+
+
+def log_in(page, hub_server):
+    page.goto(f"{hub_server}/")
+    page.wait_for_url(re.compile(r"/login/"))
+    page.fill("#id_username", "olivia")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub_server}/t/acme/")
+
+
+def test_subscribe_with_an_excluded_field_build_an_endpoint_with_a_live_preview_and_see_the_secret_once(hub_server, page, owner_login):
+    outside = []
+    page.on("request", lambda r: outside.append(r.url) if not r.url.startswith(hub_server) else None)
+    log_in(page, hub_server)
+    assert page.inner_text(".switcher summary").endswith("acme")
+
+    page.click("nav.sidebar >> text=Catalog")
+    page.fill("input[type=search]", "product created")  # client-side filter of this page
+    assert page.is_hidden("tr[data-filter-text*='category.created']")
+    page.click("a.mono >> text=product.created")
+    page.check("input[name=excluded][value=name]")
+    page.click("text=Subscribe with these fields")
+    page.wait_for_selector(".msg-success")
+    subscription = EventSubscription.objects.get(tenant=owner_login, event_type__key="product.created")
+    assert subscription.state == "SUBSCRIBED" and subscription.excluded_fields == ["name"]
+
+    page.goto(f"{hub_server}/t/acme/endpoints/new/")
+    page.fill("#id_url", "https://hooks.example.com/products")
+    page.select_option("#id_events", ["product.created"])
+    page.fill("#id_event_filter", '{"data.id": {"$startsWith": "p-"}}')
+    page.fill("#id_custom_payload", '{"productId": "/data/id", "label": "/data/name"}')
+    page.fill("#id_preview_type", "product.created")
+    page.fill("#id_preview_sample", '{"id": "p-1", "name": {"en": "Cup"}, "productType": "BASIC"}')
+    page.wait_for_function("document.querySelector('[data-preview-body]') && document.querySelector('[data-preview-body]').textContent.includes('p-1')")
+    body = json.loads(page.inner_text("[data-preview-body]"))
+    assert body == {"productId": "p-1", "label": None}  # `name` is excluded by the subscription before the payload is shaped
+    assert "would be delivered" in page.inner_text("[data-preview-result]")
+
+    page.fill("#id_preview_sample", '{"id": "x-9"}')  # the filter no longer matches: the preview says why
+    page.wait_for_function("document.querySelector('[data-preview-result]').textContent.includes('eventFilter does not match')")
+    page.fill("#id_event_filter", '{"data.id": {"$nope": 1}}')
+    page.wait_for_function("document.querySelector('[data-preview-result]').textContent.includes('data.id')")
+    page.fill("#id_event_filter", '{"data.id": {"$startsWith": "p-"}}')
+
+    page.click("text=Create endpoint")
+    page.wait_for_selector("[data-secret-once]")
+    endpoint = Endpoint.objects.get(tenant=owner_login)
+    secret = endpoint.secrets.get().secret
+    assert page.inner_text("#endpoint-secret") == secret
+    assert endpoint.event_filter == {"data.id": {"$startsWith": "p-"}} and endpoint.custom_payload == {"productId": "/data/id", "label": "/data/name"}
+    page.goto(f"{hub_server}/t/acme/endpoints/{endpoint.pk}/")
+    assert secret not in page.content()
+    assert outside == []
+
+    page.click(".usermenu summary")
+    page.click("[data-logout]")
+    page.wait_for_url(f"{hub_server}/login/")
+    page.goto(f"{hub_server}/t/acme/endpoints/")
+    assert "/login/" in page.url
+
+
+class Receiver:
+    """A local webhook receiver (aiohttp) on its own event loop thread; keeps what it got."""
+
+    def __init__(self):
+        self.requests = []
+        self.url = None
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+
+    def start(self):
+        from aiohttp import web
+
+        async def handle(request):
+            self.requests.append({"headers": dict(request.headers), "body": await request.text()})
+            return web.Response(text="thanks <b>hub</b>", headers={"X-Receiver": "local"})
+
+        async def run():
+            app = web.Application()
+            app.router.add_post("/hook", handle)
+            self._runner = web.AppRunner(app)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, "127.0.0.1", 0)
+            await site.start()
+            port = site._server.sockets[0].getsockname()[1]
+            self.url = f"http://127.0.0.1:{port}/hook"
+            self._ready.set()
+
+        threading.Thread(target=self._loop.run_forever, daemon=True).start()
+        asyncio.run_coroutine_threadsafe(run(), self._loop)
+        self._ready.wait(10)
+        return self
+
+    def stop(self):
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+def test_send_a_test_event_to_a_local_receiver_and_find_the_delivery_with_its_attempt(hub_server, page, owner_login, receiver, settings):
+    worker = pytest.importorskip("subscriptions.worker")
+    settings.EVENTHUB = {**getattr(settings, "EVENTHUB", {}), "ALLOW_PRIVATE_TARGETS": True}
+    log_in(page, hub_server)
+    page.goto(f"{hub_server}/t/acme/endpoints/new/")
+    page.fill("#id_url", receiver.url)
+    page.select_option("#id_events", ["product.created"])
+    page.click("text=Create endpoint")
+    page.wait_for_selector("[data-secret-once]")
+
+    page.fill("input[name=event_type]", "product.created")
+    page.click("text=Send test event")
+    page.wait_for_url(re.compile(r"/t/acme/deliveries/\d+/$"))
+    delivery_id = int(re.search(r"/deliveries/(\d+)/", page.url).group(1))
+    assert worker.deliver_now(ids=[delivery_id]) == 1
+    assert len(receiver.requests) == 1 and "webhook-signature" in {k.lower() for k in receiver.requests[0]["headers"]}
+
+    page.click("nav.sidebar >> text=Deliveries")
+    page.select_option("#id_status", "succeeded")
+    page.click("text=Filter")
+    page.click(f"a >> text=#{delivery_id}")
+    page.wait_for_selector("details.attempt")
+    attempt = page.inner_text("details.attempt")
+    assert "200" in attempt and "thanks <b>hub</b>" in attempt and "X-Receiver" in attempt

@@ -1,0 +1,377 @@
+"""The dashboard's pages and actions, as a user of each role meets them."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from subscriptions.models import (
+    Attempt, DeadLetter, Delivery, DeliveryStatus, Endpoint, EndpointSecret, Event, EventSubscription, Source,
+)
+from subscriptions.services import SubscriptionChange, apply_subscription_change
+from tenants.models import Membership, Role
+from tenants.services import ensure_user
+
+pytestmark = pytest.mark.django_db
+
+BASE = "/t/acme/"
+
+
+def make_delivery(tenant, endpoint, status=DeliveryStatus.SUCCEEDED, event_type="product.created", error="", minutes_ago=1):
+    now = timezone.now() - timedelta(minutes=minutes_ago)
+    event = Event.objects.create(tenant=tenant, event_id=f"e-{Event.objects.count()}", type=event_type, timestamp=now, data={"id": "p1"}, received_at=now)
+    return Delivery.objects.create(tenant=tenant, event=event, endpoint=endpoint, url=endpoint.url if endpoint else "https://gone.example.com",
+                                   event_type=event_type, body='{"id":"e1","data":{"id":"p1"}}', status=status, last_error=error, created_at=now)
+
+
+def test_front_door_sends_anonymous_users_to_login_and_members_to_their_first_tenant(client, viewer):
+    assert client.get("/").url == "/login/"
+    assert viewer.get("/").url == BASE
+    assert client.get(BASE).url.startswith("/login/?next=")
+
+
+def test_login_page_logs_in_and_logout_is_a_post(client, tenant):
+    user, _ = ensure_user("ann", "s3cret-pass!")
+    Membership.objects.create(user=user, tenant=tenant, role=Role.VIEWER)
+    page = client.get("/login/")
+    assert page.status_code == 200 and b'name="password"' in page.content and b"csrfmiddlewaretoken" in page.content
+    bad = client.post("/login/", {"username": "ann", "password": "wrong"})
+    assert bad.status_code == 200 and b"alert" in bad.content
+    assert client.post("/login/", {"username": "ann", "password": "s3cret-pass!"}).url == "/"
+    assert client.get(BASE).status_code == 200
+    assert client.get("/logout/").status_code == 405
+    assert client.post("/logout/").url == "/login/"
+    assert client.get(BASE).status_code == 302
+
+
+@pytest.mark.parametrize("path", ["", "catalog/", "catalog/product.created/", "endpoints/", "deliveries/", "sources/", "dead-letters/"])
+def test_every_page_renders_for_a_viewer_with_the_nav_and_tenant_switcher(viewer, other_tenant, client_as, path):
+    client_as(Role.VIEWER, on=other_tenant)  # another user; the viewer sees only their own tenants
+    response = viewer.get(BASE + path)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'href="/t/acme/live/"' in html and 'href="/t/acme/catalog/"' in html
+    assert "/t/globex/" not in html
+    assert 'href="/t/acme/members/"' not in html  # owners only
+
+
+def test_a_user_of_tenant_a_cannot_see_tenant_b_by_url_guessing(client_as, tenant, other_tenant):
+    theirs = __import__("subscriptions.endpoints", fromlist=["create_endpoint"]).create_endpoint(other_tenant, {"url": "https://b.example.com", "events": ["*"]})[0]
+    delivery = make_delivery(other_tenant, theirs)
+    mine = client_as(Role.OWNER)
+    for path in ["/t/globex/", "/t/globex/catalog/", "/t/globex/endpoints/", f"/t/globex/endpoints/{theirs.pk}/",
+                 "/t/globex/deliveries/", f"/t/globex/deliveries/{delivery.pk}/", "/t/globex/members/", "/t/nope/",
+                 f"{BASE}endpoints/{theirs.pk}/", f"{BASE}endpoints/{theirs.pk}/edit/", f"{BASE}deliveries/{delivery.pk}/"]:
+        assert mine.get(path).status_code == 404, path
+    for path in [f"{BASE}endpoints/{theirs.pk}/toggle/", f"{BASE}endpoints/{theirs.pk}/delete/", f"{BASE}endpoints/{theirs.pk}/rotate-secret/",
+                 f"{BASE}deliveries/{delivery.pk}/retry/", f"/t/globex/endpoints/{theirs.pk}/delete/"]:
+        assert mine.post(path, {"enabled": "0", "version": theirs.version}).status_code == 404, path
+    theirs.refresh_from_db()
+    assert theirs.enabled and theirs.version == 1
+
+
+def test_a_viewer_cannot_change_anything(viewer, tenant, endpoint):
+    delivery = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED)
+    member = Membership.objects.get(user=viewer.user)
+    posts = {
+        "catalog/": {"toggle": "SUBSCRIBE:product.created"},
+        "catalog/product.created/": {"action": "SUBSCRIBE", "excluded": ["name"]},
+        "endpoints/new/": {"url": "https://x.example.com", "events": ["product.created"], "method": "POST", "timeout_seconds": 5},
+        "endpoints/preview/": {"url": "https://x.example.com", "events": ["product.created"], "preview_type": "product.created"},
+        f"endpoints/{endpoint.pk}/edit/": {"url": "https://y.example.com", "version": 1},
+        f"endpoints/{endpoint.pk}/toggle/": {"enabled": "0", "version": 1},
+        f"endpoints/{endpoint.pk}/test/": {"event_type": "product.created"},
+        f"endpoints/{endpoint.pk}/rotate-secret/": {},
+        f"endpoints/{endpoint.pk}/replay/": {"since": "2000-01-01T00:00"},
+        f"endpoints/{endpoint.pk}/delete/": {},
+        f"deliveries/{delivery.pk}/retry/": {},
+        "members/": {"username": "viewer-acme", "role": "owner"},
+        f"members/{member.pk}/": {"role": "owner"},
+    }
+    before = (Delivery.objects.count(), EndpointSecret.objects.count(), Endpoint.objects.count(), EventSubscription.objects.count())
+    for path, data in posts.items():
+        assert viewer.post(BASE + path, data).status_code == 403, path
+    endpoint.refresh_from_db()
+    delivery.refresh_from_db()
+    member.refresh_from_db()
+    assert (endpoint.url, endpoint.enabled, endpoint.version) == ("https://hooks.example.com/a", True, 1)
+    assert delivery.status == DeliveryStatus.FAILED and member.role == Role.VIEWER
+    assert before == (Delivery.objects.count(), EndpointSecret.objects.count(), Endpoint.objects.count(), EventSubscription.objects.count())
+    for path in ["endpoints/new/", f"endpoints/{endpoint.pk}/edit/", "members/"]:
+        assert viewer.get(BASE + path).status_code == 403, path
+
+
+# --- overview --------------------------------------------------------------------------------
+
+
+def test_overview_counts_the_last_hour_and_lists_failing_endpoints(viewer, tenant, endpoint):
+    for _ in range(3):
+        make_delivery(tenant, endpoint)
+    make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED, error="HTTP 500 from the receiver")
+    make_delivery(tenant, endpoint, minutes_ago=90)  # outside the hour
+    DeadLetter.objects.create(tenant=tenant, reason="unknown type", received_at=timezone.now())
+    html = viewer.get(BASE).content.decode()
+    assert "75.0%" in html  # 3 of 4 finished in the hour
+    assert "4 in the last hour" in html  # events, the 90-minute-old one excluded
+    assert "HTTP 500 from the receiver" in html and endpoint.url in html
+    assert html.count("<rect") == 120  # two charts of 60 minutes
+    assert 'href="/t/acme/live/"' in html
+
+
+# --- catalog and subscriptions ---------------------------------------------------------------
+
+
+def test_catalog_is_grouped_searchable_and_subscribes_one_type(editor, tenant):
+    page = editor.get(BASE + "catalog/?source=emporix").content.decode()
+    assert "product.created" in page and "Product" in page
+    found = editor.get(BASE + "catalog/?q=product created").content.decode()
+    assert "product.created" in found and "customer.created" not in found
+    response = editor.post(BASE + "catalog/", {"toggle": "SUBSCRIBE:product.created", "version:product.created": "", "next": BASE + "catalog/?q=product"})
+    assert response.status_code == 302 and response.url == BASE + "catalog/?q=product"
+    assert EventSubscription.objects.get(tenant=tenant, event_type__key="product.created").state == "SUBSCRIBED"
+
+
+def test_bulk_subscribe_and_unsubscribe_carry_each_version(editor, tenant):
+    keys = ["product.created", "product.updated", "product.deleted"]
+    editor.post(BASE + "catalog/", {"bulk_action": "SUBSCRIBE", "selected": keys})
+    subs = EventSubscription.objects.filter(tenant=tenant, event_type__key__in=keys)
+    assert {s.state for s in subs} == {"SUBSCRIBED"} and subs.count() == 3
+    data = {"bulk_action": "UNSUBSCRIBE", "selected": keys[:2], **{f"version:{s.event_type.key}": s.version for s in subs}}
+    assert editor.post(BASE + "catalog/", data).status_code == 302
+    states = dict(EventSubscription.objects.filter(tenant=tenant).values_list("event_type__key", "state"))
+    assert states == {"product.created": "UNSUBSCRIBED", "product.updated": "UNSUBSCRIBED", "product.deleted": "SUBSCRIBED"}
+
+
+def test_a_stale_catalog_form_shows_the_conflict_and_the_current_state_instead_of_overwriting(editor, tenant):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "UNSUBSCRIBE", version=1))  # someone else: now v2
+    response = editor.post(BASE + "catalog/", {"toggle": "SUBSCRIBE:product.created", "version:product.created": "1"})
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "someone changed" in html and "version 2" in html
+    sub = EventSubscription.objects.get(tenant=tenant, event_type__key="product.created")
+    assert (sub.state, sub.version) == ("UNSUBSCRIBED", 2)
+
+
+def test_excluded_fields_are_picked_from_the_event_schema(editor, tenant):
+    response = editor.post(BASE + "catalog/product.created/", {"action": "SUBSCRIBE", "excluded": ["description", "name"], "version": ""})
+    assert response.status_code == 302
+    sub = EventSubscription.objects.get(tenant=tenant, event_type__key="product.created")
+    assert sub.state == "SUBSCRIBED" and sorted(sub.excluded_fields) == ["description", "name"]
+    editor.post(BASE + "catalog/product.created/", {"action": "", "excluded": ["name"], "version": sub.version})
+    sub.refresh_from_db()
+    assert sub.excluded_fields == ["name"] and sub.version == 2
+    stale = editor.post(BASE + "catalog/product.created/", {"action": "", "excluded": [], "version": 1})
+    assert stale.status_code == 409 and b"someone changed" in stale.content
+    assert EventSubscription.objects.get(pk=sub.pk).excluded_fields == ["name"]
+    bogus = editor.post(BASE + "catalog/product.created/", {"excluded": ["not-a-field"], "version": 2})
+    assert bogus.status_code == 200 and EventSubscription.objects.get(pk=sub.pk).version == 2
+
+
+# --- endpoints -------------------------------------------------------------------------------
+
+VALID = {"url": "https://hooks.example.com/new", "method": "POST", "events": ["product.created"], "patterns": "order.*",
+         "event_filter": '{"data.id": {"$eq": "p1"}}', "custom_payload": '{"productId": "/data/id"}', "description": "<b>ours</b>",
+         "timeout_seconds": 10, "enabled": "on", "header_name": ["X-Team", ""], "header_value": ["catalog", ""]}
+
+
+def test_an_owner_creates_an_endpoint_and_sees_its_secret_once(owner, tenant):
+    response = owner.post(BASE + "endpoints/new/", VALID)
+    assert response.status_code == 201
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    secret = endpoint.secrets.get().secret
+    assert secret in response.content.decode() and "no-store" in response["Cache-Control"]
+    assert endpoint.events == ["product.created", "order.*"] and endpoint.headers == {"X-Team": "catalog"}
+    assert endpoint.event_filter == {"data.id": {"$eq": "p1"}} and endpoint.custom_payload == {"productId": "/data/id"}
+    assert endpoint.timeout_seconds == 10 and endpoint.enabled
+    detail = owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+    assert secret not in detail and "&lt;b&gt;ours&lt;/b&gt;" in detail and "<b>ours</b>" not in detail
+    rotated = owner.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/")
+    new_secret = endpoint.secrets.order_by("-created_at").first().secret
+    assert new_secret != secret and new_secret in rotated.content.decode() and secret not in rotated.content.decode()
+    assert new_secret not in owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+
+
+def test_an_editor_creates_but_only_owners_see_and_rotate_secrets(editor, tenant):
+    response = editor.post(BASE + "endpoints/new/", VALID)
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    assert response.status_code == 201 and endpoint.secrets.get().secret not in response.content.decode()
+    assert editor.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/").status_code == 403
+    assert endpoint.secrets.count() == 1
+
+
+def test_an_invalid_filter_shows_the_error_at_its_path_and_creates_nothing(editor, tenant):
+    bad = {**VALID, "event_filter": '{"$or": [{"data.id": {"$eq": "x"}}, {"data.price": {"$gt": "cheap", "$nope": 1}}]}'}
+    response = editor.post(BASE + "endpoints/new/", bad)
+    assert response.status_code == 400
+    errors = re.findall(r'data-error-for="event_filter">([^<]*)<', response.content.decode())
+    assert errors and errors[0].startswith("At $or[1].data.price")
+    assert not Endpoint.objects.exists()
+    syntax = editor.post(BASE + "endpoints/new/", {**VALID, "event_filter": '{"data.id": ', "custom_payload": '{"a": "no-pointer"}'})
+    html = syntax.content.decode()
+    assert "Not valid JSON" in html and 'data-error-for="event_filter"' in html
+    payload = editor.post(BASE + "endpoints/new/", {**VALID, "custom_payload": '{"a": {"b": 5}}'}).content.decode()
+    assert re.search(r'data-error-for="custom_payload">At a\.b', payload)
+    private = editor.post(BASE + "endpoints/new/", {**VALID, "url": "http://127.0.0.1/x", "patterns": "nothing.matches.this"}).content.decode()
+    assert 'data-error-for="url"' in private and "matches no event type" in private
+    assert not Endpoint.objects.exists()
+
+
+def test_editing_with_a_stale_version_shows_the_conflict_and_the_current_state(editor, endpoint):
+    from subscriptions.endpoints import update_endpoint
+
+    update_endpoint(endpoint, {"description": "changed by someone else"}, 1)
+    form = {**VALID, "url": "https://mine.example.com/", "version": 1}
+    response = editor.post(f"{BASE}endpoints/{endpoint.pk}/edit/", form)
+    assert response.status_code == 409
+    html = response.content.decode()
+    assert "someone changed this endpoint" in html and "changed by someone else" in html and 'value="https://hooks.example.com/a"' in html
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://hooks.example.com/a" and endpoint.version == 2
+    ok = editor.post(f"{BASE}endpoints/{endpoint.pk}/edit/", {**form, "version": 2})
+    assert ok.status_code == 302
+    endpoint.refresh_from_db()
+    assert endpoint.url == "https://mine.example.com/" and endpoint.version == 3
+
+
+def test_preview_shows_the_body_the_endpoint_would_receive(editor, tenant, endpoint):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE", fields_to_unsubscribe=("name",)))
+    data = {**VALID, "preview_type": "product.created", "preview_sample": '{"id": "p1", "name": {"en": "x"}}'}
+    answer = editor.post(BASE + "endpoints/preview/", data).json()
+    assert answer["ok"] and answer["matches"] and answer["body"] == '{"productId":"p1"}'
+    assert answer["headers"]["X-Team"] == "catalog"
+    miss = editor.post(BASE + "endpoints/preview/", {**data, "preview_sample": '{"id": "p2"}'}).json()
+    assert not miss["matches"] and "eventFilter does not match" in " ".join(miss["reasons"])
+    invalid = editor.post(BASE + "endpoints/preview/", {**data, "event_filter": '{"data.id": {"$bad": 1}}'})
+    assert invalid.status_code == 400 and "event_filter" in invalid.json()["errors"]
+    # Without JavaScript, the form's Preview button renders the same inside the page (and saves nothing).
+    page = editor.post(BASE + "endpoints/new/", {**data, "preview": "1"})
+    assert page.status_code == 200 and "would be delivered" in page.content.decode() and Endpoint.objects.count() == 1
+    with_endpoint = editor.post(BASE + "endpoints/preview/", {**data, "endpoint_id": str(endpoint.pk)}).json()
+    assert "webhook-signature" in with_endpoint["headers"]
+
+
+def test_test_event_toggle_replay_and_delete(editor, tenant, endpoint):
+    response = editor.post(f"{BASE}endpoints/{endpoint.pk}/test/", {"event_type": "product.created"})
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert response.url == f"{BASE}deliveries/{delivery.pk}/" and delivery.event.origin == "test"
+    assert editor.post(f"{BASE}endpoints/{endpoint.pk}/test/", {"event_type": "no.such"}).status_code == 302
+    assert Delivery.objects.count() == 1
+
+    editor.post(f"{BASE}endpoints/{endpoint.pk}/toggle/", {"enabled": "0", "version": 1})
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.version == 2
+    editor.post(f"{BASE}endpoints/{endpoint.pk}/toggle/", {"enabled": "1", "version": 1})  # stale: nothing changes
+    endpoint.refresh_from_db()
+    assert not endpoint.enabled and endpoint.version == 2
+
+    make_delivery(tenant, endpoint, minutes_ago=30)
+    editor.post(f"{BASE}endpoints/{endpoint.pk}/replay/", {"since": (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M")})
+    assert Delivery.objects.filter(endpoint=endpoint).count() == 3  # test event not replayed
+
+    confirm = editor.get(f"{BASE}endpoints/{endpoint.pk}/delete/")
+    assert confirm.status_code == 200 and b"cannot be undone" in confirm.content
+    assert editor.post(f"{BASE}endpoints/{endpoint.pk}/delete/").url == BASE + "endpoints/"
+    assert not Endpoint.objects.exists() and Delivery.objects.count() == 3
+
+
+def test_endpoint_list_shows_health_and_an_empty_state(viewer, tenant, endpoint):
+    assert b"New endpoint" not in viewer.get(BASE + "endpoints/").content  # viewers get no create button
+    make_delivery(tenant, endpoint)
+    make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED, error="connection refused")
+    html = viewer.get(BASE + "endpoints/").content.decode()
+    assert "50.0%" in html and "connection refused" in html
+    Endpoint.objects.all().delete()
+    assert b"No endpoints yet" in viewer.get(BASE + "endpoints/").content
+
+
+# --- deliveries ------------------------------------------------------------------------------
+
+
+def test_delivery_log_filters_and_paginates(viewer, tenant, endpoint):
+    for i in range(55):
+        make_delivery(tenant, endpoint, event_type="product.created" if i % 2 else "order.created")
+    failed = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED, event_type="order.created", minutes_ago=200)
+    first = viewer.get(BASE + "deliveries/").content.decode()
+    assert "Page 1 of 2" in first and "56 in all" in first
+    assert "Page 2 of 2" in viewer.get(BASE + "deliveries/?page=2").content.decode()
+    only_failed = viewer.get(BASE + "deliveries/?status=failed").content.decode()
+    assert f"#{failed.pk}<" in only_failed and len(re.findall(r'href="/t/acme/deliveries/\d+/"', only_failed)) == 1
+    typed = viewer.get(BASE + "deliveries/?type=order.*&endpoint=" + str(endpoint.pk)).content.decode()
+    assert "29 in all" in typed
+    since = (timezone.now() - timedelta(minutes=100)).strftime("%Y-%m-%dT%H:%M")
+    assert f"#{failed.pk}<" not in viewer.get(BASE + "deliveries/?since=" + since).content.decode()
+    assert b"No delivery matches" in viewer.get(BASE + "deliveries/?type=nothing").content
+
+
+def test_delivery_page_shows_request_attempts_and_escapes_the_response(viewer, editor, tenant, endpoint):
+    delivery = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED)
+    Attempt.objects.create(delivery=delivery, started_at=timezone.now(), duration_ms=12.5, request_headers={"webhook-id": "msg_1"},
+                           status_code=500, response_headers={"X-Reply": "<i>x</i>"}, response_body="<script>alert(1)</script>")
+    html = viewer.get(f"{BASE}deliveries/{delivery.pk}/").content.decode()
+    assert "webhook-id: msg_1" in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "<script>alert" not in html
+    assert "X-Reply: &lt;i&gt;x&lt;/i&gt;" in html and "13 ms" in html
+    assert editor.post(f"{BASE}deliveries/{delivery.pk}/retry/").status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.PENDING
+
+
+# --- sources, dead letters, members ----------------------------------------------------------
+
+
+def test_sources_and_dead_letters_list_what_the_broker_side_recorded(viewer, tenant, other_tenant):
+    assert b"No broker sources" in viewer.get(BASE + "sources/").content
+    assert b"No dead letters" in viewer.get(BASE + "dead-letters/").content
+    now = timezone.now()
+    Source.objects.create(tenant=tenant, name="shop", exchange="shop.events", binding_keys=["product.#"], created_at=now, modified_at=now)
+    DeadLetter.objects.create(tenant=tenant, exchange="shop.events", routing_key="x.y", body="<img src=x onerror=alert(1)>", reason="unknown type 'x.y'", received_at=now)
+    DeadLetter.objects.create(tenant=other_tenant, reason="theirs", received_at=now)
+    assert b"shop.events" in viewer.get(BASE + "sources/").content
+    html = viewer.get(BASE + "dead-letters/").content.decode()
+    assert "unknown type &#x27;x.y&#x27;" in html and "&lt;img src=x" in html and "theirs" not in html
+    assert "theirs" not in viewer.get(BASE + "dead-letters/?q=unknown").content.decode()
+
+
+def test_owners_manage_members_but_cannot_remove_the_last_owner(owner, tenant):
+    ensure_user("bob", "pw-123456!")
+    assert owner.get(BASE + "members/").status_code == 200
+    assert owner.post(BASE + "members/", {"username": "nobody", "role": "viewer"}).status_code == 400
+    assert owner.post(BASE + "members/", {"username": "bob", "role": "editor"}).status_code == 302
+    bob = Membership.objects.get(tenant=tenant, user__username="bob")
+    assert bob.role == Role.EDITOR
+    owner.post(f"{BASE}members/{bob.pk}/", {"role": "viewer"})
+    bob.refresh_from_db()
+    assert bob.role == Role.VIEWER
+    me = Membership.objects.get(user=owner.user)
+    owner.post(f"{BASE}members/{me.pk}/", {"remove": "1"})
+    assert Membership.objects.filter(pk=me.pk, role=Role.OWNER).exists()
+    owner.post(f"{BASE}members/{bob.pk}/", {"remove": "1"})
+    assert not Membership.objects.filter(pk=bob.pk).exists()
+
+
+def test_forms_need_their_csrf_token(tenant, owner):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(owner.user)
+    assert strict.post(BASE + "endpoints/new/", VALID).status_code == 403
+    assert strict.post(BASE + "catalog/", {"toggle": "SUBSCRIBE:product.created"}).status_code == 403
+    assert not Endpoint.objects.exists() and not EventSubscription.objects.exists()
+    form = strict.get(BASE + "endpoints/new/").content.decode()
+    assert form.count("csrfmiddlewaretoken") >= 2  # the endpoint form and the logout form
+
+
+def test_the_secret_never_reaches_the_logs(owner, tenant, caplog):
+    caplog.set_level("DEBUG")
+    owner.post(BASE + "endpoints/new/", VALID)
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    owner.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/")
+    secrets = list(endpoint.secrets.values_list("secret", flat=True))
+    assert len(secrets) == 2
+    assert not any(secret in record.getMessage() for record in caplog.records for secret in secrets)
+
+
+def test_the_catalog_redirects_back_only_to_this_site(editor):
+    response = editor.post(BASE + "catalog/", {"toggle": "SUBSCRIBE:product.created", "next": "https://evil.example.com/"})
+    assert response.url == BASE + "catalog/"
