@@ -16,6 +16,7 @@ urlpatterns = [
     # Until the dashboard lands, the front door is the API documentation.
     path("", RedirectView.as_view(url="/api/docs/", permanent=False), name="home"),
     path("", include("subscriptions.api.urls")),
+    path("", include("monitor.urls")),
     path("oauth/token", oauth2_views.TokenView.as_view(), name="oauth-token"),
     path("oauth/revoke", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
