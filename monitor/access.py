@@ -9,6 +9,7 @@ and proxy logs, subprotocol headers do not. The server answers with the `eventhu
 
 import hashlib
 
+from channels.security.websocket import OriginValidator
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
@@ -57,3 +58,21 @@ def _token_refusal(token, tenant_name):
     if client is None or client.tenant.name != tenant_name or MONITOR_SCOPE not in access.scope.split():
         return FORBIDDEN
     return None
+
+
+class BrowserOriginValidator(OriginValidator):
+    """channels' AllowedHostsOriginValidator, except that a handshake WITHOUT an Origin header passes on to the
+    session/token check. Browsers always send Origin on a websocket handshake, so such a client is not a browser
+    and cannot be a cross-site hijack; scripts with a bearer token then need not invent an Origin."""
+
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or super().valid_origin(parsed_origin)
+
+
+def allowed_hosts_origin_validator(application):
+    from django.conf import settings
+
+    allowed_hosts = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
+    return BrowserOriginValidator(application, allowed_hosts)

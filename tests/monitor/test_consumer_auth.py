@@ -89,3 +89,17 @@ async def test_a_foreign_origin_is_refused(tenant, member_cookie):
     )
     ok, _ = await comm.connect(timeout=5)
     assert not ok
+
+
+@in_event_loop
+async def test_a_script_sending_no_origin_is_judged_by_its_token_alone(tenant):
+    from channels.testing import WebsocketCommunicator
+
+    from eventhub.asgi import application
+
+    token = await sync_to_async(issue_token)(tenant, ["webhook.monitor_read"])
+    scripted = WebsocketCommunicator(application, "/ws/monitor/acme/", headers=[(b"authorization", f"Bearer {token}".encode())])
+    assert (await scripted.connect(timeout=5))[0]
+    await scripted.disconnect()
+    anonymous = WebsocketCommunicator(application, "/ws/monitor/acme/")
+    assert await anonymous.connect(timeout=5) == (False, 4401)
