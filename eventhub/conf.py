@@ -19,6 +19,17 @@ DEFAULTS = {
     "RETENTION_DAYS": 30,
     # Lifetime of tokens printed by `manage.py issue_token` (seconds).
     "CLI_TOKEN_EXPIRE_SECONDS": 365 * 24 * 3600,
+    # Live monitor: bodies longer than this (bytes) are cut in the stream; the full event stays in the log.
+    "MONITOR_BODY_LIMIT": 64 * 1024,
+    # A websocket gets at most one frame per interval (seconds), and keeps at most this many unsent items.
+    "MONITOR_BATCH_INTERVAL": 0.1,
+    "MONITOR_CONNECTION_BUFFER": 1000,
+    # The process-wide queue in front of the channel layer (publishers never wait; beyond these, drop and count).
+    "MONITOR_QUEUE_MESSAGES": 10_000,
+    "MONITOR_QUEUE_BYTES": 16 * 1024 * 1024,
+    # How often the broker bridge re-reads the sources (seconds), and the longest wait between reconnects.
+    "MONITOR_BRIDGE_REFRESH": 5.0,
+    "MONITOR_BRIDGE_MAX_BACKOFF": 30.0,
 }
 
 _cache = None

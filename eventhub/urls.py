@@ -11,6 +11,7 @@ from tenants.views import RateLimitedTokenView
 
 urlpatterns = [
     path("", include("subscriptions.api.urls")),
+    path("", include("monitor.urls")),
     path("oauth/token", RateLimitedTokenView.as_view(), name="oauth-token"),
     path("oauth/revoke", oauth2_views.RevokeTokenView.as_view(), name="oauth-revoke"),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

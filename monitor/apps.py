@@ -6,3 +6,8 @@ from django.apps import AppConfig
 class MonitorConfig(AppConfig):
     name = "monitor"
     verbose_name = "Live monitor"
+
+    def ready(self):
+        from monitor import receivers
+
+        receivers.connect()

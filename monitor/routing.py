@@ -1,3 +1,9 @@
-"""Websocket routes of the live monitor (the consumer arrives with the live-monitor issue)."""
+"""Websocket routes of the live monitor."""
 
-websocket_urlpatterns = []
+from django.urls import re_path
+
+from monitor.consumers import MonitorConsumer
+
+websocket_urlpatterns = [
+    re_path(r"^ws/monitor/(?P<tenant>[a-z][a-z0-9-]{1,62})/$", MonitorConsumer.as_asgi()),
+]

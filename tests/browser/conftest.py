@@ -47,9 +47,11 @@ def hub_server(transactional_db, settings):
     thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
     # Playwright's sync API runs an event loop in this thread; Django's ORM must still be usable from the test.
+    # Module scope: while that loop runs, asyncio tests (pytest-asyncio, WebsocketCommunicator) cannot, so it is
+    # closed after each browser module instead of lingering for the rest of the session.
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright

@@ -3,6 +3,7 @@
 import secrets
 
 import uvicorn
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -23,12 +24,17 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--demo", action="store_true", help="migrate, create the demo tenant, admin user and an API token")
         parser.add_argument("--migrate", action="store_true", help="apply database migrations before serving")
+        parser.add_argument("--no-bridge", action="store_true", help="do not tap the broker for the live monitor (run monitor_bridge instead)")
 
-    def handle(self, host, port, demo, migrate, **options):
+    def handle(self, host, port, demo, migrate, no_bridge=False, **options):
         if demo or migrate:
             call_command("migrate", interactive=False, verbosity=0)
         if demo:
             self.print_demo(host, port)
+        if settings.AMQP_URL and not no_bridge:
+            from monitor.bridge import start_in_background
+
+            start_in_background()
         uvicorn.run("eventhub.asgi:application", host=host, port=port, lifespan="off", log_level="info", proxy_headers=True)
 
     def print_demo(self, host, port):

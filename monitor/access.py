@@ -1,0 +1,78 @@
+"""Who may watch a tenant's live monitor: a logged-in member (session) or a bearer token of that tenant with
+`webhook.monitor_read`. Answers with a websocket close code, so the consumer refuses before the handshake completes.
+
+Where a token may come from: the `Authorization: Bearer <token>` header (scripts and servers), or, for browsers,
+which cannot set headers on a websocket, the subprotocol list: `new WebSocket(url, ["eventhub.monitor",
+"bearer.<token>"])`. A `?token=` query parameter is deliberately NOT accepted: query strings end up in access logs
+and proxy logs, subprotocol headers do not. The server answers with the `eventhub.monitor` subprotocol, never the token.
+"""
+
+import hashlib
+
+from channels.security.websocket import OriginValidator
+from django.utils import timezone
+from oauth2_provider.models import AccessToken
+
+from tenants.access import membership
+from tenants.models import ApiClient
+
+SUBPROTOCOL = "eventhub.monitor"
+TOKEN_SUBPROTOCOL_PREFIX = "bearer."
+MONITOR_SCOPE = "webhook.monitor_read"
+UNAUTHENTICATED = 4401  # no session, no token, or a token that is unknown or expired
+FORBIDDEN = 4403  # known, but not of this tenant or without the scope
+
+
+def bearer_token(scope) -> str | None:
+    """The bearer token the handshake carries (Authorization header or subprotocol), or None."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"authorization":
+            kind, _, token = value.decode("latin-1").strip().partition(" ")
+            if kind.lower() == "bearer" and token.strip():
+                return token.strip()
+    for protocol in scope.get("subprotocols") or ():
+        if protocol.startswith(TOKEN_SUBPROTOCOL_PREFIX) and len(protocol) > len(TOKEN_SUBPROTOCOL_PREFIX):
+            return protocol[len(TOKEN_SUBPROTOCOL_PREFIX) :]
+    return None
+
+
+def refusal(scope, tenant_name) -> int | None:
+    """None when the connection may watch `tenant_name`, else the close code to refuse it with. Touches the database."""
+    token = bearer_token(scope)
+    if token is not None:
+        return _token_refusal(token, tenant_name)
+    user = scope.get("user")
+    if user is None or not user.is_authenticated:
+        return UNAUTHENTICATED
+    return None if membership(user, tenant_name) is not None else FORBIDDEN
+
+
+def _token_refusal(token, tenant_name):
+    if len(token) > 512:
+        return UNAUTHENTICATED
+    checksum = hashlib.sha256(token.encode("utf-8")).hexdigest()  # how django-oauth-toolkit looks tokens up
+    access = AccessToken.objects.filter(token_checksum=checksum).first()
+    if access is None or access.expires <= timezone.now():
+        return UNAUTHENTICATED
+    client = ApiClient.objects.select_related("tenant").filter(application_id=access.application_id).first()
+    if client is None or client.tenant.name != tenant_name or MONITOR_SCOPE not in access.scope.split():
+        return FORBIDDEN
+    return None
+
+
+class BrowserOriginValidator(OriginValidator):
+    """channels' AllowedHostsOriginValidator, except that a handshake WITHOUT an Origin header passes on to the
+    session/token check. Browsers always send Origin on a websocket handshake, so such a client is not a browser
+    and cannot be a cross-site hijack; scripts with a bearer token then need not invent an Origin."""
+
+    def valid_origin(self, parsed_origin):
+        return parsed_origin is None or super().valid_origin(parsed_origin)
+
+
+def allowed_hosts_origin_validator(application):
+    from django.conf import settings
+
+    allowed_hosts = settings.ALLOWED_HOSTS
+    if settings.DEBUG and not allowed_hosts:
+        allowed_hosts = ["localhost", "127.0.0.1", "[::1]"]
+    return BrowserOriginValidator(application, allowed_hosts)

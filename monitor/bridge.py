@@ -1,0 +1,243 @@
+"""The broker tap: every enabled Source gets its own exclusive, auto-deleted queue bound like the source (entrecode's
+`subscribe`), and each message on it becomes a "broker" item for the tenant's live viewers.
+
+The tap sees raw traffic, including messages that match no subscription or will be dead-lettered, and takes nothing
+from the work queue the dispatcher consumes. Its queues are capped (the broker drops their oldest messages when the
+bridge falls behind) and every message is passed to broadcast.publish, which never waits, so a flood on the broker
+costs the tap some messages and never the pipeline. Bodies are bounded and decoded as UTF-8 with replacement:
+nothing on the broker is trusted.
+
+Runs as a daemon thread of `manage.py serve` (start_in_background) or alone as `manage.py monitor_bridge` (scale-out,
+needs the Redis channel layer so its items reach the web processes). Reconnects with back-off; re-reads the sources
+every MONITOR_BRIDGE_REFRESH seconds and adds or removes taps as they change.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+
+import pika
+from django.db import close_old_connections, connection
+
+from eventhub.conf import hub_setting
+from monitor import broadcast
+from monitor.broadcast import make_message
+
+logger = logging.getLogger(__name__)
+
+TAP_QUEUE_MAX_LENGTH = 10_000  # per tap; beyond this the broker drops the tap's oldest messages, never the work queue's
+MAX_HEADERS = 50
+MAX_HEADER_TEXT = 1024
+PROPERTY_NAMES = (
+    "content_type", "content_encoding", "delivery_mode", "priority", "correlation_id", "reply_to", "expiration",
+    "message_id", "timestamp", "type", "user_id", "app_id", "cluster_id",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TapSpec:
+    """What one tap needs to know about its Source; a change of any field re-creates the tap."""
+
+    source_id: str
+    tenant: str
+    name: str
+    exchange: str
+    binding_keys: tuple[str, ...]
+    type_from: str
+    type_field: str
+
+
+def enabled_sources() -> dict[str, TapSpec]:
+    from subscriptions.models import Source
+
+    specs = {}
+    for source in Source.objects.filter(enabled=True).select_related("tenant"):
+        keys = tuple(k for k in (source.binding_keys or []) if isinstance(k, str)) or ("#",)
+        specs[str(source.pk)] = TapSpec(
+            str(source.pk), source.tenant.name, source.name, source.exchange, keys, source.type_from, source.type_field
+        )
+    return specs
+
+
+# --- turning a broker message into a monitor item (no trust in anything it carries) ------------------
+
+
+def _plain(value, depth=0):
+    """Header values as JSON-able, bounded data (AMQP tables may nest and carry bytes or decimals)."""
+    if isinstance(value, (bytes, bytearray)):
+        value = bytes(value[:MAX_HEADER_TEXT]).decode("utf-8", "replace")
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, str):
+        return value[:MAX_HEADER_TEXT]
+    if depth >= 3:
+        return str(value)[:MAX_HEADER_TEXT]
+    if isinstance(value, dict):
+        return {str(k)[:200]: _plain(v, depth + 1) for k, v in list(value.items())[:MAX_HEADERS]}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value[:MAX_HEADERS]]
+    return str(value)[:MAX_HEADER_TEXT]
+
+
+def amqp_properties(properties) -> dict:
+    found = {}
+    for name in PROPERTY_NAMES:
+        value = getattr(properties, name, None)
+        if value is not None:
+            found[name] = _plain(value)
+    headers = getattr(properties, "headers", None)
+    if headers:
+        found["headers"] = _plain(dict(headers))
+    return found
+
+
+def message_type(spec: TapSpec, routing_key: str, properties, body: bytes) -> str | None:
+    """The event type as the source reads it (the dispatcher's rule, repeated here for display only)."""
+    found = None
+    if spec.type_from == "body_field" and spec.type_field and len(body) <= hub_setting("MONITOR_BODY_LIMIT"):
+        try:
+            found = json.loads(body)
+            for part in spec.type_field.split("."):
+                found = found.get(part) if isinstance(found, dict) else None
+        except ValueError:
+            found = None
+    elif spec.type_from == "property_or_routing_key":
+        found = getattr(properties, "type", None)
+    if not found and spec.type_from != "body_field":
+        found = routing_key.rsplit(".", 1)[-1]
+    return found[:200] if isinstance(found, str) and found else None
+
+
+def broker_item(spec: TapSpec, method, properties, body: bytes) -> dict:
+    return make_message(
+        "broker",
+        spec.tenant,
+        body=body,
+        source=spec.name,
+        exchange=method.exchange,
+        routingKey=method.routing_key,
+        type=message_type(spec, method.routing_key, properties, body),
+        properties=amqp_properties(properties),
+        redelivered=bool(method.redelivered) or None,
+    )
+
+
+# --- the bridge thread ----------------------------------------------------------------------------
+
+
+class Bridge(threading.Thread):
+    def __init__(self, amqp_url: str, refresh: float | None = None, max_backoff: float | None = None):
+        super().__init__(name="monitor-bridge", daemon=True)
+        self.amqp_url = amqp_url
+        self.refresh = refresh if refresh is not None else hub_setting("MONITOR_BRIDGE_REFRESH")
+        self.max_backoff = max_backoff if max_backoff is not None else hub_setting("MONITOR_BRIDGE_MAX_BACKOFF")
+        self.stopping = threading.Event()
+        self.taps: dict[str, tuple[TapSpec, object]] = {}  # source id -> (spec, channel)
+        self.failed: dict[str, str] = {}  # source id -> last error, logged once per change
+        self.connected = threading.Event()
+        self.synced = threading.Event()  # set after each source refresh (tests wait on it)
+        self.received = 0
+
+    def stop(self, timeout=5):
+        self.stopping.set()
+        if self.is_alive():
+            self.join(timeout)
+
+    def run(self):
+        backoff = 1.0
+        while not self.stopping.is_set():
+            try:
+                self.consume()
+                backoff = 1.0
+            except Exception as exc:  # broker down, connection lost, a database hiccup
+                logger.warning("live monitor bridge: %s; reconnecting in %.0f s", exc or type(exc).__name__, backoff)
+            finally:
+                self.connected.clear()
+                self.taps.clear()
+            self.stopping.wait(backoff * random.uniform(0.8, 1.2))
+            backoff = min(backoff * 2, self.max_backoff)
+
+    def consume(self):
+        conn = pika.BlockingConnection(pika.URLParameters(self.amqp_url))
+        try:
+            self.connected.set()
+            logger.info("live monitor bridge: connected to the broker")
+            next_refresh = 0.0
+            while not self.stopping.is_set():
+                if time.monotonic() >= next_refresh:
+                    self.sync(conn)
+                    next_refresh = time.monotonic() + self.refresh
+                conn.process_data_events(time_limit=0.2)
+        finally:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def sync(self, conn):
+        """Make the taps match the enabled sources: close the removed or changed ones, open the new ones."""
+        try:
+            close_old_connections()
+            wanted = enabled_sources()
+        finally:
+            connection.close()  # this thread may not touch the database again for a while
+        for source_id, (spec, channel) in list(self.taps.items()):
+            if wanted.get(source_id) != spec or not channel.is_open:
+                self.taps.pop(source_id)
+                if channel.is_open:
+                    channel.close()
+        for source_id, spec in wanted.items():
+            if source_id not in self.taps:
+                self.open_tap(conn, spec)
+        self.synced.set()
+
+    def open_tap(self, conn, spec: TapSpec):
+        channel = conn.channel()
+        try:
+            queue = f"eventhub.monitor.{spec.tenant}.{spec.source_id[:8]}.{uuid.uuid4().hex[:8]}"
+            channel.queue_declare(
+                queue, durable=False, exclusive=True, auto_delete=True,
+                arguments={"x-max-length": TAP_QUEUE_MAX_LENGTH, "x-overflow": "drop-head"},
+            )  # fmt: skip
+            for key in spec.binding_keys:
+                channel.queue_bind(queue, spec.exchange, routing_key=key)
+            channel.basic_consume(queue, lambda ch, method, props, body: self.on_message(spec, method, props, body), auto_ack=True)
+        except pika.exceptions.AMQPChannelError as exc:  # e.g. the exchange does not exist (yet): retried at the next refresh
+            error = str(exc)
+            if self.failed.get(spec.source_id) != error:
+                logger.warning("live monitor bridge: cannot tap source %s (%s): %s", spec.name, spec.exchange, error)
+            self.failed[spec.source_id] = error
+            if channel.is_open:
+                channel.close()
+            return
+        self.failed.pop(spec.source_id, None)
+        self.taps[spec.source_id] = (spec, channel)
+
+    def on_message(self, spec, method, properties, body):
+        self.received += 1
+        try:
+            broadcast.publish(spec.tenant, broker_item(spec, method, properties, body))
+        except Exception:
+            logger.exception("live monitor bridge: a message from %s could not be shown", spec.exchange)
+
+
+_background: Bridge | None = None
+_background_lock = threading.Lock()
+
+
+def start_in_background(amqp_url: str | None = None) -> Bridge:
+    """The process's bridge thread, started once (manage.py serve calls this when AMQP_URL is set)."""
+    global _background
+    from django.conf import settings
+
+    with _background_lock:
+        if _background is None or not _background.is_alive():
+            _background = Bridge(amqp_url or settings.AMQP_URL)
+            _background.start()
+        return _background

@@ -1,0 +1,136 @@
+"""The live monitor's websocket (/ws/monitor/<tenant>/): filters, batches and paces one tenant's monitor items.
+
+Items arrive from the channel layer group (see broadcast.py) and go through the connection's filter into a bounded
+buffer; a separate task sends the buffer as one frame at most every MONITOR_BATCH_INTERVAL. A client that reads
+slower than items arrive loses the OLDEST items and each frame says how many were dropped, so memory stays flat
+whatever the rate. Frames sent to the client:
+
+    {kind: "hello", tenant, filter, batchIntervalMs, bufferSize}
+    {kind: "batch", items: [...], dropped: N}
+    {kind: "filter", filter: {...}}      {kind: "paused"}      {kind: "resumed", skipped: N}
+    {kind: "error", code, message, details: [{field, message}]}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from eventhub.conf import hub_setting
+from monitor import broadcast
+from monitor.access import SUBPROTOCOL, refusal
+from monitor.filters import PASS_ALL, FilterError, parse_filter
+
+logger = logging.getLogger(__name__)
+
+MAX_CLIENT_MESSAGE = 8 * 1024  # characters; a filter is a few hundred
+
+
+class MonitorConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.tenant_name = self.scope["url_route"]["kwargs"]["tenant"]
+        self.flusher = None
+        code = await database_sync_to_async(refusal)(self.scope, self.tenant_name)
+        if code is not None:
+            await self.close(code=code)  # before accept: the handshake never completes
+            return
+        self.filter = PASS_ALL
+        self.paused = False
+        self.skipped = 0
+        self.dropped = 0
+        self.interval = hub_setting("MONITOR_BATCH_INTERVAL")
+        self.buffer: deque[dict] = deque(maxlen=hub_setting("MONITOR_CONNECTION_BUFFER"))
+        self.ready = asyncio.Event()
+        self.group = broadcast.group_name(self.tenant_name)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        broadcast.attach()
+        offered = self.scope.get("subprotocols") or ()
+        await self.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        await self.send_json(
+            {
+                "kind": "hello",
+                "tenant": self.tenant_name,
+                "filter": self.filter.describe(),
+                "batchIntervalMs": round(self.interval * 1000),
+                "bufferSize": self.buffer.maxlen,
+            }
+        )
+        self.flusher = asyncio.create_task(self.flush_forever())
+
+    async def disconnect(self, code):
+        if self.flusher is not None:
+            self.flusher.cancel()
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # --- from the channel layer -----------------------------------------------------------------
+    async def monitor_batch(self, event):
+        items = event.get("items") or ()
+        if self.paused:
+            self.skipped += len(items)
+            return
+        passes = self.filter.passes
+        for item in items:
+            if passes(item):
+                if len(self.buffer) == self.buffer.maxlen:
+                    self.dropped += 1  # the deque pushes the oldest out
+                self.buffer.append(item)
+        if self.buffer or self.dropped:
+            self.ready.set()
+
+    async def flush_forever(self):
+        loop = asyncio.get_running_loop()
+        last_sent = -self.interval
+        try:
+            while True:
+                await self.ready.wait()
+                wait = last_sent + self.interval - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self.ready.clear()
+                items, dropped = list(self.buffer), self.dropped
+                self.buffer.clear()
+                self.dropped = 0
+                if not items and not dropped:
+                    continue
+                last_sent = loop.time()
+                await self.send_json({"kind": "batch", "items": items, "dropped": dropped})
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the socket went away mid-send; disconnect() follows
+            logger.debug("live monitor: sending to %s stopped", self.channel_name, exc_info=True)
+
+    # --- from the client ------------------------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if text_data is None or len(text_data) > MAX_CLIENT_MESSAGE:
+            return await self.error("invalid_message", f"send JSON text frames of at most {MAX_CLIENT_MESSAGE} characters.")
+        try:
+            content = json.loads(text_data)
+        except ValueError:
+            return await self.error("invalid_message", "the message is not JSON.")
+        await self.receive_json(content)
+
+    async def receive_json(self, content, **kwargs):
+        action = content.get("action") if isinstance(content, dict) else None
+        if action == "filter":
+            try:
+                self.filter = parse_filter(content)
+            except FilterError as exc:
+                return await self.error("invalid_filter", "the filter was not applied.", exc.details)
+            self.buffer.clear()  # what is waiting was chosen by the old filter
+            await self.send_json({"kind": "filter", "filter": self.filter.describe()})
+        elif action == "pause":
+            self.paused = True
+            await self.send_json({"kind": "paused"})
+        elif action == "resume":
+            skipped, self.skipped, self.paused = self.skipped, 0, False
+            await self.send_json({"kind": "resumed", "skipped": skipped})
+        else:
+            await self.error("invalid_message", 'action must be "filter", "pause" or "resume".')
+
+    async def error(self, code, message, details=()):
+        await self.send_json({"kind": "error", "code": code, "message": message, "details": list(details)})

@@ -1,0 +1,78 @@
+"""broadcast: never blocks the publisher (drops and counts when full); the pipeline's signals reach the viewer."""
+
+import asyncio
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from monitor.broadcast import Broadcaster, make_message
+from subscriptions.models import Delivery, Endpoint
+from tests.monitor.conftest import connected
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+
+
+async def test_a_full_queue_drops_and_counts_instead_of_waiting(tenant, member_cookie):
+    sender = Broadcaster(max_messages=3)
+    sender.attach()
+    started = time.perf_counter()
+    results = [sender.publish("acme", make_message("broker", "acme", body="x")) for _ in range(5)]
+    assert time.perf_counter() - started < 0.05
+    assert results == [True, True, True, False, False]
+    assert (sender.stats.published, sender.stats.dropped) == (3, 2)
+    await asyncio.sleep(0.1)  # the sender task drains the queue on this loop
+    assert sender.stats.sent == 3
+    assert sender.publish("acme", make_message("broker", "acme", body="x")) is True
+
+
+async def test_with_the_in_memory_layer_and_nobody_watching_nothing_is_queued(tenant):
+    sender = Broadcaster(max_messages=3)
+    assert sender.publish("acme", make_message("broker", "acme")) is False
+    assert sender.stats.unheard == 1 and sender.stats.dropped == 0
+
+
+def record(tenant):
+    from subscriptions.pipeline import IncomingEvent, record_events
+
+    return record_events(tenant, [IncomingEvent("product.created", {"id": "p1", "name": "<b>x</b>"}, id="evt-1")])
+
+
+async def test_an_event_ingested_over_http_shows_up_with_its_id_for_the_log(tenant, member_cookie):
+    comm = await connected("acme", cookie=member_cookie)
+    await sync_to_async(record)(tenant)
+    frame = await comm.receive_json_from(timeout=5)
+    [item] = frame["items"]
+    assert item["kind"] == "ingested" and item["type"] == "product.created" and item["eventId"] == "evt-1"
+    assert item["body"] == '{"id":"p1","name":"<b>x</b>"}' and item["origin"] == "http"
+    await comm.disconnect()
+
+
+def attempt_and_announce(tenant):
+    from django.utils import timezone
+
+    from subscriptions.models import Attempt, Event
+    from subscriptions.signals import announce, delivery_attempted, endpoint_disabled
+
+    now = timezone.now()
+    endpoint = Endpoint.objects.create(tenant=tenant, url="https://hooks.example.com/x", events=["*"], created_at=now, modified_at=now)
+    event = Event.objects.create(tenant=tenant, event_id="e1", type="order.created", timestamp=now, received_at=now)
+    delivery = Delivery.objects.create(tenant=tenant, event=event, endpoint=endpoint, url=endpoint.url, event_type="order.created", body="{}", created_at=now, attempt_count=3)
+    attempt = Attempt.objects.create(delivery=delivery, started_at=now, status_code=500, duration_ms=12.5)
+    fresh = Delivery.objects.get(pk=delivery.pk)  # tenant not loaded: the receiver looks the name up once
+    announce(delivery_attempted, tenant_id=tenant.pk, delivery=fresh, attempt=attempt, outcome="failed")
+    announce(endpoint_disabled, endpoint=Endpoint.objects.get(pk=endpoint.pk), reason="410 Gone")
+    return delivery.pk
+
+
+async def test_delivery_outcomes_and_disabled_endpoints_show_up(tenant, member_cookie):
+    comm = await connected("acme", cookie=member_cookie)
+    delivery_id = await sync_to_async(attempt_and_announce)(tenant)
+    items = []
+    while len(items) < 2:
+        items += (await comm.receive_json_from(timeout=5))["items"]
+    delivered, disabled = items
+    assert delivered["kind"] == "delivery" and delivered["outcome"] == "failed" and delivered["deliveryId"] == delivery_id
+    assert '"statusCode":500' in delivered["body"] and delivered["attempt"] == 3
+    assert disabled["kind"] == "endpoint_disabled" and disabled["outcome"] == "disabled" and "410 Gone" in disabled["body"]
+    await comm.disconnect()
