@@ -11,6 +11,20 @@ DEFAULTS = {
     "MAX_BATCH_ITEMS": 1000,
     # Languages the catalog is localized in; the first is the fall-back of last resort.
     "LANGUAGES": ("en", "de", "nl"),
+    # Delivery: seconds to wait before each try (the first is the first try); after the last, a delivery fails.
+    "RETRY_SCHEDULE": (0, 5, 300, 1800, 7200, 18000, 36000, 36000),
+    # A receiver's Retry-After (429, 503) is honoured up to this many seconds.
+    "MAX_RETRY_AFTER_SECONDS": 3600,
+    # An endpoint failing without a single success for this long is disabled (5 days).
+    "DISABLE_AFTER_FAILING_SECONDS": 5 * 24 * 3600,
+    # A claimed delivery is leased for its endpoint's timeout plus this margin; a worker killed mid-send loses
+    # the lease and the delivery becomes due again (at-least-once).
+    "DELIVERY_LEASE_MARGIN_SECONDS": 30,
+    # How often an idle worker looks for due deliveries (it is also woken at once by events recorded in-process).
+    "DELIVERY_POLL_SECONDS": 0.5,
+    # Worker defaults: concurrent HTTP requests, and deliveries claimed per database round trip.
+    "DELIVERY_CONCURRENCY": 50,
+    "DELIVERY_BATCH": 100,
     # Lifetime of tokens printed by `manage.py issue_token` (seconds).
     "CLI_TOKEN_EXPIRE_SECONDS": 365 * 24 * 3600,
 }
