@@ -315,12 +315,12 @@ class DeliveryWorker:
         finally:
             with _running_lock:
                 _running.discard(self)
-            database.submit(connection.close).result()
+            database.submit(_close_connection).result()
             database.shutdown()
 
     async def _wait(self, in_flight, low_water):
         """Until enough slots free up, new work is announced, or the poll interval passes; never a busy loop."""
-        self._wake.clear()
+        # A wake-up that arrived while the loop was busy (e.g. in the database) is not lost: it ends this wait at once.
         deadline = self._loop.time() + self.poll_seconds
         woken = asyncio.ensure_future(self._wake.wait())
         try:
@@ -336,6 +336,7 @@ class DeliveryWorker:
                     return
         finally:
             woken.cancel()
+            self._wake.clear()
 
     @staticmethod
     def _cycle(sent, wanted):
@@ -349,18 +350,18 @@ class DeliveryWorker:
         except Exception:
             # The database is away (restart, network): what was sent is re-sent after its lease (at-least-once).
             logger.exception("delivery worker: database call failed; retrying after %s s", self.poll_seconds)
-            await executor_close(self._loop, executor)
+            await self._loop.run_in_executor(executor, _close_connection)
             await asyncio.sleep(self.poll_seconds)
             return []
 
 
-async def executor_close(loop, executor):
-    await loop.run_in_executor(executor, connection.close)
+def _close_connection():
+    connection.close()  # the calling thread's connection (resolved here, not where the call was scheduled)
 
 
 def start_in_background(**options) -> DeliveryWorker:
     """The embedded default: a daemon thread running a worker on its own event loop, next to the web server."""
     worker = DeliveryWorker(**options)
-    thread = threading.Thread(target=asyncio.run, args=(worker.run(),), name="deliver-worker", daemon=True)
-    thread.start()
+    worker.thread = threading.Thread(target=asyncio.run, args=(worker.run(),), name="deliver-worker", daemon=True)
+    worker.thread.start()
     return worker

@@ -54,9 +54,10 @@ class Receiver:
 
         def serve():
             self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
             app = web.Application()
             app.router.add_route("*", "/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app, access_log=None)
+            self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, "127.0.0.1", 0)
             self._loop.run_until_complete(site.start())
@@ -64,6 +65,10 @@ class Receiver:
             ready.set()
             self._loop.run_forever()
             self._loop.run_until_complete(self._runner.cleanup())
+            stalled = asyncio.all_tasks(self._loop)  # handlers still sleeping on a stalled answer
+            for task in stalled:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*stalled, return_exceptions=True))
             self._loop.close()
 
         self._thread = threading.Thread(target=serve, daemon=True)
