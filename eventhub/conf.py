@@ -17,6 +17,20 @@ DEFAULTS = {
     # Days events (with their deliveries and attempts) and dead letters are kept; `manage.py prune` removes older
     # ones, never an event with a delivery still pending.
     "RETENTION_DAYS": 30,
+    # Delivery: seconds to wait before each try (the first is the first try); after the last, a delivery fails.
+    "RETRY_SCHEDULE": (0, 5, 300, 1800, 7200, 18000, 36000, 36000),
+    # A receiver's Retry-After (429, 503) is honoured up to this many seconds.
+    "MAX_RETRY_AFTER_SECONDS": 3600,
+    # An endpoint failing without a single success for this long is disabled (5 days).
+    "DISABLE_AFTER_FAILING_SECONDS": 5 * 24 * 3600,
+    # A claimed delivery is leased for its endpoint's timeout plus this margin; a worker killed mid-send loses
+    # the lease and the delivery becomes due again (at-least-once).
+    "DELIVERY_LEASE_MARGIN_SECONDS": 30,
+    # How often an idle worker looks for due deliveries (it is also woken at once by events recorded in-process).
+    "DELIVERY_POLL_SECONDS": 0.5,
+    # Worker defaults: concurrent HTTP requests, and deliveries claimed per database round trip.
+    "DELIVERY_CONCURRENCY": 50,
+    "DELIVERY_BATCH": 100,
     # Lifetime of tokens printed by `manage.py issue_token` (seconds).
     "CLI_TOKEN_EXPIRE_SECONDS": 365 * 24 * 3600,
     # Live monitor: bodies longer than this (bytes) are cut in the stream; the full event stays in the log.

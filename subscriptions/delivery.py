@@ -1,12 +1,25 @@
-"""HTTP delivery of webhooks: where the hub may send (SSRF guard) and which headers an endpoint may add. Knows no ORM."""
+"""HTTP delivery of webhooks: where the hub may send (SSRF guard), which headers an endpoint may add, and the async
+sender (aiohttp) that posts a body and reports what came back. Knows no ORM."""
 
 from __future__ import annotations
 
+import asyncio
+import email.utils
 import ipaddress
 import re
+import socket
+import time
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-__all__ = ["TargetError", "is_forbidden_address", "validate_headers", "validate_target_url"]
+import aiohttp
+from aiohttp.abc import AbstractResolver
+from aiohttp.resolver import DefaultResolver
+
+__all__ = [
+    "ForbiddenTarget", "GuardedResolver", "SendResult", "Sender", "TargetError", "build_request_headers",
+    "is_forbidden_address", "parse_retry_after", "validate_headers", "validate_target_url",
+]
 
 MAX_HEADERS = 50
 MAX_HEADER_VALUE = 4096
@@ -108,3 +121,151 @@ def build_request_headers(extra: dict, msg_id: str, timestamp: int, body: bytes,
         headers[name] = value
     headers.update(signature_headers(secrets, msg_id, timestamp, body))
     return headers
+
+
+# --- the sender ------------------------------------------------------------------------------------------------
+
+RESPONSE_BODY_LIMIT = 4096  # what an Attempt keeps of a response; more is never read
+MAX_RESPONSE_HEADERS = 100
+MAX_RESPONSE_HEADER_VALUE = 1024
+
+
+class ForbiddenTarget(OSError):
+    """The target resolves to (or is) a loopback, private or link-local address and private targets are off."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What one HTTP try gave: a status with headers and the first 4 KiB of the body, or an error. Never both."""
+
+    status_code: int | None = None
+    headers: dict = field(default_factory=dict)
+    body: str = ""
+    duration_ms: float = 0.0
+    error: str = ""
+    timed_out: bool = False
+
+
+class GuardedResolver(AbstractResolver):
+    """Resolves like aiohttp's default resolver, then refuses every forbidden address (SSRF on the RESOLVED address).
+
+    Checking here, not before the request, closes the gap between a check and the connect (DNS rebinding).
+    """
+
+    def __init__(self, inner: AbstractResolver | None = None):
+        self._inner = inner or DefaultResolver()
+
+    async def resolve(self, host, port=0, family=socket.AF_INET):
+        results = await self._inner.resolve(host, port, family)
+        allowed = [r for r in results if not is_forbidden_address(r["host"])]
+        if not allowed:
+            raise ForbiddenTarget(f"'{host}' resolves to a private, loopback or link-local address; webhooks go to public addresses only.")
+        return allowed
+
+    async def close(self):
+        await self._inner.close()
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+class Sender:
+    """One pooled aiohttp session: bounded concurrency, per-request timeout, no redirects, bounded reads.
+
+    Use as `async with Sender(concurrency=50) as sender: result = await sender.send(...)`.
+    """
+
+    def __init__(self, concurrency: int = 50, allow_private: bool = False):
+        self.concurrency = concurrency
+        self.allow_private = allow_private
+        self._session: aiohttp.ClientSession | None = None
+        self._slots = asyncio.Semaphore(concurrency)
+
+    async def __aenter__(self):
+        connector = aiohttp.TCPConnector(
+            limit=self.concurrency,
+            ttl_dns_cache=60,
+            resolver=None if self.allow_private else GuardedResolver(),
+        )
+        # Receivers' cookies are not the hub's business; one jar per hub would leak them between tenants.
+        self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True)
+        return self
+
+    async def __aexit__(self, *exc):
+        await self._session.close()
+
+    async def send(self, method: str, url: str, body: bytes, headers: dict, timeout: float) -> SendResult:
+        async with self._slots:
+            return await self._send(method, url, body, headers, timeout)
+
+    async def _send(self, method, url, body, headers, timeout):
+        started = time.perf_counter()
+
+        def elapsed():
+            return round((time.perf_counter() - started) * 1000, 3)
+
+        try:
+            if not self.allow_private:
+                _refuse_forbidden_literal(url)  # IP literals never reach the resolver
+            async with self._session.request(
+                method, url, data=body, headers=headers, allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=timeout), skip_auto_headers=("Accept-Encoding",),
+            ) as response:
+                raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
+                return SendResult(
+                    status_code=response.status, headers=_bounded_headers(response.headers),
+                    body=raw.decode(response.charset or "utf-8", errors="replace"), duration_ms=elapsed(),
+                )
+        except ForbiddenTarget as exc:
+            return SendResult(error=str(exc), duration_ms=elapsed())
+        except aiohttp.ClientConnectorError as exc:
+            cause = exc.os_error if isinstance(exc.os_error, ForbiddenTarget) else exc
+            return SendResult(error=f"{type(cause).__name__}: {cause}", duration_ms=elapsed())
+        except asyncio.TimeoutError:
+            return SendResult(error=f"Timed out after {timeout:g} s.", duration_ms=elapsed(), timed_out=True)
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return SendResult(error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=elapsed())
+
+
+def _refuse_forbidden_literal(url):
+    host = urlsplit(url).hostname or ""
+    try:
+        forbidden = is_forbidden_address(host)
+    except ValueError:
+        return  # a name: the GuardedResolver checks what it resolves to
+    if forbidden:
+        raise ForbiddenTarget(f"'{host}' is a private, loopback or link-local address; webhooks go to public addresses only.")
+
+
+async def _read_bounded(stream, limit):
+    chunks, size = [], 0
+    while size < limit:
+        chunk = await stream.read(limit - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _bounded_headers(headers):
+    out = {}
+    for name, value in headers.items():
+        if name in out:
+            out[name] = f"{out[name]}, {value}"[:MAX_RESPONSE_HEADER_VALUE]
+        elif len(out) < MAX_RESPONSE_HEADERS:
+            out[name] = value[:MAX_RESPONSE_HEADER_VALUE]
+    return out

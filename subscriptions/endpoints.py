@@ -51,9 +51,22 @@ def rotate_secret(endpoint):
     return secret
 
 
+def _current_secrets(now):
+    return EndpointSecret.objects.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
 def signing_secrets(endpoint, now=None):
     now = now or timezone.now()
-    return [s.secret for s in endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))]
+    return [s.secret for s in _current_secrets(now).filter(endpoint=endpoint)]
+
+
+def signing_secrets_by_endpoint(endpoint_ids, now=None) -> dict:
+    """{endpoint_id: [secret, ...]} for many endpoints in one query (the worker signs a whole batch)."""
+    now = now or timezone.now()
+    secrets = {}
+    for endpoint_id, secret in _current_secrets(now).filter(endpoint_id__in=set(endpoint_ids)).values_list("endpoint_id", "secret"):
+        secrets.setdefault(endpoint_id, []).append(secret)
+    return secrets
 
 
 def delete_endpoint(endpoint):

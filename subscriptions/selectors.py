@@ -26,3 +26,37 @@ def event_subscriptions(tenant, event_types=None, states=None):
     if states:
         rows = [(t, s) for t, s in rows if (s.state if s else "NONE") in states]
     return rows
+
+
+# --- the event and delivery log ---------------------------------------------------------------
+
+
+def recent_events(tenant, event_type=None):
+    """The tenant's events, newest first, each with its deliveries (one extra query per page, not per event)."""
+    from django.db.models import Prefetch
+
+    from subscriptions.models import Delivery, Event
+
+    events = Event.objects.filter(tenant=tenant)
+    if event_type:
+        events = events.filter(type=event_type)
+    deliveries = Delivery.objects.only(
+        "id", "event_id", "endpoint_id", "url", "status", "attempt_count", "last_status_code", "last_error", "next_attempt_at"
+    ).order_by("id")
+    return events.prefetch_related(Prefetch("deliveries", queryset=deliveries))
+
+
+def deliveries_log(tenant, endpoint_id=None, status=None, event_type=None, since=None):
+    """The tenant's deliveries, newest first, each with its attempts."""
+    from subscriptions.models import Delivery
+
+    deliveries = Delivery.objects.filter(tenant=tenant).select_related("event")
+    if endpoint_id:
+        deliveries = deliveries.filter(endpoint_id=endpoint_id)
+    if status:
+        deliveries = deliveries.filter(status=status)
+    if event_type:
+        deliveries = deliveries.filter(event_type=event_type)
+    if since:
+        deliveries = deliveries.filter(created_at__gte=since)
+    return deliveries.prefetch_related("attempts")

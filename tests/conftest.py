@@ -91,3 +91,13 @@ def api_client_for():
 def api(tenant, api_client_for):
     """A client of tenant `acme` with every scope."""
     return api_client_for(tenant)
+
+
+@pytest.fixture
+def receiver():
+    """A real HTTP receiver on 127.0.0.1 (see tests/subscriptions/receivers.py); set `.script` to change answers."""
+    from tests.subscriptions.receivers import Receiver
+
+    server = Receiver().start()
+    yield server
+    server.stop()

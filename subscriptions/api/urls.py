@@ -13,3 +13,15 @@ urlpatterns += [
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>", endpoints.EndpointDetailView.as_view(), name="endpoint-detail"),
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/rotate-secret", endpoints.RotateSecretView.as_view(), name="endpoint-rotate-secret"),
 ]
+
+from subscriptions.api import log  # noqa: E402
+
+urlpatterns += [
+    path("webhook/<str:tenant>/events", log.EventsView.as_view(), name="events"),
+    path("webhook/<str:tenant>/deliveries", log.DeliveriesView.as_view(), name="deliveries"),
+    path("webhook/<str:tenant>/deliveries/<str:delivery_id>", log.DeliveryDetailView.as_view(), name="delivery-detail"),
+    path("webhook/<str:tenant>/deliveries/<str:delivery_id>/retry", log.RetryDeliveryView.as_view(), name="delivery-retry"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/replay", log.ReplayEndpointView.as_view(), name="endpoint-replay"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/preview", log.PreviewView.as_view(), name="endpoint-preview"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/test", log.TestSendView.as_view(), name="endpoint-test"),
+]

@@ -41,3 +41,11 @@ def test_the_token_endpoint_is_limited_per_address(tenant, limits):
     assert codes == [401, 401, 429]
     response = APIClient().post("/oauth/token", {**form, "client_secret": secret})
     assert response.status_code == 429 and response.json()["error"] == "rate_limited" and int(response["Retry-After"]) > 0
+
+
+def test_publishing_events_has_its_own_limit_and_reading_does_not_use_it_up(tenant, api_client_for, limits):
+    limits(ingest="2/minute", api="100/minute")
+    client = api_client_for(tenant)
+    codes = [client.post("/webhook/acme/events", {"type": "product.created", "data": {}}, format="json").status_code for _ in range(3)]
+    assert codes == [202, 202, 429]
+    assert client.get("/webhook/acme/events").status_code == 200

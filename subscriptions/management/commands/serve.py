@@ -1,4 +1,4 @@
-"""manage.py serve: the hub in one process (ASGI server; later also the delivery worker and broker dispatch)."""
+"""manage.py serve: the hub in one process (ASGI server and the delivery worker; later also broker dispatch)."""
 
 import secrets
 
@@ -6,6 +6,7 @@ import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.core.signals import setting_changed
 from django.db import transaction
 
 from tenants.models import Role
@@ -25,17 +26,25 @@ class Command(BaseCommand):
         parser.add_argument("--demo", action="store_true", help="migrate, create the demo tenant, admin user and an API token")
         parser.add_argument("--migrate", action="store_true", help="apply database migrations before serving")
         parser.add_argument("--no-bridge", action="store_true", help="do not tap the broker for the live monitor (run monitor_bridge instead)")
+        parser.add_argument("--no-worker", action="store_true", help="do not deliver webhooks in this process (run `manage.py deliver`)")
 
-    def handle(self, host, port, demo, migrate, no_bridge=False, **options):
+    def handle(self, host, port, demo, migrate, no_bridge=False, no_worker=False, **options):
         if demo or migrate:
             call_command("migrate", interactive=False, verbosity=0)
         if demo:
+            allow_private_targets()
             self.print_demo(host, port)
         if settings.AMQP_URL and not no_bridge:
             from monitor.bridge import start_in_background
 
             start_in_background()
-        uvicorn.run("eventhub.asgi:application", host=host, port=port, lifespan="off", log_level="info", proxy_headers=True)
+        worker = None if no_worker else start_delivery_worker()
+        try:
+            uvicorn.run("eventhub.asgi:application", host=host, port=port, lifespan="off", log_level="info", proxy_headers=True)
+        finally:
+            if worker is not None:
+                worker.stop()  # finish the requests in flight; leases cover whatever a hard stop interrupts
+                worker.thread.join(timeout=10)
 
     def print_demo(self, host, port):
         with transaction.atomic():
@@ -62,3 +71,15 @@ class Command(BaseCommand):
                 ]
             )
         )
+
+
+def start_delivery_worker():
+    from subscriptions.worker import start_in_background
+
+    return start_in_background()
+
+
+def allow_private_targets():
+    """The demo delivers to receivers on this machine (localhost), which the SSRF guard refuses otherwise."""
+    settings.EVENTHUB = {**settings.EVENTHUB, "ALLOW_PRIVATE_TARGETS": True}
+    setting_changed.send(sender=None, setting="EVENTHUB", value=settings.EVENTHUB, enter=True)

@@ -1,0 +1,306 @@
+"""HTTP ingest and the event and delivery log: /webhook/{tenant}/events and /webhook/{tenant}/deliveries."""
+
+import json
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.response import Response
+
+from eventhub.api import error_response, iso_ms
+from subscriptions import deliveries as delivery_services
+from subscriptions import selectors
+from subscriptions.api.endpoints import EndpointContextMixin
+from subscriptions.api.serializers import ErrorSerializer
+from subscriptions.api.views import TenantAPIView
+from subscriptions.ingest import IngestError, parse_events
+from subscriptions.models import Delivery, DeliveryStatus
+from subscriptions.pipeline import record_events
+from subscriptions.worker import deliver_now, wake_workers
+
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+NOT_FOUND = {404: ErrorSerializer}
+MAX_PAGE_SIZE = 200
+PAGE_PARAMETERS = [
+    OpenApiParameter("pageNumber", OpenApiTypes.INT, description="1-based page number (default 1)"),
+    OpenApiParameter("pageSize", OpenApiTypes.INT, description=f"items per page (default 50, at most {MAX_PAGE_SIZE})"),
+]
+
+
+def page(request, queryset):
+    """pageNumber/pageSize (as the Emporix APIs page); the bound keeps every answer small."""
+    values = {}
+    for name, default, upper in (("pageNumber", 1, 10_000), ("pageSize", 50, MAX_PAGE_SIZE)):
+        raw = request.query_params.get(name, str(default))
+        if not raw.isdigit() or not 1 <= int(raw) <= upper:
+            raise ValidationError({name: [f"Must be a whole number from 1 to {upper}."]})
+        values[name] = int(raw)
+    start = (values["pageNumber"] - 1) * values["pageSize"]
+    return list(queryset[start : start + values["pageSize"]])
+
+
+def datetime_param(request, name, required=False):
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        if required:
+            raise ValidationError({name: ["Required: an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z."]})
+        return None
+    try:
+        value = parse_datetime(raw.replace(" ", "+"))  # a '+' left unencoded in a query string arrives as a space
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise ValidationError({name: ["Must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z."]})
+    return value
+
+
+def _optional(value, render):
+    return render(value) if value is not None else None
+
+
+def delivery_summary(delivery):
+    return {
+        "id": str(delivery.pk),
+        "endpoint": _optional(delivery.endpoint_id, str),
+        "url": delivery.url,
+        "status": delivery.status,
+        "attemptCount": delivery.attempt_count,
+        "lastStatusCode": delivery.last_status_code,
+        "lastError": delivery.last_error,
+        "nextAttemptAt": _optional(delivery.next_attempt_at, iso_ms) if delivery.status == DeliveryStatus.PENDING else None,
+    }
+
+
+def attempt_body(attempt, full=False):
+    body = {
+        "startedAt": iso_ms(attempt.started_at),
+        "durationMs": attempt.duration_ms,
+        "statusCode": attempt.status_code,
+        "error": attempt.error,
+    }
+    if full:
+        body.update(requestHeaders=attempt.request_headers, responseHeaders=attempt.response_headers, responseBody=attempt.response_body)
+    return body
+
+
+def delivery_body(delivery, full=False):
+    body = {
+        **delivery_summary(delivery),
+        "event": {"id": delivery.event.event_id, "type": delivery.event_type, "timestamp": iso_ms(delivery.event.timestamp)},
+        "webhookId": f"msg_{delivery.pk}",
+        "createdAt": iso_ms(delivery.created_at),
+        "finishedAt": _optional(delivery.finished_at, iso_ms),
+        "attempts": [attempt_body(a, full) for a in delivery.attempts.all()],
+    }
+    if full:
+        try:
+            body["body"] = json.loads(delivery.body)
+        except ValueError:
+            body["body"] = delivery.body
+    return body
+
+
+def event_body(event):
+    return {
+        "id": event.event_id,
+        "type": event.type,
+        "timestamp": iso_ms(event.timestamp),
+        "receivedAt": iso_ms(event.received_at),
+        "origin": event.origin,
+        "data": event.data,
+        "deliveries": [delivery_summary(d) for d in event.deliveries.all()],
+    }
+
+
+EventInput = inline_serializer(
+    "IngestEvent",
+    {"type": serializers.CharField(), "id": serializers.CharField(required=False, max_length=200),
+     "timestamp": serializers.DateTimeField(required=False), "data": serializers.DictField()},
+)
+IngestResult = inline_serializer("IngestResult", {"id": serializers.CharField(), "created": serializers.BooleanField(), "deliveries": serializers.IntegerField()})
+DeliverySummary = inline_serializer("DeliverySummary", {
+    "id": serializers.CharField(), "endpoint": serializers.CharField(allow_null=True), "url": serializers.CharField(),
+    "status": serializers.ChoiceField(choices=DeliveryStatus.values), "attemptCount": serializers.IntegerField(),
+    "lastStatusCode": serializers.IntegerField(allow_null=True), "lastError": serializers.CharField(),
+    "nextAttemptAt": serializers.DateTimeField(allow_null=True),
+})
+EventOutput = inline_serializer("Event", {
+    "id": serializers.CharField(), "type": serializers.CharField(), "timestamp": serializers.DateTimeField(),
+    "receivedAt": serializers.DateTimeField(), "origin": serializers.CharField(), "data": serializers.DictField(),
+    "deliveries": DeliverySummary.__class__(many=True),
+})
+AttemptOutput = inline_serializer("Attempt", {
+    "startedAt": serializers.DateTimeField(), "durationMs": serializers.FloatField(), "statusCode": serializers.IntegerField(allow_null=True),
+    "error": serializers.CharField(), "requestHeaders": serializers.DictField(required=False),
+    "responseHeaders": serializers.DictField(required=False), "responseBody": serializers.CharField(required=False),
+})
+DeliveryOutput = inline_serializer("Delivery", {
+    **{name: field for name, field in DeliverySummary.__class__().get_fields().items()},
+    "event": serializers.DictField(), "webhookId": serializers.CharField(), "createdAt": serializers.DateTimeField(),
+    "finishedAt": serializers.DateTimeField(allow_null=True), "attempts": AttemptOutput.__class__(many=True),
+    "body": serializers.JSONField(required=False),
+})
+SampleInput = inline_serializer("SampleEvent", {"eventType": serializers.CharField(), "data": serializers.DictField(required=False)})
+PreviewOutput = inline_serializer("DeliveryPreview", {
+    "matches": serializers.BooleanField(), "reasons": serializers.ListField(child=serializers.CharField()),
+    "body": serializers.JSONField(), "headers": serializers.DictField(),
+})
+
+
+class EventsView(TenantAPIView):
+    required_scopes = {"GET": "webhook.event_read", "POST": "webhook.event_publish"}
+
+    @property
+    def throttle_scope(self):
+        # Publishing has its own rate limit (EVENTHUB RATE_LIMITS["ingest"]); reading the log counts as any API call.
+        return "ingest" if self.request.method == "POST" else "api"
+
+    @extend_schema(
+        summary="Recent events, newest first, each with its deliveries",
+        parameters=[OpenApiParameter("type", OpenApiTypes.STR, description="only events of this type"), *PAGE_PARAMETERS],
+        responses={200: EventOutput.__class__(many=True), **ERRORS},
+    )
+    def get(self, request, tenant):
+        events = selectors.recent_events(self.tenant, request.query_params.get("type") or None)
+        return Response([event_body(e) for e in page(request, events)])
+
+    @extend_schema(
+        summary="Publish one event or a list; `id` is an idempotency key (the same id twice is stored once)",
+        description="Every item is validated first: one bad item refuses the whole request and nothing is stored.",
+        request=EventInput.__class__(many=True),
+        responses={202: IngestResult.__class__(many=True), **ERRORS},
+    )
+    def post(self, request, tenant):
+        try:
+            incoming = parse_events(self.tenant, request.data)
+        except IngestError as exc:
+            return error_response(400, str(exc), exc.details)
+        results = record_events(self.tenant, incoming)
+        body = [{"id": r.event_id, "created": r.created, "deliveries": r.deliveries} for r in results]
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class DeliveryMixin:
+    def get_delivery(self, delivery_id):
+        if not str(delivery_id).isdigit():
+            raise NotFound(f"Delivery '{delivery_id}' does not exist.")
+        try:
+            return selectors.deliveries_log(self.tenant).get(pk=int(delivery_id))
+        except Delivery.DoesNotExist:
+            raise NotFound(f"Delivery '{delivery_id}' does not exist.")
+
+
+class DeliveriesView(EndpointContextMixin, TenantAPIView):
+    required_scopes = {"GET": "webhook.endpoint_read"}
+
+    @extend_schema(
+        summary="The delivery log, newest first, with attempts",
+        parameters=[
+            OpenApiParameter("endpoint", OpenApiTypes.UUID, description="only this endpoint's deliveries"),
+            OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values),
+            OpenApiParameter("eventType", OpenApiTypes.STR),
+            OpenApiParameter("since", OpenApiTypes.DATETIME, description="created at or after"),
+            *PAGE_PARAMETERS,
+        ],
+        responses={200: DeliveryOutput.__class__(many=True), **ERRORS},
+    )
+    def get(self, request, tenant):
+        endpoint = request.query_params.get("endpoint")
+        if endpoint:
+            endpoint = self.get_endpoint(endpoint).pk
+        state = request.query_params.get("status") or None
+        if state is not None and state not in DeliveryStatus.values:
+            raise ValidationError({"status": [f"'{state}' is not one of {', '.join(DeliveryStatus.values)}."]})
+        deliveries = selectors.deliveries_log(
+            self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since")
+        )
+        return Response([delivery_body(d) for d in page(request, deliveries)])
+
+
+class DeliveryDetailView(DeliveryMixin, TenantAPIView):
+    required_scopes = {"GET": "webhook.endpoint_read"}
+
+    @extend_schema(summary="One delivery in full: the body sent, and every attempt with request and response",
+                   responses={200: DeliveryOutput, **NOT_FOUND, **ERRORS})
+    def get(self, request, tenant, delivery_id):
+        return Response(delivery_body(self.get_delivery(delivery_id), full=True))
+
+
+class RetryDeliveryView(DeliveryMixin, TenantAPIView):
+    required_scopes = {"POST": "webhook.endpoint_manage"}
+
+    @extend_schema(summary="Send a delivery again now (same webhook-id)", request=None,
+                   responses={202: DeliveryOutput, 409: ErrorSerializer, **NOT_FOUND, **ERRORS})
+    def post(self, request, tenant, delivery_id):
+        delivery = self.get_delivery(delivery_id)
+        if not delivery_services.retry_delivery(delivery):
+            return error_response(409, "The endpoint of this delivery was deleted; it cannot be retried.")
+        wake_workers()
+        return Response(delivery_body(self.get_delivery(delivery_id)), status=status.HTTP_202_ACCEPTED)
+
+
+class ReplayEndpointView(EndpointContextMixin, TenantAPIView):
+    required_scopes = {"POST": "webhook.endpoint_manage"}
+
+    @extend_schema(
+        summary="Resend every delivery of a time window to this endpoint, as new deliveries (new webhook-ids)",
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, required=True), OpenApiParameter("until", OpenApiTypes.DATETIME)],
+        request=None,
+        responses={202: inline_serializer("ReplayResult", {"deliveries": serializers.IntegerField()}), **NOT_FOUND, **ERRORS},
+    )
+    def post(self, request, tenant, endpoint_id):
+        endpoint = self.get_endpoint(endpoint_id)
+        since, until = datetime_param(request, "since", required=True), datetime_param(request, "until")
+        if until is not None and until < since:
+            raise ValidationError({"until": ["Must not be before since."]})
+        count = delivery_services.replay_endpoint(endpoint, since, until)
+        wake_workers()
+        return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
+
+
+class SampleEventMixin(EndpointContextMixin):
+    def sample(self, request):
+        data = request.data if isinstance(request.data, dict) else None
+        if data is None or not isinstance(data.get("eventType"), str):
+            raise ValidationError({"eventType": ["Required: an event type key."]})
+        if "data" in data and not isinstance(data["data"], dict):
+            raise ValidationError({"data": ["Must be an object."]})
+        extra = sorted(set(data) - {"eventType", "data"})
+        if extra:
+            raise ValidationError({name: ["Unknown property."] for name in extra})
+        return data["eventType"], data.get("data")
+
+
+class PreviewView(SampleEventMixin, TenantAPIView):
+    required_scopes = {"POST": "webhook.endpoint_read"}
+
+    @extend_schema(summary="Would this endpoint get the event, why not, and the exact body and headers it would be sent",
+                   request=SampleInput, responses={200: PreviewOutput, **NOT_FOUND, **ERRORS})
+    def post(self, request, tenant, endpoint_id):
+        endpoint = self.get_endpoint(endpoint_id)
+        event_type, data = self.sample(request)
+        try:
+            preview = delivery_services.preview_delivery(endpoint, event_type, data)
+        except delivery_services.UnknownEventType as exc:
+            raise ValidationError({"eventType": [str(exc)]})
+        return Response({"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": preview.headers})
+
+
+class TestSendView(SampleEventMixin, TenantAPIView):
+    required_scopes = {"POST": "webhook.endpoint_manage"}
+
+    @extend_schema(summary="Send a test event to this endpoint now (whatever its subscriptions and filter) and show the attempt",
+                   request=SampleInput, responses={200: DeliveryOutput, **NOT_FOUND, **ERRORS})
+    def post(self, request, tenant, endpoint_id):
+        endpoint = self.get_endpoint(endpoint_id)
+        event_type, data = self.sample(request)
+        try:
+            delivery = delivery_services.send_test_event(endpoint, event_type, data)
+        except delivery_services.UnknownEventType as exc:
+            raise ValidationError({"eventType": [str(exc)]})
+        deliver_now(ids=[delivery.pk])  # at most the endpoint's timeout; a retry, if any, is the worker's
+        return Response(delivery_body(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), full=True))
+
+

@@ -1,0 +1,33 @@
+"""manage.py deliver: the delivery worker as its own process. Run several at once on PostgreSQL to scale out."""
+
+import asyncio
+import signal
+
+from django.core.management.base import BaseCommand
+
+from eventhub.conf import hub_setting
+from subscriptions.worker import DeliveryWorker
+
+
+class Command(BaseCommand):
+    help = "Send due webhook deliveries until SIGTERM/SIGINT (finishes the requests in flight, then exits)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--concurrency", type=int, default=hub_setting("DELIVERY_CONCURRENCY"), help="HTTP requests in flight at most")
+        parser.add_argument("--batch", type=int, default=hub_setting("DELIVERY_BATCH"), help="deliveries claimed per database round trip")
+
+    def handle(self, concurrency, batch, **options):
+        if concurrency < 1 or batch < 1:
+            self.stderr.write("--concurrency and --batch must be at least 1.")
+            raise SystemExit(2)
+        worker = DeliveryWorker(concurrency=concurrency, batch=batch)
+        self.stdout.write(f"deliver: concurrency {worker.concurrency}, batch {worker.batch}, polling every {worker.poll_seconds:g} s")
+        self.stdout.flush()
+        asyncio.run(self._run(worker))
+        self.stdout.write(f"deliver: stopped after {worker.sent_count} attempts")
+
+    async def _run(self, worker):
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, worker.stop)
+        await worker.run()

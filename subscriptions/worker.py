@@ -1,0 +1,367 @@
+"""The delivery worker: claims due deliveries, sends them concurrently (signed at send time), records every attempt.
+
+Claiming is one short transaction: on PostgreSQL `SELECT ... FOR UPDATE SKIP LOCKED` so several `manage.py deliver`
+processes share the work; on SQLite the IMMEDIATE transaction mode (settings) serializes claimers. A claim sets a
+lease (the endpoint's timeout plus a margin); a worker killed mid-send simply lets the lease run out and the delivery
+is due again: at-least-once, and receivers dedupe on the stable `webhook-id`. Results are written in batches.
+
+The rules (what a status code means, when to give up) live in subscriptions.deliveries.judge_attempt; the HTTP in
+subscriptions.delivery.Sender. Database calls run on one dedicated thread, never on the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import close_old_connections, connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from eventhub.api import iso_ms
+from eventhub.conf import hub_setting
+from subscriptions.deliveries import judge_attempt
+from subscriptions.delivery import SendResult, Sender, build_request_headers
+from subscriptions.endpoints import signing_secrets_by_endpoint
+from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from subscriptions.signals import announce, delivery_attempted, endpoint_disabled, events_recorded
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DeliveryWorker", "Job", "claim_due", "deliver_now", "record_results", "start_in_background", "wake_workers"]
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed delivery with all it needs to be sent, read in the claim (no query at send time)."""
+
+    delivery_id: int
+    tenant_id: int
+    endpoint_id: object
+    event_type: str
+    attempt_number: int  # this try's number, 1-based
+    method: str
+    url: str
+    body: bytes
+    extra_headers: dict
+    secrets: tuple
+    timeout: float
+
+    @property
+    def message_id(self):
+        # Stable across retries of this delivery; a replay is a new delivery, hence a new id.
+        return f"msg_{self.delivery_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    job: Job
+    started_at: object  # datetime
+    request_headers: dict
+    result: SendResult
+
+
+# --- database side (sync; called on the worker's database thread, or directly by deliver_now) ---------------
+
+
+def claim_due(limit: int, ids=None) -> list[Job]:
+    """Lease up to `limit` due deliveries and return them as Jobs. Deliveries whose endpoint is gone or disabled
+    fail here, without a request."""
+    now = timezone.now()
+    margin = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS")
+    with transaction.atomic():
+        due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
+            Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+        )
+        if ids is not None:
+            due = due.filter(pk__in=list(ids))
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        rows = list(due.order_by("next_attempt_at", "id").values_list("id", "endpoint__timeout_seconds")[:limit])
+        if not rows:
+            return []
+        by_timeout: dict[int, list[int]] = {}
+        for delivery_id, timeout in rows:
+            by_timeout.setdefault(timeout or 0, []).append(delivery_id)
+        for timeout, delivery_ids in by_timeout.items():
+            Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
+
+        deliveries = list(
+            Delivery.objects.filter(pk__in=[r[0] for r in rows])
+            .select_related("endpoint")
+            .only("id", "tenant_id", "event_type", "body", "attempt_count", "endpoint__id", "endpoint__url",
+                  "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
+                  "endpoint__disabled_reason")
+        )
+        unsendable = [d for d in deliveries if d.endpoint is None or not d.endpoint.enabled]
+        _fail_unsendable(unsendable, now)
+        sendable = [d for d in deliveries if d.endpoint is not None and d.endpoint.enabled]
+        secrets = signing_secrets_by_endpoint({d.endpoint_id for d in sendable}, now)
+    return [
+        Job(
+            delivery_id=d.pk, tenant_id=d.tenant_id, endpoint_id=d.endpoint_id, event_type=d.event_type,
+            attempt_number=d.attempt_count + 1, method=d.endpoint.method, url=d.endpoint.url, body=d.body.encode(),
+            extra_headers=d.endpoint.headers or {}, secrets=tuple(secrets.get(d.endpoint_id, ())),
+            timeout=float(d.endpoint.timeout_seconds),
+        )
+        for d in sendable
+    ]
+
+
+def _fail_unsendable(deliveries, now):
+    for delivery in deliveries:
+        if delivery.endpoint is None:
+            delivery.last_error = "The endpoint was deleted; nothing was sent."
+        else:
+            reason = delivery.endpoint.disabled_reason
+            delivery.last_error = "The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent.")
+        delivery.status, delivery.finished_at, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.FAILED, now, None, None
+    if deliveries:
+        Delivery.objects.bulk_update(deliveries, ["status", "last_error", "finished_at", "next_attempt_at", "lease_until"])
+
+
+RECORDED_FIELDS = ["status", "attempt_count", "next_attempt_at", "lease_until", "last_status_code", "last_error", "finished_at", "url"]
+
+
+def record_results(sent: list[Sent]) -> None:
+    """One transaction for a batch: the Attempt rows, the deliveries' new state, the endpoints' failing clocks;
+    then, after the commit, the announcements."""
+    if not sent:
+        return
+    now = timezone.now()
+    attempts, deliveries, outcomes = [], [], []
+    last_success: dict[object, bool] = {}
+    gone: dict[object, str] = {}
+    for item in sent:
+        job, result = item.job, item.result
+        verdict = judge_attempt(result, job.attempt_number, now)
+        attempts.append(
+            Attempt(
+                delivery_id=job.delivery_id, started_at=item.started_at, duration_ms=result.duration_ms,
+                request_headers=item.request_headers, status_code=result.status_code,
+                response_headers=result.headers, response_body=result.body, error=result.error,
+            )
+        )
+        final = verdict.status != DeliveryStatus.PENDING
+        deliveries.append(
+            Delivery(
+                id=job.delivery_id, tenant_id=job.tenant_id, endpoint_id=job.endpoint_id, event_type=job.event_type,
+                status=verdict.status, attempt_count=job.attempt_number, next_attempt_at=verdict.next_attempt_at,
+                lease_until=None, last_status_code=result.status_code, last_error=verdict.error,
+                finished_at=now if final else None, url=job.url,
+            )
+        )
+        outcomes.append(verdict.outcome)
+        last_success[job.endpoint_id] = verdict.status == DeliveryStatus.SUCCEEDED
+        if verdict.disable_reason:
+            gone[job.endpoint_id] = verdict.disable_reason
+
+    with transaction.atomic():
+        Attempt.objects.bulk_create(attempts, batch_size=500)
+        Delivery.objects.bulk_update(deliveries, RECORDED_FIELDS, batch_size=500)
+        disabled = _update_endpoint_health(last_success, gone, now)
+
+    for delivery, attempt, outcome in zip(deliveries, attempts, outcomes):
+        announce(delivery_attempted, tenant_id=delivery.tenant_id, delivery=delivery, attempt=attempt, outcome=outcome)
+    for endpoint, reason in disabled:
+        announce(endpoint_disabled, endpoint=endpoint, reason=reason)
+
+
+def _update_endpoint_health(last_success, gone, now):
+    """Reset the failing clock on success, start it on failure, disable on 410 or after failing too long."""
+    succeeded = [e for e, ok in last_success.items() if ok]
+    failing = [e for e, ok in last_success.items() if not ok]
+    if succeeded:
+        Endpoint.objects.filter(pk__in=succeeded, failing_since__isnull=False).update(failing_since=None)
+    if not failing:
+        return []
+    Endpoint.objects.filter(pk__in=failing, failing_since__isnull=True).update(failing_since=now)
+    limit = hub_setting("DISABLE_AFTER_FAILING_SECONDS")
+    reasons = dict(gone)
+    for endpoint_id, since in Endpoint.objects.filter(
+        pk__in=failing, enabled=True, failing_since__lte=now - timedelta(seconds=limit)
+    ).values_list("id", "failing_since"):
+        reasons.setdefault(
+            endpoint_id,
+            f"Every delivery failed since {iso_ms(since)} (more than {_duration(limit)}); re-enable it once the receiver works.",
+        )
+    disabled = []
+    for endpoint_id, reason in reasons.items():
+        # modified_at moves so the routing index stops matching it; version moves because the resource changed.
+        if Endpoint.objects.filter(pk=endpoint_id, enabled=True).update(
+            enabled=False, disabled_reason=reason, modified_at=now, version=F("version") + 1
+        ):
+            disabled.append((Endpoint.objects.get(pk=endpoint_id), reason))
+    return disabled
+
+
+def _duration(seconds):
+    if seconds % 86400 == 0:
+        return f"{seconds // 86400} days"
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} hours"
+    return f"{seconds} seconds"
+
+
+# --- HTTP side (async; no ORM) ---------------------------------------------------------------------------------
+
+
+async def send_job(sender: Sender, job: Job) -> Sent:
+    """Sign with the endpoint's current secrets at send time (webhook-timestamp = now) and send."""
+    started_at = timezone.now()
+    try:
+        headers = build_request_headers(job.extra_headers, job.message_id, int(time.time()), job.body, job.secrets)
+        result = await sender.send(job.method, job.url, job.body, headers, job.timeout)
+    except Exception as exc:  # a bug must not lose the delivery: it is recorded and retried like a network error
+        logger.exception("delivery %s could not be sent", job.delivery_id)
+        headers, result = {}, SendResult(error=f"Internal error while sending: {type(exc).__name__}")
+    return Sent(job, started_at, headers, result)
+
+
+async def send_jobs(jobs: list[Job], concurrency: int | None = None, allow_private: bool | None = None) -> list[Sent]:
+    allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
+    async with Sender(concurrency or hub_setting("DELIVERY_CONCURRENCY"), allow_private) as sender:
+        return list(await asyncio.gather(*(send_job(sender, job) for job in jobs)))
+
+
+def deliver_now(ids=None, limit: int | None = None) -> int:
+    """Claim, send and record due deliveries (all of `ids`, or up to `limit`) in the calling thread; returns how many
+    were sent. For the test-send API, management one-offs and tests; the long-running worker is DeliveryWorker."""
+    jobs = claim_due(limit or hub_setting("DELIVERY_BATCH"), ids=ids)
+    if not jobs:
+        return 0
+    # A fresh thread owns the event loop, so this works whether or not the caller already runs one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(asyncio.run, send_jobs(jobs)).result()
+    record_results(sent)
+    return len(sent)
+
+
+# --- the long-running worker -----------------------------------------------------------------------------------
+
+_running: set[DeliveryWorker] = set()
+_running_lock = threading.Lock()
+
+
+def wake_workers(**kwargs):
+    """Wake every worker of this process at once (new deliveries); others find them on their next poll."""
+    with _running_lock:
+        workers = list(_running)
+    for worker in workers:
+        worker.wake()
+
+
+events_recorded.connect(wake_workers, dispatch_uid="subscriptions.worker.wake_workers")
+
+
+class DeliveryWorker:
+    """Keeps up to `concurrency` requests in flight, claiming `batch` deliveries per database round trip."""
+
+    def __init__(self, concurrency=None, batch=None, poll_seconds=None, allow_private=None):
+        self.concurrency = max(1, concurrency or hub_setting("DELIVERY_CONCURRENCY"))
+        self.batch = max(1, batch or hub_setting("DELIVERY_BATCH"))
+        self.poll_seconds = poll_seconds or hub_setting("DELIVERY_POLL_SECONDS")
+        self.allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
+        self.sent_count = 0
+        self._loop = None
+        self._wake = None
+        self._stopping = False
+
+    def wake(self):
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self):
+        """Finish the requests in flight, record them, and return from run(). Thread-safe."""
+        self._stopping = True
+        self.wake()
+
+    async def run(self):
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        database = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver-db")
+        with _running_lock:
+            _running.add(self)
+        in_flight: set[asyncio.Task] = set()
+        done: list[Sent] = []
+        # Refill when a quarter of the slots are free: fewer, larger database round trips.
+        low_water = self.concurrency - max(1, min(self.batch, self.concurrency) // 4)
+        try:
+            async with Sender(self.concurrency, self.allow_private) as sender:
+                while not (self._stopping and not in_flight):
+                    claimed = 0
+                    wanted = 0 if self._stopping else min(self.batch, self.concurrency - len(in_flight))
+                    if done or wanted:
+                        batch, done = done, []
+                        jobs = await self._database(database, self._cycle, batch, wanted)
+                        self.sent_count += len(batch)
+                        for job in jobs:
+                            task = asyncio.create_task(send_job(sender, job))
+                            task.add_done_callback(lambda t: done.append(t.result()))
+                            in_flight.add(task)
+                        claimed = len(jobs)
+                    if claimed and claimed == wanted and len(in_flight) < self.concurrency:
+                        continue  # more may be due right now
+                    await self._wait(in_flight, low_water)
+                    in_flight = {t for t in in_flight if not t.done()}
+                if done:
+                    await self._database(database, self._cycle, done, 0)
+                    self.sent_count += len(done)
+        finally:
+            with _running_lock:
+                _running.discard(self)
+            database.submit(_close_connection).result()
+            database.shutdown()
+
+    async def _wait(self, in_flight, low_water):
+        """Until enough slots free up, new work is announced, or the poll interval passes; never a busy loop."""
+        # A wake-up that arrived while the loop was busy (e.g. in the database) is not lost: it ends this wait at once.
+        deadline = self._loop.time() + self.poll_seconds
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            while True:
+                pending = {t for t in in_flight if not t.done()}
+                if len(pending) <= low_water and pending != in_flight:
+                    return  # some finished and there is room for a batch
+                remaining = deadline - self._loop.time()
+                if remaining <= 0 or woken.done():
+                    return
+                await asyncio.wait(pending | {woken}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+                if not pending:
+                    return
+        finally:
+            woken.cancel()
+            self._wake.clear()
+
+    @staticmethod
+    def _cycle(sent, wanted):
+        close_old_connections()
+        record_results(sent)
+        return claim_due(wanted) if wanted else []
+
+    async def _database(self, executor, function, *args):
+        try:
+            return await self._loop.run_in_executor(executor, function, *args)
+        except Exception:
+            # The database is away (restart, network): what was sent is re-sent after its lease (at-least-once).
+            logger.exception("delivery worker: database call failed; retrying after %s s", self.poll_seconds)
+            await self._loop.run_in_executor(executor, _close_connection)
+            await asyncio.sleep(self.poll_seconds)
+            return []
+
+
+def _close_connection():
+    connection.close()  # the calling thread's connection (resolved here, not where the call was scheduled)
+
+
+def start_in_background(**options) -> DeliveryWorker:
+    """The embedded default: a daemon thread running a worker on its own event loop, next to the web server."""
+    worker = DeliveryWorker(**options)
+    worker.thread = threading.Thread(target=asyncio.run, args=(worker.run(),), name="deliver-worker", daemon=True)
+    worker.thread.start()
+    return worker

@@ -1,0 +1,202 @@
+"""The delivery worker against real local receivers: signing, retries, give-up, 4xx, 410, Retry-After, timeouts,
+the SSRF guard on the resolved address, and the endpoint's failing clock."""
+
+import json
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from subscriptions.endpoints import create_endpoint, rotate_secret
+from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.services import SubscriptionChange, apply_subscription_change
+from subscriptions.signals import delivery_attempted, endpoint_disabled
+from subscriptions.worker import deliver_now
+
+pytestmark = pytest.mark.django_db
+
+SHORT = {"ALLOW_PRIVATE_TARGETS": True, "RETRY_SCHEDULE": [0, 0.2, 0.2], "MAX_RETRY_AFTER_SECONDS": 5}
+
+
+@pytest.fixture(autouse=True)
+def short_schedule(settings):
+    settings.EVENTHUB = dict(SHORT)
+
+
+@pytest.fixture
+def hook(tenant, receiver):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    endpoint, secret = create_endpoint(tenant, {"url": receiver.url(), "events": ["product.*"], "timeout_seconds": 1})
+    return endpoint, secret
+
+
+def publish(tenant, *ids):
+    return record_events(tenant, [IncomingEvent("product.created", {"id": i}, id=f"evt-{i}") for i in ids])
+
+
+def drain(timeout=10):
+    """Run the worker's claim/send/record cycle until nothing is pending (waiting out short retry delays)."""
+    deadline = time.monotonic() + timeout
+    while Delivery.objects.filter(status=DeliveryStatus.PENDING).exists() and time.monotonic() < deadline:
+        if not deliver_now():
+            time.sleep(0.05)
+
+
+def test_a_delivery_is_signed_so_standardwebhooks_verifies_it_and_its_attempt_is_recorded(tenant, hook, receiver):
+    endpoint, secret = hook
+    publish(tenant, "p1")
+    drain()
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempt_count == 1 and delivery.last_status_code == 200
+    request = receiver.received[0]
+    payload = Webhook(secret).verify(request.body, request.headers)  # raises on a bad signature
+    assert payload["data"] == {"id": "p1"} and payload["type"] == "product.created"
+    assert request.headers["webhook-id"] == f"msg_{delivery.pk}"
+    attempt = Attempt.objects.get()
+    assert attempt.status_code == 200 and attempt.response_body == "ok" and attempt.error == ""
+    assert attempt.request_headers["webhook-id"] == f"msg_{delivery.pk}" and attempt.duration_ms > 0
+
+
+def test_the_worker_signs_with_the_current_secrets_at_send_time(tenant, hook, receiver):
+    endpoint, old = hook
+    publish(tenant, "p1")
+    new = rotate_secret(endpoint)  # after the event was recorded, before it is sent
+    drain()
+    request = receiver.received[0]
+    Webhook(new).verify(request.body, request.headers)
+    Webhook(old).verify(request.body, request.headers)  # the old one still signs during the overlap
+    assert abs(int(request.headers["webhook-timestamp"]) - time.time()) < 5
+
+
+def test_server_errors_are_retried_with_the_same_webhook_id_until_success(tenant, hook, receiver):
+    answers = iter([(500, {}, "boom", 0), (503, {}, "busy", 0), (200, {}, "ok", 0)])
+    receiver.script = lambda r: next(answers)
+    publish(tenant, "p1")
+    drain()
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.SUCCEEDED and delivery.attempt_count == 3
+    assert [a.status_code for a in delivery.attempts.all()] == [500, 503, 200]
+    assert len({r.webhook_id for r in receiver.received}) == 1
+    assert Endpoint.objects.get().failing_since is None  # reset by the success
+
+
+def test_a_delivery_gives_up_after_the_last_scheduled_try(tenant, hook, receiver):
+    receiver.script = lambda r: (502, {}, "x" * 10_000, 0)
+    outcomes = []
+    delivery_attempted.connect(lambda **kw: outcomes.append(kw["outcome"]), weak=False, dispatch_uid="test-outcomes")
+    try:
+        publish(tenant, "p1")
+        drain()
+    finally:
+        delivery_attempted.disconnect(dispatch_uid="test-outcomes")
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempt_count == 3 and len(receiver.received) == 3
+    assert "Gave up after 3 attempts" in delivery.last_error and delivery.finished_at is not None
+    assert outcomes == ["retrying", "retrying", "failed"]
+    assert len(Attempt.objects.first().response_body) == 4096  # only the first 4 KiB is kept
+    assert Endpoint.objects.get().failing_since is not None
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+def test_a_client_error_fails_at_once_without_retry(tenant, hook, receiver, status):
+    receiver.script = lambda r: (status, {}, "no", 0)
+    publish(tenant, "p1")
+    drain()
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempt_count == 1 and f"HTTP {status}" in delivery.last_error
+    assert Endpoint.objects.get().enabled
+
+
+def test_410_gone_disables_the_endpoint_with_the_reason_shown(tenant, hook, receiver):
+    receiver.script = lambda r: (410, {}, "gone", 0)
+    disabled = []
+    endpoint_disabled.connect(lambda **kw: disabled.append(kw["reason"]), weak=False, dispatch_uid="test-disabled")
+    try:
+        publish(tenant, "p1")
+        drain()
+    finally:
+        endpoint_disabled.disconnect(dispatch_uid="test-disabled")
+    endpoint = Endpoint.objects.get()
+    assert not endpoint.enabled and "410" in endpoint.disabled_reason and disabled == [endpoint.disabled_reason]
+    assert Delivery.objects.get().status == DeliveryStatus.FAILED
+    assert publish(tenant, "p2")[0].deliveries == 0  # the routing index noticed
+
+
+def test_an_endpoint_failing_for_too_long_is_disabled(tenant, hook, receiver, settings):
+    settings.EVENTHUB = {**SHORT, "DISABLE_AFTER_FAILING_SECONDS": 3600}
+    receiver.script = lambda r: (500, {}, "", 0)
+    Endpoint.objects.update(failing_since=timezone.now() - timedelta(hours=2))
+    publish(tenant, "p1")
+    deliver_now()
+    endpoint = Endpoint.objects.get()
+    assert not endpoint.enabled and "more than 1 hours" in endpoint.disabled_reason
+    drain()  # the retry is not sent: the endpoint is disabled now
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and "disabled" in delivery.last_error and len(receiver.received) == 1
+
+
+def test_a_deleted_endpoint_fails_its_pending_deliveries_clearly(tenant, hook, receiver):
+    publish(tenant, "p1")
+    hook[0].delete()
+    drain()
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED and "deleted" in delivery.last_error and not receiver.received
+
+
+def test_retry_after_is_honoured(tenant, hook, receiver):
+    answers = iter([(429, {"Retry-After": "1"}, "slow down", 0), (200, {}, "ok", 0)])
+    receiver.script = lambda r: next(answers)
+    publish(tenant, "p1")
+    drain()
+    first, second = receiver.received
+    assert second.at - first.at >= 0.95  # not the 0.2 s of the schedule
+    assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_a_slow_receiver_times_out_and_is_retried(tenant, hook, receiver):
+    answers = iter([(200, {}, "late", 3), (200, {}, "ok", 0)])
+    receiver.script = lambda r: next(answers)
+    publish(tenant, "p1")
+    drain()
+    first, second = Attempt.objects.all()
+    assert first.status_code is None and "Timed out after 1 s" in first.error and first.duration_ms < 2500
+    assert second.status_code == 200 and Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_redirects_are_not_followed(tenant, hook, receiver):
+    receiver.script = lambda r: (302, {"Location": "http://169.254.169.254/"}, "", 0)
+    publish(tenant, "p1")
+    drain()
+    assert len(receiver.received) == 1 and "redirects are not followed" in Delivery.objects.get().last_error
+
+
+def test_a_name_resolving_to_loopback_is_refused_at_send_time(tenant, receiver, settings):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    create_endpoint(tenant, {"url": f"http://localhost:{receiver.port}/hook", "events": ["product.created"], "timeout_seconds": 1})
+    settings.EVENTHUB = {**SHORT, "ALLOW_PRIVATE_TARGETS": False}
+    publish(tenant, "p1")
+    drain()
+    delivery = Delivery.objects.get()
+    assert not receiver.received
+    assert delivery.status == DeliveryStatus.FAILED and "resolves to a private, loopback" in delivery.last_error
+
+
+def test_an_ip_literal_private_target_is_refused_at_send_time(tenant, receiver, settings):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"], "timeout_seconds": 1})
+    settings.EVENTHUB = {**SHORT, "ALLOW_PRIVATE_TARGETS": False}
+    publish(tenant, "p1")
+    drain()
+    assert not receiver.received and "loopback" in Delivery.objects.get().last_error
+
+
+def test_custom_payload_and_extra_headers_reach_the_receiver(tenant, receiver):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"], "method": "PUT",
+                             "headers": {"X-Team": "catalog"}, "custom_payload": {"Id": "/data/id"}})
+    publish(tenant, "p1")
+    drain()
+    assert json.loads(receiver.received[0].body) == {"Id": "p1"} and receiver.received[0].headers["x-team"] == "catalog"

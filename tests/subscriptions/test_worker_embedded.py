@@ -1,0 +1,91 @@
+"""The embedded default: a worker thread in the serving process, woken at once by events recorded in-process."""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from subscriptions.endpoints import create_endpoint
+from subscriptions.models import Delivery, DeliveryStatus
+from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.services import SubscriptionChange, apply_subscription_change
+from subscriptions.worker import start_in_background
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_background_worker_is_woken_by_new_events_instead_of_waiting_for_its_poll(tenant, receiver, settings):
+    settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True, "DELIVERY_POLL_SECONDS": 30}
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"]})
+    worker = start_in_background()
+    try:
+        time.sleep(0.5)  # the worker has polled once and now sleeps for 30 s unless woken
+        started = time.monotonic()
+        record_events(tenant, [IncomingEvent("product.created", {"id": "p1"})])
+        assert receiver.wait_for(1, timeout=20)
+        assert time.monotonic() - started < 15  # well under the 30 s poll, even on a loaded machine
+        deadline = time.monotonic() + 10
+        while Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
+    finally:
+        worker.stop()
+        worker.thread.join(10)
+    assert not worker.thread.is_alive()
+
+
+def test_serve_demo_alone_delivers_webhooks_to_a_local_receiver(tmp_path, receiver):
+    """`manage.py serve --demo`: one process; an event published over HTTP reaches a receiver on localhost."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "AMQP_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"}}
+    env["EVENTHUB_DATA_DIR"] = str(tmp_path)
+    proc = subprocess.Popen([sys.executable, "manage.py", "serve", "--demo", "--port", str(port)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        token, lines = None, []
+        while token is None:
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+            match = re.search(r"API token:\s+(\S+)", line)
+            token = match.group(1) if match else None
+        threading.Thread(target=proc.stdout.read, daemon=True).start()  # keep the pipe drained
+        base = f"http://127.0.0.1:{port}/webhook/demo"
+
+        def call(method, path, body):
+            request = urllib.request.Request(f"{base}/{path}", data=json.dumps(body).encode(), method=method,
+                                             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+            for _ in range(100):
+                try:
+                    return json.loads(urllib.request.urlopen(request, timeout=10).read() or "null")
+                except urllib.error.URLError as exc:
+                    if isinstance(exc, urllib.error.HTTPError):
+                        raise AssertionError(exc.read().decode()) from None
+                    time.sleep(0.2)  # the server is still starting
+            raise AssertionError("the server did not answer")
+
+        call("PATCH", "event-subscriptions", [{"eventType": "product.created", "action": "SUBSCRIBE"}])
+        call("POST", "endpoints", {"url": f"http://localhost:{receiver.port}/hook", "events": ["product.created"]})
+        assert call("POST", "events", {"type": "product.created", "id": "demo-1", "data": {"id": "p1"}})[0]["deliveries"] == 1
+        assert receiver.wait_for(1, timeout=30)
+        assert json.loads(receiver.received[0].body)["id"] == "demo-1"
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
