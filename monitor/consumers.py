@@ -70,10 +70,10 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
     # --- from the channel layer -----------------------------------------------------------------
     async def monitor_batch(self, event):
         items = event.get("items") or ()
-        if self.paused:
-            self.skipped += len(items)
-            return
         passes = self.filter.passes
+        if self.paused:
+            self.skipped += sum(1 for item in items if passes(item))  # what the viewer would have seen
+            return
         for item in items:
             if passes(item):
                 if len(self.buffer) == self.buffer.maxlen:
