@@ -1,6 +1,6 @@
 from django.urls import path
 
-from subscriptions.api import endpoints, views
+from subscriptions.api import endpoints, sources, views
 
 urlpatterns = [
     path("webhook/<str:tenant>/event-subscriptions", views.EventSubscriptionsView.as_view(), name="event-subscriptions"),
@@ -12,4 +12,11 @@ urlpatterns += [
     path("webhook/<str:tenant>/endpoints", endpoints.EndpointsView.as_view(), name="endpoints"),
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>", endpoints.EndpointDetailView.as_view(), name="endpoint-detail"),
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/rotate-secret", endpoints.RotateSecretView.as_view(), name="endpoint-rotate-secret"),
+]
+
+urlpatterns += [
+    path("webhook/<str:tenant>/sources", sources.SourcesView.as_view(), name="sources"),
+    path("webhook/<str:tenant>/sources/<str:source_id>", sources.SourceDetailView.as_view(), name="source-detail"),
+    path("webhook/<str:tenant>/dead-letters", sources.DeadLettersView.as_view(), name="dead-letters"),
+    path("webhook/<str:tenant>/dead-letters/<str:dead_letter_id>/redrive", sources.RedriveView.as_view(), name="dead-letter-redrive"),
 ]
