@@ -7,6 +7,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from subscriptions.dispatch import start_in_background
 from tenants.models import Role
 from tenants.scopes import SCOPES
 from tenants.services import add_member, create_tenant, ensure_user, issue_token
@@ -23,13 +24,19 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--demo", action="store_true", help="migrate, create the demo tenant, admin user and an API token")
         parser.add_argument("--migrate", action="store_true", help="apply database migrations before serving")
+        parser.add_argument("--no-dispatch", action="store_true", help="do not consume the broker in-process even when AMQP_URL is set")
 
-    def handle(self, host, port, demo, migrate, **options):
+    def handle(self, host, port, demo, migrate, no_dispatch=False, **options):
         if demo or migrate:
             call_command("migrate", interactive=False, verbosity=0)
         if demo:
             self.print_demo(host, port)
+        dispatcher = None if no_dispatch else start_in_background()
+        if dispatcher is not None:
+            self.stdout.write("Consuming the broker in-process (AMQP_URL is set; --no-dispatch turns it off).")
         uvicorn.run("eventhub.asgi:application", host=host, port=port, lifespan="off", log_level="info", proxy_headers=True)
+        if dispatcher is not None:
+            dispatcher.stop_and_wait()  # commit and acknowledge the batch it holds
 
     def print_demo(self, host, port):
         with transaction.atomic():
