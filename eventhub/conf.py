@@ -44,6 +44,23 @@ DEFAULTS = {
     # How often the broker bridge re-reads the sources (seconds), and the longest wait between reconnects.
     "MONITOR_BRIDGE_REFRESH": 5.0,
     "MONITOR_BRIDGE_MAX_BACKOFF": 30.0,
+    # Broker dispatch: the durable quorum work queue every dispatcher consumes (entrecode's workerQueue) and
+    # the exchange/queue unconvertible messages go to, with the reason in the x-eventhub-reason header.
+    "WORK_QUEUE": "eventhub.work",
+    "DEAD_EXCHANGE": "eventhub.dead",
+    "DEAD_QUEUE": "eventhub.dead",
+    # Unacknowledged messages the broker may hand one dispatcher; a batch is committed at BATCH_SIZE messages or
+    # after BATCH_MS, whichever comes first, then acknowledged with one multiple ack.
+    "PREFETCH": 500,
+    "BATCH_SIZE": 500,
+    "BATCH_MS": 200,
+    # How often a dispatcher re-reads sources and event types and re-binds the work queue (seconds).
+    "RECONCILE_SECONDS": 5,
+    # Reconnect back-off after a lost connection or a database error: doubles up to this, with jitter (seconds).
+    "RECONNECT_MAX_SECONDS": 30,
+    # Largest message body that can become an event, and how much of a dead letter's body is kept (bytes).
+    "MAX_MESSAGE_BYTES": 1024 * 1024,
+    "DEAD_LETTER_BODY_BYTES": 1024 * 1024,
 }
 
 _cache = None

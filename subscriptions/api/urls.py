@@ -1,6 +1,6 @@
 from django.urls import path
 
-from subscriptions.api import endpoints, views
+from subscriptions.api import endpoints, log, sources, views
 
 urlpatterns = [
     path("webhook/<str:tenant>/event-subscriptions", views.EventSubscriptionsView.as_view(), name="event-subscriptions"),
@@ -14,8 +14,6 @@ urlpatterns += [
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/rotate-secret", endpoints.RotateSecretView.as_view(), name="endpoint-rotate-secret"),
 ]
 
-from subscriptions.api import log  # noqa: E402
-
 urlpatterns += [
     path("webhook/<str:tenant>/events", log.EventsView.as_view(), name="events"),
     path("webhook/<str:tenant>/deliveries", log.DeliveriesView.as_view(), name="deliveries"),
@@ -24,4 +22,11 @@ urlpatterns += [
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/replay", log.ReplayEndpointView.as_view(), name="endpoint-replay"),
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/preview", log.PreviewView.as_view(), name="endpoint-preview"),
     path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/test", log.TestSendView.as_view(), name="endpoint-test"),
+]
+
+urlpatterns += [
+    path("webhook/<str:tenant>/sources", sources.SourcesView.as_view(), name="sources"),
+    path("webhook/<str:tenant>/sources/<str:source_id>", sources.SourceDetailView.as_view(), name="source-detail"),
+    path("webhook/<str:tenant>/dead-letters", sources.DeadLettersView.as_view(), name="dead-letters"),
+    path("webhook/<str:tenant>/dead-letters/<str:dead_letter_id>/redrive", sources.RedriveView.as_view(), name="dead-letter-redrive"),
 ]

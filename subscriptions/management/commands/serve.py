@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from django.core.signals import setting_changed
 from django.db import transaction
 
+from subscriptions.dispatch import start_in_background as start_dispatcher
 from tenants.models import Role
 from tenants.scopes import SCOPES
 from tenants.services import add_member, create_tenant, ensure_user, issue_token
@@ -27,8 +28,9 @@ class Command(BaseCommand):
         parser.add_argument("--migrate", action="store_true", help="apply database migrations before serving")
         parser.add_argument("--no-bridge", action="store_true", help="do not tap the broker for the live monitor (run monitor_bridge instead)")
         parser.add_argument("--no-worker", action="store_true", help="do not deliver webhooks in this process (run `manage.py deliver`)")
+        parser.add_argument("--no-dispatch", action="store_true", help="do not consume the broker in-process even when AMQP_URL is set")
 
-    def handle(self, host, port, demo, migrate, no_bridge=False, no_worker=False, **options):
+    def handle(self, host, port, demo, migrate, no_bridge=False, no_worker=False, no_dispatch=False, **options):
         if demo or migrate:
             call_command("migrate", interactive=False, verbosity=0)
         if demo:
@@ -38,10 +40,15 @@ class Command(BaseCommand):
             from monitor.bridge import start_in_background
 
             start_in_background()
+        dispatcher = None if no_dispatch else start_dispatcher()
+        if dispatcher is not None:
+            self.stdout.write("Consuming the broker in-process (AMQP_URL is set; --no-dispatch turns it off).")
         worker = None if no_worker else start_delivery_worker()
         try:
             uvicorn.run("eventhub.asgi:application", host=host, port=port, lifespan="off", log_level="info", proxy_headers=True)
         finally:
+            if dispatcher is not None:
+                dispatcher.stop_and_wait()  # commit and acknowledge the batch it holds
             if worker is not None:
                 worker.stop()  # finish the requests in flight; leases cover whatever a hard stop interrupts
                 worker.thread.join(timeout=10)

@@ -1,0 +1,333 @@
+"""Broker dispatch: consume the shared work queue, turn messages into events in batched transactions, ack after commit.
+
+Two halves. `ingest_batch` is ORM only (no pika): convert a batch (broker.convert) and store its events, deliveries
+and dead letters in ONE transaction. `Dispatcher` is the thin pika part: declare, bind, consume, batch, ack.
+
+Why pika's BlockingConnection: the work per batch (the database commit) is synchronous and blocking. With a
+SelectConnection the ioloop would stall during the commit just the same, or need a thread hand-off and a
+thread-safe ack path (add_callback_threadsafe) for no throughput gain. BlockingConnection keeps the loop linear:
+process_data_events(time_limit) gathers deliveries until the batch is full or its time is up, the batch is
+committed, then one basic_ack(multiple=True). Heartbeats are serviced whenever pika is entered, and long waits
+(database back-off) use connection.sleep(), which keeps servicing them.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import pika
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.utils import timezone
+from pika.exceptions import AMQPChannelError, AMQPError, ChannelClosedByBroker
+
+from eventhub.conf import hub_setting
+from subscriptions.broker import Message, Rules, convert, plain_properties
+from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.sources import already_dead_lettered, dead_letter_row, load_rules, rules_stamp, store_dead_letters
+
+logger = logging.getLogger(__name__)
+
+REASON_HEADER = "x-eventhub-reason"
+
+
+# --- the batch, ORM only ------------------------------------------------------------------------
+
+
+@dataclass
+class Delivered:
+    """One message as the consumer got it."""
+
+    tag: int
+    message: Message
+    redelivered: bool = False
+    raw_properties: object = None  # pika BasicProperties, republished as they came with dead letters
+
+
+@dataclass
+class BatchOutcome:
+    events: int = 0  # new events stored
+    dead: list[tuple[Delivered, str]] = field(default_factory=list)  # to publish to the dead-letter exchange
+
+
+class RulesCache:
+    """The sources and event types, re-read when rules_stamp() changes (two aggregate queries per check)."""
+
+    def __init__(self):
+        self.stamp = None
+        self.rules: Rules = Rules([], {})
+        self.tenants: dict = {}
+
+    def current(self) -> Rules:
+        stamp = rules_stamp()
+        if stamp != self.stamp:
+            self.rules, self.tenants = load_rules()
+            self.stamp = stamp
+        return self.rules
+
+
+def ingest_batch(batch: list[Delivered], cache: RulesCache) -> BatchOutcome:
+    """Store the batch in one transaction; a message the database refuses (e.g. a NUL in PostgreSQL jsonb) alone
+    becomes a dead letter. OperationalError/InterfaceError (the database is away) propagate: nothing is stored."""
+    try:
+        return _ingest(batch, cache)
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError:
+        logger.warning("the database refused a batch of %d; storing its messages one by one", len(batch), exc_info=True)
+    outcome = BatchOutcome()
+    for item in batch:
+        try:
+            single = _ingest([item], cache)
+        except (OperationalError, InterfaceError):
+            raise
+        except DatabaseError as exc:
+            reason = f"the database refused the event: {type(exc).__name__}: {str(exc)[:300]}"
+            with transaction.atomic():
+                store_dead_letters([dead_letter_row(item.message, reason)])
+            single = BatchOutcome(dead=[(item, reason)])
+        outcome.events += single.events
+        outcome.dead += single.dead
+    return outcome
+
+
+def _ingest(batch: list[Delivered], cache: RulesCache) -> BatchOutcome:
+    now = timezone.now()
+    limit = hub_setting("MAX_MESSAGE_BYTES")
+    outcome = BatchOutcome()
+    with transaction.atomic():
+        rules = cache.current()
+        per_tenant: dict[int, list[IncomingEvent]] = defaultdict(list)
+        dead_rows = []
+        for item in batch:
+            reasons = []
+            for converted in convert(item.message, rules, body_limit=limit):
+                if converted.event is not None:
+                    per_tenant[converted.tenant_id].append(IncomingEvent(**converted.event))
+                    continue
+                reasons.append(converted.reason)
+                row = dead_letter_row(item.message, converted.reason, converted.tenant_id, converted.source_id, now)
+                if not (item.redelivered and already_dead_lettered(row)):  # its ack was lost after the commit
+                    dead_rows.append(row)
+            if reasons:
+                outcome.dead.append((item, "; ".join(dict.fromkeys(reasons))))
+        for tenant_id, items in per_tenant.items():
+            outcome.events += sum(r.created for r in record_events(cache.tenants[tenant_id], items, now=now))
+        store_dead_letters(dead_rows)
+    return outcome
+
+
+# --- the pika part ----------------------------------------------------------------------------
+
+
+class Backoff:
+    """Exponential back-off with jitter: 0.5 s, 1 s, 2 s ... up to `cap`, each drawn from [d/2, d]."""
+
+    def __init__(self, cap: float, base: float = 0.5):
+        self.cap, self.base, self.attempt = cap, base, 0
+
+    def next(self) -> float:
+        delay = min(self.cap, self.base * 2**self.attempt)
+        self.attempt += 1
+        return delay / 2 + random.uniform(0, delay / 2)
+
+    def reset(self):
+        self.attempt = 0
+
+
+class Stopped(Exception):
+    """Asked to stop while a batch could not be committed: leave it unacknowledged (the broker requeues it)."""
+
+
+class Dispatcher:
+    """One consumer of the work queue. run() until stop(); reconnects with back-off; acks only after commit."""
+
+    def __init__(self, url=None, queue=None, prefetch=None, batch_size=None, batch_ms=None, dead_exchange=None, dead_queue=None):
+        self.url = url or settings.AMQP_URL
+        self.queue = queue or hub_setting("WORK_QUEUE")
+        self.prefetch = prefetch or hub_setting("PREFETCH")
+        self.batch_size = batch_size or hub_setting("BATCH_SIZE")
+        self.batch_seconds = (batch_ms if batch_ms is not None else hub_setting("BATCH_MS")) / 1000
+        self.dead_exchange = dead_exchange or hub_setting("DEAD_EXCHANGE")
+        self.dead_queue = dead_queue or hub_setting("DEAD_QUEUE")
+        self.reconcile_seconds = hub_setting("RECONCILE_SECONDS")
+        self.backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
+        self.stopping = threading.Event()
+        self.ready = threading.Event()  # set once consuming (tests and the embedded start wait on it)
+        self.cache = RulesCache()
+        self.bound: set[tuple[str, str, str]] = set()  # bindings this process made (durable, so kept across reconnects)
+        self.committed = 0  # messages acknowledged after commit, for logs and the benchmark
+        self.first_message_at = self.last_ack_at = None  # time.monotonic(), for the benchmark
+        self._buffer: list[Delivered] = []
+        self.thread: threading.Thread | None = None  # set by start_in_background
+
+    def stop(self):
+        self.stopping.set()
+
+    def stop_and_wait(self, timeout=30):
+        self.stop()
+        if self.thread is not None:
+            self.thread.join(timeout)
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                self._session()
+            except Stopped:
+                break
+            except (AMQPError, OSError) as exc:
+                delay = self.backoff.next()
+                logger.warning("broker connection lost (%r); reconnecting in %.1f s", exc, delay)
+                self.stopping.wait(delay)
+            except (OperationalError, InterfaceError) as exc:  # the database is away while loading the rules
+                delay = self.backoff.next()
+                logger.warning("database unavailable (%r); retrying in %.1f s", exc, delay)
+                connection.close()
+                self.stopping.wait(delay)
+        connection.close()
+        logger.info("dispatcher stopped after %d messages", self.committed)
+
+    # one connection, from declare to close
+    def _session(self):
+        self._buffer = []
+        self.ready.clear()
+        conn = self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
+        try:
+            self._admin = conn.channel()
+            self._admin.confirm_delivery()
+            self._declare_queues()
+            self._reconcile(force=True)
+            channel = conn.channel()
+            channel.basic_qos(prefetch_count=self.prefetch)
+            tag = channel.basic_consume(self.queue, self._on_message)
+            self.backoff.reset()
+            self.ready.set()
+            logger.info("dispatcher consuming %s (prefetch %d, batch %d / %d ms)", self.queue, self.prefetch, self.batch_size, self.batch_seconds * 1000)
+            self._consume(conn, channel)
+            channel.basic_cancel(tag)
+            self._flush(conn, channel)  # SIGTERM: finish and acknowledge what we hold
+        finally:
+            self.ready.clear()
+            try:
+                if conn.is_open:
+                    conn.close()
+            except AMQPError:
+                pass
+
+    def _consume(self, conn, channel):
+        next_reconcile = time.monotonic() + self.reconcile_seconds
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            deadline = self._batch_started + self.batch_seconds if self._buffer else now + 0.25
+            conn.process_data_events(time_limit=max(0.0, min(deadline, next_reconcile) - now))
+            now = time.monotonic()
+            if self._buffer and (len(self._buffer) >= self.batch_size or now >= self._batch_started + self.batch_seconds):
+                self._flush(conn, channel)
+            if now >= next_reconcile:
+                self._reconcile()
+                next_reconcile = now + self.reconcile_seconds
+
+    def _on_message(self, channel, method, properties, body):
+        if not self._buffer:
+            self._batch_started = time.monotonic()
+            if self.first_message_at is None:
+                self.first_message_at = self._batch_started
+        message = Message(method.exchange, method.routing_key, body, plain_properties(properties))
+        self._buffer.append(Delivered(method.delivery_tag, message, method.redelivered, properties))
+
+    def _flush(self, conn, channel):
+        if not self._buffer:
+            return
+        batch, backoff = self._buffer, Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
+        while True:
+            try:
+                outcome = ingest_batch(batch, self.cache)
+                break
+            except (OperationalError, InterfaceError) as exc:
+                # Nothing was stored; keep holding the batch (unacked: no one else loses it) and retry.
+                delay = backoff.next()
+                logger.warning("database error on commit (%r); batch of %d kept unacknowledged, retrying in %.1f s", exc, len(batch), delay)
+                connection.close()
+                conn.sleep(delay)
+                if self.stopping.is_set():
+                    raise Stopped()
+        for item, reason in outcome.dead:
+            self._publish_dead(item, reason)
+        channel.basic_ack(delivery_tag=batch[-1].tag, multiple=True)
+        self.committed += len(batch)
+        self.last_ack_at = time.monotonic()
+        self._buffer = []
+
+    def _publish_dead(self, item: Delivered, reason: str):
+        props = item.raw_properties or pika.BasicProperties()
+        headers = dict(props.headers or {})
+        headers[REASON_HEADER] = reason[:2000]
+        headers["x-eventhub-exchange"] = item.message.exchange
+        props.headers = headers
+        props.delivery_mode = 2
+        self._admin.basic_publish(self.dead_exchange, item.message.routing_key, item.message.body, props)
+
+    def _declare_queues(self):
+        admin = self._admin
+        admin.exchange_declare(self.dead_exchange, exchange_type="topic", durable=True)
+        admin.queue_declare(self.dead_queue, durable=True)
+        admin.queue_bind(self.dead_queue, self.dead_exchange, routing_key="#")
+        # Quorum: replicated and durable. Messages the broker itself gives up on (a delivery limit) go to the
+        # dead-letter exchange, not into the void.
+        admin.queue_declare(self.queue, durable=True, arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": self.dead_exchange})
+
+    def _reconcile(self, force=False):
+        """Bind the work queue to every enabled source's exchange and keys; unbind what is no longer wanted.
+
+        Cheap when nothing changed: the rules are re-read only when their stamp moved, and only differences are sent.
+        """
+        close_old_connections()
+        wanted = self.cache.current().bindings()
+        for exchange, exchange_type, key in sorted(wanted if force else wanted - self.bound):
+            try:
+                self._ensure_exchange(exchange, exchange_type)
+                self._admin.queue_bind(self.queue, exchange, routing_key=key)
+                self.bound.add((exchange, exchange_type, key))
+            except AMQPChannelError as exc:
+                logger.error("cannot bind %s to exchange %s with %r: %r (retrying at the next reconcile)", self.queue, exchange, key, exc)
+                self._reopen_admin()
+        for exchange, exchange_type, key in sorted(self.bound - wanted):
+            try:
+                self._admin.queue_unbind(self.queue, exchange, routing_key=key)
+            except AMQPChannelError as exc:
+                logger.info("unbinding %s from %s %r: %r", self.queue, exchange, key, exc)
+                self._reopen_admin()
+            self.bound.discard((exchange, exchange_type, key))
+
+    def _ensure_exchange(self, exchange, exchange_type):
+        # Declared durable so the binding (and so no message) is lost when the producer has not created it yet;
+        # when it exists with other attributes (entrecode's own), the broker refuses and it is used as it is.
+        if exchange == "amq.topic":
+            return
+        try:
+            self._admin.exchange_declare(exchange, exchange_type=exchange_type, durable=True)
+        except ChannelClosedByBroker as exc:
+            if exc.reply_code != 406:
+                raise
+            self._reopen_admin()
+            self._admin.exchange_declare(exchange, passive=True)
+
+    def _reopen_admin(self):
+        if not self._admin.is_open:
+            self._admin = self._conn.channel()
+            self._admin.confirm_delivery()
+
+
+def start_in_background(**options) -> Dispatcher | None:
+    """The embedded default: one dispatcher on a daemon thread when settings.AMQP_URL is set (else None)."""
+    if not settings.AMQP_URL:
+        return None
+    dispatcher = Dispatcher(**options)
+    dispatcher.thread = threading.Thread(target=dispatcher.run, name="eventhub-dispatch", daemon=True)
+    dispatcher.thread.start()
+    return dispatcher

@@ -1,0 +1,161 @@
+"""Broker sources and dead letters: versioned source changes, the rules the dispatcher reads, dead-letter storage, redrive."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Max, Q
+from django.utils import timezone
+
+from eventhub.conf import hub_setting
+from subscriptions.broker import Message, Rules, SourceRule, convert
+from subscriptions.models import DeadLetter, EventType, Source
+from subscriptions.pipeline import IncomingEvent, Recorded, record_events
+from subscriptions.signals import announce, message_dead_lettered
+from tenants.models import Tenant
+
+
+class SourceNameTaken(Exception):
+    pass
+
+
+@dataclass
+class Conflict:
+    source: Source
+
+
+def create_source(tenant, values) -> Source:
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            return Source.objects.create(tenant=tenant, created_at=now, modified_at=now, **values)
+    except IntegrityError:
+        raise SourceNameTaken(f"A source named '{values.get('name')}' exists already.")
+
+
+def update_source(source, values, version):
+    """Apply a change only on the current version (compare-and-swap); a stale or missing version is a Conflict."""
+    if version is None or version != source.version:
+        return Conflict(source)
+    try:
+        with transaction.atomic():
+            updated = Source.objects.filter(pk=source.pk, version=version).update(
+                version=F("version") + 1, modified_at=timezone.now(), **values
+            )
+    except IntegrityError:
+        raise SourceNameTaken(f"A source named '{values.get('name')}' exists already.")
+    source.refresh_from_db()
+    return source if updated else Conflict(source)
+
+
+def delete_source(source):
+    source.delete()
+
+
+# --- the dispatcher's view: enabled sources and known event types --------------------------------
+
+
+def rules_stamp() -> tuple:
+    """Changes whenever a source or an event type is created, changed or removed (two aggregate queries)."""
+    sources = Source.objects.aggregate(n=Count("id"), m=Max("modified_at"))
+    types = EventType.objects.aggregate(n=Count("id"), m=Max("updated_at"))
+    return (sources["n"], sources["m"], types["n"], types["m"])
+
+
+def load_rules(tenant_ids=None) -> tuple[Rules, dict[int, Tenant]]:
+    """The enabled sources (of `tenant_ids`, or all) as Rules, and their tenants by id."""
+    sources = Source.objects.filter(enabled=True).order_by("created_at", "id")
+    if tenant_ids is not None:
+        sources = sources.filter(tenant_id__in=tenant_ids)
+    rules = [
+        SourceRule(
+            id=s.id,
+            tenant_id=s.tenant_id,
+            exchange=s.exchange,
+            exchange_type=s.exchange_type,
+            binding_keys=tuple(s.binding_keys),
+            type_from=s.type_from,
+            type_field=s.type_field,
+            catch_all_type=s.catch_all_type,
+        )
+        for s in sources
+    ]
+    tenant_ids = {r.tenant_id for r in rules}
+    builtin, own = set(), {t: set() for t in tenant_ids}
+    for tenant_id, key in EventType.objects.filter(Q(tenant__isnull=True) | Q(tenant_id__in=tenant_ids)).values_list("tenant_id", "key"):
+        (builtin if tenant_id is None else own[tenant_id]).add(key)
+    known = {t: frozenset(builtin | keys) for t, keys in own.items()}
+    tenants = Tenant.objects.in_bulk(tenant_ids)
+    return Rules(rules, known), tenants
+
+
+# --- dead letters ---------------------------------------------------------------------------
+
+
+def dead_letter_row(message: Message, reason: str, tenant_id=None, source_id=None, now=None) -> DeadLetter:
+    """A DeadLetter for a message (not saved): the body as text, bounded, undecodable bytes replaced."""
+    limit = hub_setting("DEAD_LETTER_BODY_BYTES")
+    return DeadLetter(
+        tenant_id=tenant_id,
+        source_id=source_id,
+        exchange=message.exchange[:255],
+        routing_key=message.routing_key[:255],
+        properties=message.properties,
+        body=message.body[:limit].decode("utf-8", errors="replace"),
+        body_size=len(message.body),
+        reason=reason[:2000],
+        received_at=now or timezone.now(),
+    )
+
+
+def store_dead_letters(rows: list[DeadLetter]) -> list[DeadLetter]:
+    """Insert dead letters inside the caller's transaction; each is announced after the commit."""
+    if not rows:
+        return []
+    created = DeadLetter.objects.bulk_create(rows)
+    transaction.on_commit(lambda: [announce(message_dead_lettered, dead_letter=row) for row in created])
+    return created
+
+
+def already_dead_lettered(row: DeadLetter) -> bool:
+    """A redelivered message was stored before its ack got lost: the same row within the last day."""
+    return DeadLetter.objects.filter(
+        tenant_id=row.tenant_id,
+        exchange=row.exchange,
+        routing_key=row.routing_key,
+        body_size=row.body_size,
+        reason=row.reason,
+        received_at__gte=row.received_at - timedelta(days=1),
+        body=row.body,
+    ).exists()
+
+
+class RedriveFailed(Exception):
+    """str(exc) says why the stored message still cannot become an event."""
+
+
+def redrive_dead_letter(dead_letter: DeadLetter) -> Recorded:
+    """Convert the stored message again (after the missing source or type was created); record it on success."""
+    if dead_letter.tenant_id is None:
+        raise RedriveFailed("This message matched no tenant's source; it cannot be re-driven for a tenant.")
+    if dead_letter.reason.startswith("body is not UTF-8"):
+        raise RedriveFailed("The original body is not UTF-8; only the producer can fix it.")
+    body = dead_letter.body.encode("utf-8")
+    if len(body) != dead_letter.body_size:
+        raise RedriveFailed(f"Only {len(body)} of the body's {dead_letter.body_size} bytes were kept; it cannot be re-driven.")
+    message = Message(dead_letter.exchange, dead_letter.routing_key, body, dead_letter.properties or {})
+    rules, tenants = load_rules([dead_letter.tenant_id])
+    [outcome] = convert(message, rules, tenant_id=dead_letter.tenant_id, body_limit=hub_setting("MAX_MESSAGE_BYTES"))
+    if outcome.event is None:
+        raise RedriveFailed(f"The message still cannot become an event: {outcome.reason}.")
+    with transaction.atomic():
+        [recorded] = record_events(tenants[outcome.tenant_id], [IncomingEvent(**outcome.event)])
+        DeadLetter.objects.filter(pk=dead_letter.pk).update(redriven_at=timezone.now())
+    dead_letter.refresh_from_db()
+    return recorded
+
+
+def dead_letters_of(tenant):
+    return DeadLetter.objects.filter(tenant=tenant).select_related("source").order_by("-received_at", "-id")

@@ -1,0 +1,128 @@
+"""Helpers for tests against the real RabbitMQ: unique names, publishing entrecode-style messages, waiting."""
+
+import json
+import socket
+import threading
+import time
+import uuid
+
+import pika
+from django.db import OperationalError
+
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+class Broker:
+    """A connection plus unique exchange/queue names for one test; delete() removes everything it names."""
+
+    def __init__(self, url=AMQP_URL):
+        self.url = url
+        suffix = uuid.uuid4().hex[:10]
+        self.exchange = f"test.publicAPI.{suffix}"
+        self.queue = f"test.work.{suffix}"
+        self.dead_exchange = f"test.dead.{suffix}"
+        self.dead_queue = f"test.dead.{suffix}"
+        self.connection = pika.BlockingConnection(pika.URLParameters(url))
+        self.channel = self.connection.channel()
+        self.channel.confirm_delivery()
+        self.channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+
+    def dispatcher_options(self, **extra):
+        return {"url": self.url, "queue": self.queue, "dead_exchange": self.dead_exchange, "dead_queue": self.dead_queue, **extra}
+
+    def publish(self, routing_key, body, exchange=None, **props):
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        defaults = {"delivery_mode": 2, "content_type": "application/json", "message_id": str(uuid.uuid4()), "app_id": "ec.test",
+                    "timestamp": int(time.time() * 1000)}
+        properties = pika.BasicProperties(**{k: v for k, v in {**defaults, **props}.items() if v is not None})
+        self.channel.basic_publish(exchange or self.exchange, routing_key, raw, properties)
+
+    def depth(self, queue):
+        return self.channel.queue_declare(queue, passive=True).method.message_count
+
+    def drain(self, queue):
+        """Every message now in `queue`: [(properties, body)] (acknowledged, so gone)."""
+        out = []
+        while True:
+            method, props, body = self.channel.basic_get(queue, auto_ack=True)
+            if method is None:
+                return out
+            out.append((props, body))
+
+    def delete(self):
+        channel = self.connection.channel()
+        for queue in (self.queue, self.dead_queue):
+            channel.queue_delete(queue)
+        for exchange in (self.exchange, self.dead_exchange):
+            channel.exchange_delete(exchange)
+        self.connection.close()
+
+
+def wait_until(condition, timeout=30.0, interval=0.05, what="condition"):
+    """Poll until condition() is truthy. SQLite's shared in-memory test database answers "table is locked" while
+    the dispatcher thread writes (no busy timeout there): that is a retry, not a failure."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except OperationalError:
+            value = None
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+class TcpProxy:
+    """A local TCP forwarder to the broker; cut() kills every connection through it, as a broker restart would."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections = 0
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(self.target)
+            with self._lock:
+                self.connections += 1
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (source, target):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cut(self):
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+                s.close()
+            except OSError:
+                pass
+
+    def close(self):
+        self.server.close()
+        self.cut()

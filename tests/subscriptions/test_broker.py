@@ -1,0 +1,182 @@
+"""The pure broker core: AMQP topic matching, binding key rules, message -> event conversion and its reasons."""
+
+import datetime as dt
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from subscriptions.broker import (
+    Message,
+    Rules,
+    SourceRule,
+    binding_key_problem,
+    convert,
+    exchange_name_problem,
+    message_id,
+    message_timestamp,
+    plain_properties,
+    topic_matches,
+)
+
+ENTRY = {"entryID": "e1", "modelTitle": "mymodel", "shortID": "035af82b", "data": {"_creator": "dd50"}}
+PROPS = {"persistent": True, "contentType": "application/json", "messageId": "8540d774-4863-4d2b-b788-4ecb19412e85",
+         "type": "entryUpdated", "appId": "string", "timestamp": 1700000000123}
+KNOWN = frozenset({"entryCreated", "entryUpdated", "cmd.sendMail", "custom.catchall"})
+
+
+@pytest.mark.parametrize(
+    "binding, routing_key, expected",
+    [
+        ("#", "a.b.c", True),
+        ("#", "", True),
+        ("a.*", "a.b", True),
+        ("a.*", "a.b.c", False),
+        ("a.*", "a", False),
+        ("a.#", "a", True),
+        ("a.#", "a.b.c", True),
+        ("#.c", "c", True),
+        ("#.c", "a.b.c", True),
+        ("a.#.c", "a.c", True),
+        ("a.#.c", "a.x.y.c", True),
+        ("a.#.c", "a.x.y.d", False),
+        ("*.*.*.entryCreated", "035af82b.mymodel.e1.entryCreated", True),
+        ("035af82b.mymodel.*.entryCreated", "035af82b.mymodel.e1.entryCreated", True),
+        ("035af82b.mymodel.*.entryCreated", "035af82b.other.e1.entryCreated", False),
+        ("035af82b.mymodel.*.entryCreated", "035af82b.mymodel.e1.entryUpdated", False),
+        ("a.b", "a.b", True),
+        ("a.b", "a.bc", False),
+        ("a+b.c", "a+b.c", True),  # literal, not a regex
+        ("*", "", True),  # the empty routing key is one empty word
+    ],
+)
+def test_topic_matching_follows_amqp_semantics(binding, routing_key, expected):
+    assert topic_matches(binding, routing_key) is expected
+
+
+@pytest.mark.parametrize("key", ["#", "*", "a.b", "035af82b.mymodel.*.entryCreated", "#.entryCreated", "a.#.b"])
+def test_valid_binding_keys(key):
+    assert binding_key_problem(key) is None
+
+
+@pytest.mark.parametrize("key", ["", "a..b", ".a", "a.", "a*", "a.b#", "a b", "x" * 256, 5])
+def test_invalid_binding_keys_say_why(key):
+    assert binding_key_problem(key)
+
+
+@pytest.mark.parametrize("name, ok", [("publicAPI", True), ("amq.topic", True), ("a:b-c_d.e", True), ("", False),
+                                      ("with space", False), ("eventhub.dead", False), ("amq.direct", False), ("x" * 256, False)])
+def test_exchange_names(name, ok):
+    assert (exchange_name_problem(name) is None) is ok
+
+
+def rules(*sources, known=KNOWN):
+    return Rules(list(sources), {s.tenant_id: known for s in sources})
+
+
+def source(tenant_id=1, keys=("#",), exchange="publicAPI", **kw):
+    return SourceRule(id=f"s{tenant_id}", tenant_id=tenant_id, exchange=exchange, exchange_type="topic", binding_keys=tuple(keys), **kw)
+
+
+def message(body=ENTRY, routing_key="035af82b.mymodel.e1.entryUpdated", exchange="publicAPI", **props):
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Message(exchange, routing_key, raw, {**PROPS, **props})
+
+
+def test_an_entrecode_message_becomes_an_event_with_its_properties():
+    [out] = convert(message(), rules(source()))
+    assert out.reason is None and out.tenant_id == 1 and out.source_id == "s1"
+    event = out.event
+    assert event["type"] == "entryUpdated" and event["data"] == ENTRY
+    assert event["id"] == PROPS["messageId"]
+    assert event["timestamp"] == dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt.timezone.utc)
+    assert event["routing_key"] == "035af82b.mymodel.e1.entryUpdated" and event["properties"]["appId"] == "string"
+
+
+def test_without_type_property_the_last_routing_key_word_or_a_known_dotted_suffix_is_the_type():
+    assert convert(message(type=None), rules(source()))[0].event["type"] == "entryUpdated"
+    [out] = convert(message({"mail": {}}, routing_key="entrecode.de.cmd.sendMail", type=None), rules(source()))
+    assert out.event["type"] == "cmd.sendMail"
+
+
+def test_type_from_routing_key_ignores_the_property_and_body_field_reads_the_body():
+    assert convert(message(type="entryCreated"), rules(source(type_from="routing_key")))[0].event["type"] == "entryUpdated"
+    body = {**ENTRY, "meta": {"kind": "entryCreated"}}
+    assert convert(message(body), rules(source(type_from="body_field", type_field="meta.kind")))[0].event["type"] == "entryCreated"
+    assert "body field 'meta.kind'" in convert(message(), rules(source(type_from="body_field", type_field="meta.kind")))[0].reason
+
+
+def test_an_unknown_type_takes_the_catch_all_or_is_refused_with_the_reason():
+    assert convert(message(type="whatever"), rules(source(catch_all_type="custom.catchall")))[0].event["type"] == "custom.catchall"
+    assert convert(message(type="whatever"), rules(source()))[0].reason == "unknown event type 'whatever' and the source has no catch-all type"
+
+
+def test_no_type_at_all_is_refused():
+    [out] = convert(message(routing_key="", type=None), rules(source()))
+    assert out.event is None and out.reason == "no event type: no AMQP type property and an empty routing key"
+
+
+@pytest.mark.parametrize(
+    "body, props, reason",
+    [
+        (b"{not json", {}, "body is not JSON"),
+        (b"\xff\xfe{}", {}, "body is not UTF-8"),
+        (b"[1, 2]", {}, "body is a JSON array, not an object"),
+        (b'"text"', {}, "body is a JSON string, not an object"),
+        (b"NaN", {}, "body is not JSON"),
+        (b"{}", {"contentType": "text/plain"}, "content type 'text/plain' is not JSON"),
+        (b"{}", {"contentEncoding": "gzip"}, "content encoding 'gzip' is not supported"),
+        (b'{"a": "' + b"x" * (1024 * 1024) + b'"}', {}, "over the limit of 1048576 bytes"),
+    ],
+)
+def test_unusable_bodies_are_refused_with_their_reason(body, props, reason):
+    [out] = convert(message(body, **props), rules(source()))
+    assert out.event is None and reason in out.reason and out.tenant_id == 1
+
+
+def test_content_type_may_be_absent_or_carry_a_charset():
+    assert convert(message(contentType=None), rules(source()))[0].event
+    assert convert(message(contentType="application/json; charset=utf-8"), rules(source()))[0].event
+
+
+def test_no_matching_source_is_a_reason_without_tenant():
+    [out] = convert(message(exchange="other"), rules(source()))
+    assert out.tenant_id is None and "no enabled source matches exchange 'other'" in out.reason
+    [out] = convert(message(), rules(source(keys=("035af82b.othermodel.#",))))
+    assert out.tenant_id is None and out.reason
+
+
+def test_each_tenant_with_a_matching_source_gets_the_event_once():
+    out = convert(message(), rules(source(1), source(1, keys=("*.mymodel.#",)), source(2, keys=("#.entryUpdated",)), source(3, keys=("x.#",))))
+    assert sorted(o.tenant_id for o in out) == [1, 2] and all(o.event for o in out)
+    assert convert(message(), rules(source(1), source(2)), tenant_id=2)[0].tenant_id == 2
+
+
+def test_ids_are_the_message_id_else_a_content_hash_that_a_redelivery_repeats():
+    assert message_id(message()) == PROPS["messageId"]
+    bare = message(messageId=None)
+    assert message_id(bare) == message_id(message(messageId=None)) and message_id(bare).startswith("sha256:")
+    assert message_id(bare) != message_id(message({"other": 1}, messageId=None))
+    assert message_id(bare) != message_id(message(routing_key="x.entryUpdated", messageId=None))
+    assert len(message_id(message(messageId="m" * 500))) <= 200
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (1700000000, dt.datetime(2023, 11, 14, 22, 13, 20, tzinfo=dt.timezone.utc)),
+        (1700000000123, dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt.timezone.utc)),
+        (None, None), (0, None), ("string", None), (True, None), (10**30, None),
+    ],
+)
+def test_timestamps_in_seconds_or_milliseconds_are_detected(value, expected):
+    assert message_timestamp(value) == expected
+
+
+def test_pika_properties_become_amqplib_names_and_json_values():
+    props = SimpleNamespace(content_type="application/json", message_id="m1", type="entryCreated", app_id="a", timestamp=5,
+                            delivery_mode=2, headers={"x-b": b"bytes", "x-bin": b"\xff", "n": {"deep": [1, b"2"]}})
+    plain = plain_properties(props)
+    assert plain == {"contentType": "application/json", "messageId": "m1", "type": "entryCreated", "appId": "a", "timestamp": 5,
+                     "persistent": True, "headers": {"x-b": "bytes", "x-bin": "base64:/w==", "n": {"deep": [1, "2"]}}}
+    json.dumps(plain)

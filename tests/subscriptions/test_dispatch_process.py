@@ -1,0 +1,148 @@
+"""`manage.py dispatch` as a process against PostgreSQL and RabbitMQ: SIGTERM exits 0 with its batch acknowledged;
+kill -9 mid-batch and a restart lose and duplicate nothing; a cut connection is re-established; poison is dead-lettered."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pika
+import pytest
+from django.db import connection
+
+from subscriptions.dispatch import Dispatcher
+from subscriptions.models import DeadLetter, Event
+from subscriptions.sources import create_source
+from tests.subscriptions.broker_helpers import Broker, TcpProxy, wait_until
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def broker():
+    broker = Broker()
+    yield broker
+    broker.delete()
+
+
+@pytest.fixture
+def spawn(broker):
+    """spawn(*args) -> a `manage.py dispatch` process on the test database and this test's queues."""
+    processes = []
+    settings = connection.settings_dict
+    database_url = f"postgres://{settings['USER']}@{settings['HOST'] or '127.0.0.1'}:{settings['PORT'] or 5432}/{settings['NAME']}"
+
+    def start(*args):
+        env = {**os.environ, "DATABASE_URL": database_url, "AMQP_URL": broker.url, "LOG_LEVEL": "WARNING"}
+        command = [sys.executable, "manage.py", "dispatch", "--queue", broker.queue, "--dead-exchange", broker.dead_exchange,
+                   "--dead-queue", broker.dead_queue, *args]
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        processes.append(process)
+        return process
+
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+
+
+def publish_many(broker, count, start=0):
+    for n in range(start, start + count):
+        broker.publish(f"ec.model.{n}.entryCreated", {"n": n}, message_id=f"m{n}")
+
+
+def event_count():
+    return Event.objects.count()
+
+
+def queue_declared(broker):
+    def declared():
+        channel = broker.connection.channel()
+        try:
+            channel.queue_declare(broker.queue, passive=True)
+            channel.close()
+            return True
+        except pika.exceptions.ChannelClosedByBroker:
+            return False
+
+    wait_until(declared, interval=0.3, what="the dispatcher declaring its queue")
+
+
+def test_sigterm_finishes_the_batch_acks_and_exits_0(tenant, broker, spawn):
+    create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
+    process = spawn("--batch-ms", "5000", "--batch-size", "100000")
+    queue_declared(broker)
+    publish_many(broker, 300)
+    wait_until(lambda: broker.depth(broker.queue) == 0, what="the dispatcher holding every message")  # all prefetched
+    assert event_count() == 0  # the batch is still open (5 s)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(30) == 0, process.stdout.read().decode()
+    # What reached the batch is committed AND acknowledged (else it would be back in the queue as well); what
+    # pika had received but not yet handed over was returned to the queue for the next dispatcher.
+    committed = event_count()
+    assert committed > 0 and committed + broker.depth(broker.queue) == 300
+
+
+def test_kill_9_mid_batch_and_restart_every_message_becomes_exactly_one_event(tenant, broker, spawn):
+    create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
+    total = 4000
+    process = spawn("--batch-size", "200", "--prefetch", "400", "--batch-ms", "100")
+    queue_declared(broker)
+    publish_many(broker, total // 2)
+    wait_until(lambda: 0 < event_count(), timeout=60, what="some events committed")
+    process.send_signal(signal.SIGKILL)
+    process.wait(10)
+    committed = event_count()
+    assert committed < total  # it died mid-stream
+    publish_many(broker, total // 2, start=total // 2)
+    spawn("--batch-size", "200", "--prefetch", "400", "--batch-ms", "100")
+    wait_until(lambda: event_count() == total and broker.depth(broker.queue) == 0, timeout=120, what="every message as an event")
+    assert Event.objects.values("event_id").distinct().count() == total
+    assert sorted(Event.objects.values_list("data__n", flat=True)) == list(range(total))
+
+
+def test_a_cut_connection_is_re_established_and_nothing_is_lost_or_doubled(tenant, broker, settings):
+    settings.EVENTHUB = {**settings.EVENTHUB, "RECONNECT_MAX_SECONDS": 1}
+    create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
+    proxy = TcpProxy("127.0.0.1", 5672)
+    dispatcher = Dispatcher(**broker.dispatcher_options(url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/", batch_size=50, prefetch=100, batch_ms=20))
+    thread = threading.Thread(target=dispatcher.run, daemon=True)
+    thread.start()
+    try:
+        assert dispatcher.ready.wait(20)
+        publish_many(broker, 1000)
+        wait_until(lambda: event_count() > 0, what="a first batch")
+        proxy.cut()  # every open connection through the proxy dies, as with a broker restart
+        publish_many(broker, 1000, start=1000)
+        wait_until(lambda: event_count() == 2000 and broker.depth(broker.queue) == 0, timeout=90, what="everything after reconnecting")
+        assert Event.objects.values("event_id").distinct().count() == 2000
+        assert proxy.connections >= 2
+    finally:
+        dispatcher.stop()
+        thread.join(20)
+        proxy.close()
+
+
+def test_a_message_the_database_refuses_is_dead_lettered_and_the_rest_of_its_batch_stored(tenant, broker):
+    create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
+    dispatcher = Dispatcher(**broker.dispatcher_options(batch_ms=300))
+    thread = threading.Thread(target=dispatcher.run, daemon=True)
+    thread.start()
+    try:
+        assert dispatcher.ready.wait(20)
+        publish_many(broker, 5)
+        broker.publish("ec.model.x.entryCreated", b'{"text": "nul \\u0000 inside"}', message_id="poison")  # jsonb refuses \u0000
+        publish_many(broker, 5, start=5)
+        wait_until(lambda: event_count() == 10 and DeadLetter.objects.count() == 1, what="the batch stored without the poison")
+        row = DeadLetter.objects.get()
+        assert row.reason.startswith("the database refused the event") and row.properties["messageId"] == "poison"
+        wait_until(lambda: broker.depth(broker.queue) == 0)
+        assert len(broker.drain(broker.dead_queue)) == 1
+    finally:
+        dispatcher.stop()
+        thread.join(20)
