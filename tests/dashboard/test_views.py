@@ -342,6 +342,8 @@ def test_owners_manage_members_but_cannot_remove_the_last_owner(owner, tenant):
     owner.post(f"{BASE}members/{bob.pk}/", {"role": "viewer"})
     bob.refresh_from_db()
     assert bob.role == Role.VIEWER
+    confirm = owner.get(f"{BASE}members/{bob.pk}/")
+    assert confirm.status_code == 200 and b"Remove bob?" in confirm.content and Membership.objects.filter(pk=bob.pk).exists()
     me = Membership.objects.get(user=owner.user)
     owner.post(f"{BASE}members/{me.pk}/", {"remove": "1"})
     assert Membership.objects.filter(pk=me.pk, role=Role.OWNER).exists()
