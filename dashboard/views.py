@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.db import transaction
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_POST
 
 from dashboard import selectors as stats
 from dashboard.access import tenant_view
@@ -201,10 +200,13 @@ def members(request):
                   status=400 if form.errors else 200)
 
 
-@require_POST
 @tenant_view(see=Role.OWNER, change=Role.OWNER)
 def member_change(request, member_id):
+    """GET: the confirmation before removing a member; POST: change the role, or remove (never the last owner)."""
     tenant = request.tenant
+    if request.method != "POST":
+        member = get_object_or_404(Membership.objects.select_related("user"), pk=member_id, tenant=tenant)
+        return render(request, "dashboard/member_remove.html", {"member": member})
     with transaction.atomic():
         member = get_object_or_404(Membership.objects.select_for_update().select_related("user"), pk=member_id, tenant=tenant)
         remove = request.POST.get("remove") == "1"

@@ -6,6 +6,7 @@ Starts the hub (uvicorn, in-process) on a temporary SQLite database, fills it wi
 logs in through the login page with Debian's headless chromium and saves one PNG per page next to this file.
 """
 
+import math
 import os
 import random
 import shutil
@@ -68,7 +69,7 @@ def seed():
     now = timezone.now()
     events, deliveries, attempts = [], [], []
     for minute in range(60):
-        load = int(18 + 10 * (1 + __import__("math").sin(minute / 9)) + rng.randint(0, 6))
+        load = int(18 + 10 * (1 + math.sin(minute / 9)) + rng.randint(0, 6))
         for n in range(load):
             at = now - timedelta(minutes=59 - minute, seconds=rng.randint(0, 59))
             kind = rng.choice(["product.created", "product.updated", "order.created", "customer.created"])

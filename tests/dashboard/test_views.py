@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from subscriptions.endpoints import create_endpoint, update_endpoint
 from subscriptions.models import (
     Attempt, DeadLetter, Delivery, DeliveryStatus, Endpoint, EndpointSecret, Event, EventSubscription, Source,
 )
@@ -57,7 +58,7 @@ def test_every_page_renders_for_a_viewer_with_the_nav_and_tenant_switcher(viewer
 
 
 def test_a_user_of_tenant_a_cannot_see_tenant_b_by_url_guessing(client_as, tenant, other_tenant):
-    theirs = __import__("subscriptions.endpoints", fromlist=["create_endpoint"]).create_endpoint(other_tenant, {"url": "https://b.example.com", "events": ["*"]})[0]
+    theirs = create_endpoint(other_tenant, {"url": "https://b.example.com", "events": ["*"]})[0]
     delivery = make_delivery(other_tenant, theirs)
     mine = client_as(Role.OWNER)
     for path in ["/t/globex/", "/t/globex/catalog/", "/t/globex/endpoints/", f"/t/globex/endpoints/{theirs.pk}/",
@@ -219,8 +220,6 @@ def test_an_invalid_filter_shows_the_error_at_its_path_and_creates_nothing(edito
 
 
 def test_editing_with_a_stale_version_shows_the_conflict_and_the_current_state(editor, endpoint):
-    from subscriptions.endpoints import update_endpoint
-
     update_endpoint(endpoint, {"description": "changed by someone else"}, 1)
     form = {**VALID, "url": "https://mine.example.com/", "version": 1}
     response = editor.post(f"{BASE}endpoints/{endpoint.pk}/edit/", form)
@@ -343,6 +342,8 @@ def test_owners_manage_members_but_cannot_remove_the_last_owner(owner, tenant):
     owner.post(f"{BASE}members/{bob.pk}/", {"role": "viewer"})
     bob.refresh_from_db()
     assert bob.role == Role.VIEWER
+    confirm = owner.get(f"{BASE}members/{bob.pk}/")
+    assert confirm.status_code == 200 and b"Remove bob?" in confirm.content and Membership.objects.filter(pk=bob.pk).exists()
     me = Membership.objects.get(user=owner.user)
     owner.post(f"{BASE}members/{me.pk}/", {"remove": "1"})
     assert Membership.objects.filter(pk=me.pk, role=Role.OWNER).exists()
@@ -375,3 +376,8 @@ def test_the_secret_never_reaches_the_logs(owner, tenant, caplog):
 def test_the_catalog_redirects_back_only_to_this_site(editor):
     response = editor.post(BASE + "catalog/", {"toggle": "SUBSCRIBE:product.created", "next": "https://evil.example.com/"})
     assert response.url == BASE + "catalog/"
+
+
+def test_an_empty_overview_says_where_events_come_from(viewer):
+    html = viewer.get(BASE).content.decode()
+    assert "No events in the last hour" in html and 'href="/t/acme/sources/"' in html and "No endpoint is failing" in html
