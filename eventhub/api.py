@@ -1,6 +1,7 @@
 """What every API answer shares: the one error shape and a JSON parser with bounded size and depth."""
 
 import json
+import re
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
@@ -83,13 +84,24 @@ class BoundedJSONParser(JSONParser):
         if len(raw) > limit:
             raise BodyTooLarge(f"The request body is larger than {limit} bytes ({limit // 1024} KiB).")
         try:
-            return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+            text = raw.decode("utf-8")
+            if has_nul_escape(text):
+                raise exceptions.ParseError("The request body holds a NUL character (\\u0000), which the hub cannot store.")
+            return json.loads(text, parse_constant=_refuse_constant)
         except UnicodeDecodeError:
             raise exceptions.ParseError("The request body is not UTF-8.")
         except RecursionError:
             raise exceptions.ParseError("The request body is nested too deeply.")
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
+
+
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def has_nul_escape(text):
+    """True when JSON text encodes a NUL character (an unescaped backslash + u0000): databases refuse to store it."""
+    return "\\u0000" in text and _NUL_ESCAPE.search(text) is not None
 
 
 def _refuse_constant(name):

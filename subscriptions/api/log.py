@@ -1,6 +1,7 @@
 """HTTP ingest and the event and delivery log: /webhook/{tenant}/events and /webhook/{tenant}/deliveries."""
 
 import json
+from datetime import timezone as dt_timezone
 
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -53,7 +54,11 @@ def datetime_param(request, name, required=False):
         value = None
     if value is None or value.tzinfo is None:
         raise ValidationError({name: ["Must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z."]})
-    return value
+    try:
+        # In UTC: databases accept only some offsets (PostgreSQL refuses +18:09), and every stored time is UTC.
+        return value.astimezone(dt_timezone.utc)
+    except (OverflowError, ValueError):
+        raise ValidationError({name: ["Is out of the range of date-times this hub can store."]})
 
 
 def _optional(value, render):

@@ -6,7 +6,9 @@ fuzzed bodies and parameters reach the validation and business rules instead of 
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
@@ -23,13 +25,24 @@ def load_schema():
     return schema
 
 
+@pytest.fixture
+def keep_test_connection():
+    """As Django's test client does: the WSGI handler must not close the test's database connection after each
+    request (it would, inside the test's transaction, on PostgreSQL)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
 def operations():
     return [result.ok() for result in load_schema().get_all_operations()]
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("operation", operations(), ids=lambda op: op.label)
-def test_no_operation_answers_with_a_server_error(operation, tenant):
+def test_no_operation_answers_with_a_server_error(operation, tenant, keep_test_connection):
     headers = {"Authorization": f"Bearer {issue_token(tenant, list(SCOPES))}"}
 
     @given(case=operation.as_strategy())

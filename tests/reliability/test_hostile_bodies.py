@@ -46,3 +46,24 @@ def test_duplicate_keys_do_not_smuggle_a_second_value_past_validation(api):
     # The last value wins, as in every mainstream JSON parser: what was validated is what was applied.
     assert response.json()[0]["eventType"] == "product.created"
     assert EventSubscription.objects.get().event_type.key == "product.created"
+
+
+def test_a_nul_character_in_a_json_string_is_refused_not_a_database_error(api):
+    response = api.post("/webhook/acme/events", b'{"type": "product.created", "data": {"name": "a\\u0000b"}}', content_type="application/json")
+    assert response.status_code == 400 and "NUL" in response.json()["message"]
+    escaped = api.post("/webhook/acme/events", b'{"type": "product.created", "data": {"name": "a\\\\u0000b"}}', content_type="application/json")
+    assert escaped.status_code == 202  # a backslash followed by "u0000" is ordinary text
+
+
+@pytest.mark.parametrize("query", ["eventType=a%00b", "subscription=%00", "x=%00"])
+def test_a_nul_character_in_a_query_parameter_is_400(api, query):
+    response = api.get(f"{URL}?{query}")
+    assert response.status_code == 400 and "NUL" in response.json()["message"]
+
+
+@pytest.mark.parametrize("since", ["0672-10-26T14:01:40+18:09", "2026-01-01T00:00:00-23:59", "9999-12-31T23:59:59-12:00"])
+def test_odd_but_valid_time_zone_offsets_are_read_in_utc(api, since):
+    response = api.get("/webhook/acme/deliveries", {"since": since})
+    assert response.status_code in (200, 400), response.content
+    if response.status_code == 400:
+        assert "since" in response.content.decode()
