@@ -4,11 +4,12 @@ Two halves. `ingest_batch` is ORM only (no pika): convert a batch (broker.conver
 and dead letters in ONE transaction. `Dispatcher` is the thin pika part: declare, bind, consume, batch, ack.
 
 Why pika's BlockingConnection: the work per batch (the database commit) is synchronous and blocking. With a
-SelectConnection the ioloop would stall during the commit just the same, or need a thread hand-off and a
-thread-safe ack path (add_callback_threadsafe) for no throughput gain. BlockingConnection keeps the loop linear:
-process_data_events(time_limit) gathers deliveries until the batch is full or its time is up, the batch is
-committed, then one basic_ack(multiple=True). Heartbeats are serviced whenever pika is entered, and long waits
-(database back-off) use connection.sleep(), which keeps servicing them.
+SelectConnection the ioloop would stall during the commit just the same, or need add_callback_threadsafe acks
+for no throughput gain. Here the consumer thread owns the connection: process_data_events(time_limit) gathers
+deliveries until the batch is full (BATCH_SIZE) or its time is up (BATCH_MS), hands the batch to one committer
+thread and keeps receiving the next one (heartbeats flow too) while the database works; when the commit is
+done the consumer thread sends one basic_ack(multiple=True). One committer, so batches commit and are
+acknowledged in order; nothing is acknowledged before its commit.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import random
 import threading
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import pika
@@ -159,7 +161,8 @@ class Dispatcher:
         self.backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
         self.stopping = threading.Event()
         self.ready = threading.Event()  # set once consuming (tests and the embedded start wait on it)
-        self.cache = RulesCache()
+        self.cache = RulesCache()  # the committer thread's
+        self.binding_rules = RulesCache()  # the consumer thread's (each thread has its own database connection)
         self.bound: set[tuple[str, str, str]] = set()  # bindings this process made (durable, so kept across reconnects)
         self.committed = 0  # messages acknowledged after commit, for logs and the benchmark
         self.first_message_at = self.last_ack_at = None  # time.monotonic(), for the benchmark
@@ -175,26 +178,37 @@ class Dispatcher:
             self.thread.join(timeout)
 
     def run(self):
-        while not self.stopping.is_set():
-            try:
-                self._session()
-            except Stopped:
-                break
-            except (AMQPError, OSError) as exc:
-                delay = self.backoff.next()
-                logger.warning("broker connection lost (%r); reconnecting in %.1f s", exc, delay)
-                self.stopping.wait(delay)
-            except (OperationalError, InterfaceError) as exc:  # the database is away while loading the rules
-                delay = self.backoff.next()
-                logger.warning("database unavailable (%r); retrying in %.1f s", exc, delay)
-                connection.close()
-                self.stopping.wait(delay)
-        connection.close()
+        # The committer: one thread, so batches commit and are acknowledged in order, one in flight while the
+        # next one is being received (the database and the broker work at the same time).
+        self._committer = ThreadPoolExecutor(1, thread_name_prefix="eventhub-dispatch-commit")
+        try:
+            while not self.stopping.is_set():
+                try:
+                    self._session()
+                except Stopped:
+                    break
+                except (AMQPError, OSError) as exc:
+                    delay = self.backoff.next()
+                    logger.warning("broker connection lost (%r); reconnecting in %.1f s", exc, delay)
+                    self.stopping.wait(delay)
+                except (OperationalError, InterfaceError) as exc:  # the database is away while loading the rules
+                    delay = self.backoff.next()
+                    logger.warning("database unavailable (%r); retrying in %.1f s", exc, delay)
+                    connection.close()
+                    self.stopping.wait(delay)
+                except Exception:  # a bug must not end the embedded dispatcher for good: unacked, so redelivered
+                    delay = self.backoff.next()
+                    logger.exception("dispatcher failed; its unacknowledged messages return to the queue; restarting in %.1f s", delay)
+                    self.stopping.wait(delay)
+        finally:
+            self._committer.submit(lambda: connection.close()).result()  # the committer thread's own connection
+            self._committer.shutdown()
+            connection.close()
         logger.info("dispatcher stopped after %d messages", self.committed)
 
     # one connection, from declare to close
     def _session(self):
-        self._buffer = []
+        self._buffer, self._in_flight = [], None
         self.ready.clear()
         conn = self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
         try:
@@ -210,9 +224,12 @@ class Dispatcher:
             logger.info("dispatcher consuming %s (prefetch %d, batch %d / %d ms)", self.queue, self.prefetch, self.batch_size, self.batch_seconds * 1000)
             self._consume(conn, channel)
             channel.basic_cancel(tag)
-            self._flush(conn, channel)  # SIGTERM: finish and acknowledge what we hold
+            self._flush(conn, channel, wait=True)  # SIGTERM: finish and acknowledge what we hold
         finally:
             self.ready.clear()
+            if self._in_flight is not None:  # connection lost mid-commit: let it end; its messages come back, deduplicated
+                wait([self._in_flight[0]])
+                self._in_flight = None
             try:
                 if conn.is_open:
                     conn.close()
@@ -224,10 +241,14 @@ class Dispatcher:
         while not self.stopping.is_set():
             now = time.monotonic()
             deadline = self._batch_started + self.batch_seconds if self._buffer else now + 0.25
+            if self._in_flight is not None:
+                deadline = min(deadline, now + 0.005)  # look for the commit's end often: ack early
             conn.process_data_events(time_limit=max(0.0, min(deadline, next_reconcile) - now))
             now = time.monotonic()
             if self._buffer and (len(self._buffer) >= self.batch_size or now >= self._batch_started + self.batch_seconds):
                 self._flush(conn, channel)
+            elif self._in_flight is not None and self._in_flight[0].done():
+                self._finish_in_flight(conn, channel)
             if now >= next_reconcile:
                 self._reconcile()
                 next_reconcile = now + self.reconcile_seconds
@@ -240,28 +261,42 @@ class Dispatcher:
         message = Message(method.exchange, method.routing_key, body, plain_properties(properties))
         self._buffer.append(Delivered(method.delivery_tag, message, method.redelivered, properties))
 
-    def _flush(self, conn, channel):
-        if not self._buffer:
+    def _flush(self, conn, channel, wait=False):
+        """Hand the buffer to the committer (after the batch before it is acknowledged: acks stay in order)."""
+        self._finish_in_flight(conn, channel)
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            self._in_flight = (self._committer.submit(self._commit, batch), batch)
+        if wait:
+            self._finish_in_flight(conn, channel)
+
+    def _finish_in_flight(self, conn, channel):
+        if self._in_flight is None:
             return
-        batch, backoff = self._buffer, Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
-        while True:
-            try:
-                outcome = ingest_batch(batch, self.cache)
-                break
-            except (OperationalError, InterfaceError) as exc:
-                # Nothing was stored; keep holding the batch (unacked: no one else loses it) and retry.
-                delay = backoff.next()
-                logger.warning("database error on commit (%r); batch of %d kept unacknowledged, retrying in %.1f s", exc, len(batch), delay)
-                connection.close()
-                conn.sleep(delay)
-                if self.stopping.is_set():
-                    raise Stopped()
+        future, batch = self._in_flight
+        while not future.done():
+            conn.process_data_events(time_limit=0.005)  # heartbeats and deliveries keep flowing meanwhile
+        self._in_flight = None
+        outcome = future.result()  # Stopped (asked to stop while the database was away) propagates: no ack
         for item, reason in outcome.dead:
             self._publish_dead(item, reason)
         channel.basic_ack(delivery_tag=batch[-1].tag, multiple=True)
         self.committed += len(batch)
         self.last_ack_at = time.monotonic()
-        self._buffer = []
+
+    def _commit(self, batch) -> BatchOutcome:
+        """On the committer thread. A database that is away: nothing stored, the batch is held unacknowledged
+        (no one else loses it) and retried with back-off; no hot loop, no requeue storm."""
+        backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
+        while True:
+            try:
+                return ingest_batch(batch, self.cache)
+            except (OperationalError, InterfaceError) as exc:
+                delay = backoff.next()
+                logger.warning("database error on commit (%r); batch of %d kept unacknowledged, retrying in %.1f s", exc, len(batch), delay)
+                connection.close()
+                if self.stopping.wait(delay):
+                    raise Stopped()
 
     def _publish_dead(self, item: Delivered, reason: str):
         props = item.raw_properties or pika.BasicProperties()
@@ -287,7 +322,7 @@ class Dispatcher:
         Cheap when nothing changed: the rules are re-read only when their stamp moved, and only differences are sent.
         """
         close_old_connections()
-        wanted = self.cache.current().bindings()
+        wanted = self.binding_rules.current().bindings()
         for exchange, exchange_type, key in sorted(wanted if force else wanted - self.bound):
             try:
                 self._ensure_exchange(exchange, exchange_type)

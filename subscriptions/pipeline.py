@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from subscriptions.bulk import bulk_insert
 from subscriptions.conditions import compile_filter
 from subscriptions.matching import Route, RoutingIndex
 from subscriptions.models import Delivery, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
@@ -78,9 +79,9 @@ def record_events(tenant, incoming: list[IncomingEvent], now=None) -> list[Recor
             matched = index.deliveries_for(event.envelope(tenant.name))
             per_event[event.event_id] = len(matched)
             deliveries += [
-                Delivery(
-                    tenant=tenant,
-                    event=event,
+                Delivery(  # ids, not instances: the related descriptors cost more than the insert on a big batch
+                    tenant_id=tenant.pk,
+                    event_id=event.pk,
                     endpoint_id=route.endpoint_id,
                     url=route.url,
                     event_type=event.type,
@@ -90,7 +91,7 @@ def record_events(tenant, incoming: list[IncomingEvent], now=None) -> list[Recor
                 )
                 for route, body in matched
             ]
-        Delivery.objects.bulk_create(deliveries, batch_size=500)
+        bulk_insert(Delivery, deliveries)
         if created:
             transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(deliveries)))
     created_ids = {e.event_id for e in created}
@@ -107,7 +108,7 @@ def _insert_events(events: list[Event]) -> list[Event]:
         return []
     try:
         with transaction.atomic():
-            return Event.objects.bulk_create(events)
+            return bulk_insert(Event, events)
     except IntegrityError:
         # Another writer stored one of these ids between our read and our insert: keep the rest, one by one.
         created = []

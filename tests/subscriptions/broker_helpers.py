@@ -1,6 +1,7 @@
 """Helpers for tests against the real RabbitMQ: unique names, publishing entrecode-style messages, waiting."""
 
 import json
+from contextlib import contextmanager
 import socket
 import threading
 import time
@@ -126,3 +127,21 @@ class TcpProxy:
     def close(self):
         self.server.close()
         self.cut()
+
+
+@contextmanager
+def running_dispatcher(**options):
+    """A Dispatcher consuming on a thread while the block runs; stopped (its batch acknowledged) and joined after."""
+    from subscriptions.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(**options)
+    thread = threading.Thread(target=dispatcher.run, daemon=True)
+    thread.start()
+    try:
+        assert dispatcher.ready.wait(20), "the dispatcher did not start consuming"
+        dispatcher.thread = thread
+        yield dispatcher
+    finally:
+        dispatcher.stop()
+        thread.join(20)
+        assert not thread.is_alive()

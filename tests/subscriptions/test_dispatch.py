@@ -2,20 +2,20 @@
 
 import json
 import re
-import threading
+from contextlib import ExitStack
 import uuid
 
 import pika
 import pytest
 
 from subscriptions.catalog import builtin_definitions
-from subscriptions.dispatch import REASON_HEADER, Dispatcher, start_in_background
+from subscriptions.dispatch import REASON_HEADER, start_in_background
 from subscriptions.endpoints import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, Event
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.signals import message_dead_lettered
 from subscriptions.sources import create_source
-from tests.subscriptions.broker_helpers import Broker, wait_until
+from tests.subscriptions.broker_helpers import running_dispatcher, wait_until
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
 
@@ -23,30 +23,10 @@ ENTRECODE = {key: d for key, d in builtin_definitions().items() if d["source"] =
 
 
 @pytest.fixture
-def broker():
-    broker = Broker()
-    yield broker
-    broker.delete()
-
-
-@pytest.fixture
 def run_dispatcher(broker):
     """run_dispatcher(**options) -> a Dispatcher consuming on a thread, stopped and joined at teardown."""
-    running = []
-
-    def start(**options):
-        dispatcher = Dispatcher(**broker.dispatcher_options(batch_ms=50, **options))
-        thread = threading.Thread(target=dispatcher.run, daemon=True)
-        thread.start()
-        assert dispatcher.ready.wait(20), "the dispatcher did not start consuming"
-        running.append((dispatcher, thread))
-        return dispatcher
-
-    yield start
-    for dispatcher, thread in running:
-        dispatcher.stop()
-        thread.join(20)
-        assert not thread.is_alive()
+    with ExitStack() as stack:
+        yield lambda **options: stack.enter_context(running_dispatcher(**broker.dispatcher_options(batch_ms=50, **options)))
 
 
 def source(tenant, broker, keys=("#",), **values):
@@ -110,6 +90,7 @@ def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_queue_mo
         broker.publish("a.entryCreated", {"fine": True}, message_id="after")
         wait_until(lambda: Event.objects.filter(event_id="after").exists(), what="the good message after the bad ones")
         wait_until(lambda: DeadLetter.objects.count() == len(MALFORMED), what="a dead letter per malformed message")
+        wait_until(lambda: len(announced) == len(MALFORMED) and broker.depth(broker.queue) == 0, what="announced and acknowledged")
     finally:
         message_dead_lettered.disconnect(dispatch_uid="t")
     rows = list(DeadLetter.objects.order_by("id"))
@@ -117,12 +98,13 @@ def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_queue_mo
         assert reason in row.reason and row.routing_key == rk and row.body_size == len(body)
         assert row.tenant_id == (None if rk.startswith("unbound") else tenant.id)
     assert len(rows[3].body) == 1024 * 1024  # kept, bounded
+    wait_until(lambda: broker.depth(broker.dead_queue) == len(MALFORMED), what="every dead letter published (after its commit)")
     dead = broker.drain(broker.dead_queue)
     assert len(dead) == len(MALFORMED)
     for (props, body), (rk, sent, _, reason) in zip(dead, MALFORMED):
         assert reason in props.headers[REASON_HEADER] and body == sent and props.delivery_mode == 2
     assert sorted(announced) == sorted(r.reason for r in rows)
-    assert broker.depth(broker.queue) == 0 and Event.objects.count() == 1
+    assert Event.objects.count() == 1
 
 
 def test_the_same_message_id_twice_is_one_event_and_so_is_a_repeated_message_without_id(tenant, broker, run_dispatcher):

@@ -93,10 +93,14 @@ def test_a_batch_is_all_or_nothing(tenant, monkeypatch):
     subscribe(tenant, "product.created")
     endpoint(tenant)
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk full")
+    insert = pipeline.bulk_insert
 
-    monkeypatch.setattr(Delivery.objects, "bulk_create", broken)
+    def broken(model, objs):  # the events are inserted, then the deliveries fail
+        if model is Delivery:
+            raise RuntimeError("disk full")
+        return insert(model, objs)
+
+    monkeypatch.setattr(pipeline, "bulk_insert", broken)
     with pytest.raises(RuntimeError):
         record_events(tenant, [product("p1"), product("p2")])
     assert not Event.objects.exists()

@@ -1,0 +1,161 @@
+"""Broker dispatch throughput: `dispatch` (convert, store events + deliveries, ack after commit) against a raw pika
+consumer that only parses (json.loads) and acks the same messages, with the same prefetch and multiple acks.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventhub TEST_DATABASE_NAME=bench_eventhub \\
+    AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ python bench/dispatch.py [-n 20000]
+
+N entrecode-style messages (persistent, application/json, messageId, type, appId, timestamp) are published once to a
+fresh topic exchange bound to two fresh quorum queues: one for the hub, one for the raw consumer. Each rate is
+measured from its first delivered message to its last acknowledgement (for the hub: to the last commit + ack).
+The store is a fresh database created like the test database (TEST_DATABASE_NAME) and dropped afterwards.
+"""
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eventhub.settings")
+os.environ.setdefault("TEST_DATABASE_NAME", "bench_eventhub")
+
+import django  # noqa: E402
+
+django.setup()
+
+import pika  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+AMQP_URL = settings.AMQP_URL or "amqp://guest:guest@127.0.0.1:5672/"
+ENTRY = {
+    "entryID": "string", "modelID": "17448b37-e359-404a-84aa-35f10765ba44", "modelTitle": "mymodel",
+    "dataManagerID": "dba79ff2-db90-4156-8969-c0f6dc76730c", "shortID": "035af82b",
+    "data": {"_creator": "dd507a84-c3d7-47c6-a816-b22bbf6fb4a5", "title": "A title", "count": 3},
+    "oldEntryData": {}, "entryAndAssetRelations": [{}], "roleRelations": [{}], "uniqueFields": [{}],
+    "user": {"accountID": "3dfff852-927d-47e8-822c-2fffc57ff6b9", "userType": "publicUser"}, "modified": "2026-11-24T10:00:00.000Z",
+}
+
+
+def publish(channel, exchange, count):
+    now_ms = int(time.time() * 1000)
+    for n in range(count):
+        kind = "entryCreated" if n % 2 else "entryUpdated"
+        body = json.dumps({**ENTRY, "entryID": f"e{n}"}).encode()
+        props = pika.BasicProperties(delivery_mode=2, content_type="application/json", message_id=str(uuid.uuid4()), type=kind,
+                                     app_id="28c365d5-df94-4a54-8217-3ce51d068868", timestamp=now_ms)
+        channel.basic_publish(exchange, f"035af82b.mymodel.e{n}.{kind}", body, props)
+
+
+def wait_depth(channel, queue, count, timeout=300):
+    deadline = time.monotonic() + timeout
+    while channel.queue_declare(queue, passive=True).method.message_count < count:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{queue} never held {count} messages")
+        time.sleep(0.2)
+
+
+def raw_pika(queue, count, prefetch, batch):
+    """The ceiling: consume, json.loads, ack multiple every `batch` messages (and at the end)."""
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = conn.channel()
+    channel.basic_qos(prefetch_count=prefetch)
+    state = {"n": 0, "first": None, "last": None, "pending": 0}
+
+    def on_message(ch, method, properties, body):
+        if state["first"] is None:
+            state["first"] = time.monotonic()
+        json.loads(body)
+        state["n"] += 1
+        state["pending"] += 1
+        if state["pending"] >= batch or state["n"] == count:
+            ch.basic_ack(method.delivery_tag, multiple=True)
+            state["pending"] = 0
+            state["last"] = time.monotonic()
+
+    channel.basic_consume(queue, on_message)
+    while state["n"] < count:
+        conn.process_data_events(time_limit=0.1)
+    conn.close()
+    return count / (state["last"] - state["first"])
+
+
+def hub(options, count):
+    from subscriptions.dispatch import Dispatcher
+
+    dispatcher = Dispatcher(**options)
+    thread = threading.Thread(target=dispatcher.run, daemon=True)
+    thread.start()
+    while dispatcher.committed < count:
+        time.sleep(0.05)
+        if not thread.is_alive():
+            raise SystemExit("the dispatcher died")
+    dispatcher.stop()
+    thread.join(30)
+    return count / (dispatcher.last_ack_at - dispatcher.first_message_at)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=20_000, help="messages (default 20000)")
+    parser.add_argument("--prefetch", type=int, default=None, help="default: EVENTHUB PREFETCH")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: EVENTHUB BATCH_SIZE")
+    args = parser.parse_args()
+
+    from eventhub.conf import hub_setting
+    from subscriptions.endpoints import create_endpoint
+    from subscriptions.models import Delivery, Event
+    from subscriptions.services import SubscriptionChange, apply_subscription_change
+    from subscriptions.sources import create_source
+    from tenants.services import create_tenant
+
+    prefetch = args.prefetch or hub_setting("PREFETCH")
+    batch = args.batch_size or hub_setting("BATCH_SIZE")
+    suffix = uuid.uuid4().hex[:8]
+    exchange, hub_queue, raw_queue, dead = f"bench.publicAPI.{suffix}", f"bench.work.{suffix}", f"bench.raw.{suffix}", f"bench.dead.{suffix}"
+
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = conn.channel()
+    try:
+        tenant = create_tenant("bench")[0]
+        create_source(tenant, {"name": "ec", "exchange": exchange, "binding_keys": ["035af82b.mymodel.*.*"]})
+        for key in ("entryCreated", "entryUpdated"):
+            apply_subscription_change(tenant, SubscriptionChange(key, "SUBSCRIBE"))
+        create_endpoint(tenant, {"url": "https://hooks.example.com/bench", "events": ["entry*"]})
+
+        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        for queue in (hub_queue, raw_queue):
+            channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": dead})
+            channel.queue_bind(queue, exchange, "#")
+        started = time.monotonic()
+        publish(channel, exchange, args.n)
+        wait_depth(channel, hub_queue, args.n)
+        wait_depth(channel, raw_queue, args.n)
+        print(f"published {args.n} messages in {time.monotonic() - started:.1f} s; store: {connection.vendor} ({connection.settings_dict['NAME']})")
+
+        raw_rate = raw_pika(raw_queue, args.n, prefetch, batch)
+        options = {"url": AMQP_URL, "queue": hub_queue, "dead_exchange": dead, "dead_queue": dead, "prefetch": prefetch, "batch_size": batch}
+        hub_rate = hub(options, args.n)
+        assert Event.objects.count() == args.n and Delivery.objects.count() == args.n, "every message must be one event and one delivery"
+
+        print(f"raw pika (json.loads + ack): {raw_rate:10.0f} msg/s  (ceiling)")
+        print(f"eventhub dispatch:           {hub_rate:10.0f} msg/s  (events + deliveries committed, then acked)")
+        print(f"ratio hub / raw:             {hub_rate / raw_rate:10.2f}  (target >= 0.5 with PostgreSQL)")
+        print(f"prefetch {prefetch}, batch {batch}")
+    finally:
+        for queue in (hub_queue, raw_queue, dead):
+            channel.queue_delete(queue)
+        for name in (exchange, dead):
+            channel.exchange_delete(name)
+        conn.close()
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+
+
+if __name__ == "__main__":
+    main()
