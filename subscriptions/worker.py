@@ -12,6 +12,7 @@ subscriptions.delivery.Sender. Database calls run on one dedicated thread, never
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import logging
 import threading
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -51,6 +52,7 @@ class Job:
     extra_headers: dict
     secrets: tuple
     timeout: float
+    stored_url: str = ""  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
 
     @property
     def message_id(self):
@@ -82,22 +84,21 @@ def claim_due(limit: int, ids=None) -> list[Job]:
             due = due.filter(pk__in=list(ids))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        rows = list(due.order_by("next_attempt_at", "id").values_list("id", "endpoint__timeout_seconds")[:limit])
-        if not rows:
-            return []
-        by_timeout: dict[int, list[int]] = {}
-        for delivery_id, timeout in rows:
-            by_timeout.setdefault(timeout or 0, []).append(delivery_id)
-        for timeout, delivery_ids in by_timeout.items():
-            Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
-
+        # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout).
         deliveries = list(
-            Delivery.objects.filter(pk__in=[r[0] for r in rows])
-            .select_related("endpoint")
-            .only("id", "tenant_id", "event_type", "body", "attempt_count", "endpoint__id", "endpoint__url",
+            due.select_related("endpoint")
+            .only("id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint__id", "endpoint__url",
                   "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
                   "endpoint__disabled_reason")
+            .order_by("next_attempt_at", "id")[:limit]
         )
+        if not deliveries:
+            return []
+        by_timeout: dict[int, list[int]] = {}
+        for delivery in deliveries:
+            by_timeout.setdefault(delivery.endpoint.timeout_seconds if delivery.endpoint else 0, []).append(delivery.pk)
+        for timeout, delivery_ids in by_timeout.items():
+            Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
         unsendable = [d for d in deliveries if d.endpoint is None or not d.endpoint.enabled]
         _fail_unsendable(unsendable, now)
         sendable = [d for d in deliveries if d.endpoint is not None and d.endpoint.enabled]
@@ -107,7 +108,7 @@ def claim_due(limit: int, ids=None) -> list[Job]:
             delivery_id=d.pk, tenant_id=d.tenant_id, endpoint_id=d.endpoint_id, event_type=d.event_type,
             attempt_number=d.attempt_count + 1, method=d.endpoint.method, url=d.endpoint.url, body=d.body.encode(),
             extra_headers=d.endpoint.headers or {}, secrets=tuple(secrets.get(d.endpoint_id, ())),
-            timeout=float(d.endpoint.timeout_seconds),
+            timeout=float(d.endpoint.timeout_seconds), stored_url=d.url,
         )
         for d in sendable
     ]
@@ -125,7 +126,39 @@ def _fail_unsendable(deliveries, now):
         Delivery.objects.bulk_update(deliveries, ["status", "last_error", "finished_at", "next_attempt_at", "lease_until"])
 
 
-RECORDED_FIELDS = ["status", "attempt_count", "next_attempt_at", "lease_until", "last_status_code", "last_error", "finished_at", "url"]
+RECORDED_FIELDS = ("status", "attempt_count", "next_attempt_at", "lease_until", "last_status_code", "last_error", "finished_at")
+
+
+ATTEMPT_FIELDS = ("delivery_id", "started_at", "duration_ms", "request_headers", "status_code", "response_headers", "response_body", "error")
+
+
+def _insert_attempts(attempts):
+    """executemany of one prepared INSERT: the hot path's biggest write, without bulk_create's per-row machinery
+    (the values still go through each field's get_db_prep_save, so JSON and datetimes are stored as the ORM does)."""
+    fields = [Attempt._meta.get_field(name) for name in ATTEMPT_FIELDS]
+    quote = connection.ops.quote_name
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(
+        quote(Attempt._meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
+    )
+    rows = [[field.get_db_prep_save(value, connection) for field, value in zip(fields, attempt)] for attempt in attempts]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _update_deliveries(deliveries):
+    """One UPDATE per distinct outcome (typically one: succeeded at try 1 with 200), not bulk_update's
+    CASE WHEN per row and field, which costs more to build than the HTTP request it records."""
+    groups: dict[tuple, list[int]] = {}
+    for job, values in deliveries:
+        groups.setdefault(values, []).append(job.delivery_id)
+    for values, ids in groups.items():
+        Delivery.objects.filter(pk__in=ids).update(**dict(zip(RECORDED_FIELDS, values)))
+    moved: dict[str, list[int]] = {}
+    for job, _ in deliveries:
+        if job.url != job.stored_url:  # the endpoint's URL changed since the delivery was recorded
+            moved.setdefault(job.url, []).append(job.delivery_id)
+    for url, ids in moved.items():
+        Delivery.objects.filter(pk__in=ids).update(url=url)
 
 
 def record_results(sent: list[Sent]) -> None:
@@ -134,27 +167,20 @@ def record_results(sent: list[Sent]) -> None:
     if not sent:
         return
     now = timezone.now()
-    attempts, deliveries, outcomes = [], [], []
+    attempts, deliveries, outcomes = [], [], []  # plain tuples: model instances are built only for listeners
     last_success: dict[object, bool] = {}
     gone: dict[object, str] = {}
     for item in sent:
         job, result = item.job, item.result
         verdict = judge_attempt(result, job.attempt_number, now)
         attempts.append(
-            Attempt(
-                delivery_id=job.delivery_id, started_at=item.started_at, duration_ms=result.duration_ms,
-                request_headers=item.request_headers, status_code=result.status_code,
-                response_headers=result.headers, response_body=result.body, error=result.error,
-            )
+            (job.delivery_id, item.started_at, result.duration_ms, item.request_headers, result.status_code,
+             result.headers, result.body, result.error)
         )
         final = verdict.status != DeliveryStatus.PENDING
         deliveries.append(
-            Delivery(
-                id=job.delivery_id, tenant_id=job.tenant_id, endpoint_id=job.endpoint_id, event_type=job.event_type,
-                status=verdict.status, attempt_count=job.attempt_number, next_attempt_at=verdict.next_attempt_at,
-                lease_until=None, last_status_code=result.status_code, last_error=verdict.error,
-                finished_at=now if final else None, url=job.url,
-            )
+            (job, (verdict.status, job.attempt_number, verdict.next_attempt_at, None, result.status_code, verdict.error,
+                   now if final else None))
         )
         outcomes.append(verdict.outcome)
         last_success[job.endpoint_id] = verdict.status == DeliveryStatus.SUCCEEDED
@@ -162,12 +188,16 @@ def record_results(sent: list[Sent]) -> None:
             gone[job.endpoint_id] = verdict.disable_reason
 
     with transaction.atomic():
-        Attempt.objects.bulk_create(attempts, batch_size=500)
-        Delivery.objects.bulk_update(deliveries, RECORDED_FIELDS, batch_size=500)
+        _insert_attempts(attempts)
+        _update_deliveries(deliveries)
         disabled = _update_endpoint_health(last_success, gone, now)
 
-    for delivery, attempt, outcome in zip(deliveries, attempts, outcomes):
-        announce(delivery_attempted, tenant_id=delivery.tenant_id, delivery=delivery, attempt=attempt, outcome=outcome)
+    if delivery_attempted.has_listeners():
+        for (job, values), row, outcome in zip(deliveries, attempts, outcomes):
+            delivery = Delivery(id=job.delivery_id, tenant_id=job.tenant_id, endpoint_id=job.endpoint_id, event_type=job.event_type,
+                                url=job.url, **dict(zip(RECORDED_FIELDS, values)))
+            attempt = Attempt(**dict(zip(ATTEMPT_FIELDS, row)))
+            announce(delivery_attempted, tenant_id=job.tenant_id, delivery=delivery, attempt=attempt, outcome=outcome)
     for endpoint, reason in disabled:
         announce(endpoint_disabled, endpoint=endpoint, reason=reason)
 
@@ -282,66 +312,72 @@ class DeliveryWorker:
         self.wake()
 
     async def run(self):
-        self._loop = asyncio.get_running_loop()
+        """Sends from a local queue of claimed jobs while the database thread records results and claims the next
+        batch in the background: the HTTP side never waits for the database, and each round trip serves many."""
+        loop = self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         database = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver-db")
         with _running_lock:
             _running.add(self)
+        ready: collections.deque[Job] = collections.deque()  # claimed (leased), not yet sent
         in_flight: set[asyncio.Task] = set()
         done: list[Sent] = []
-        # Refill when a quarter of the slots are free: fewer, larger database round trips.
-        low_water = self.concurrency - max(1, min(self.batch, self.concurrency) // 4)
+        cycle = None  # the database round trip under way: (future, results it records, deliveries it asked for)
+        idle_until = 0.0  # the last claim found less than it asked: claim again after this, or when woken
         try:
             async with Sender(self.concurrency, self.allow_private) as sender:
-                while not (self._stopping and not in_flight):
-                    claimed = 0
-                    wanted = 0 if self._stopping else min(self.batch, self.concurrency - len(in_flight))
-                    if done or wanted:
-                        batch, done = done, []
-                        jobs = await self._database(database, self._cycle, batch, wanted)
-                        self.sent_count += len(batch)
-                        for job in jobs:
-                            task = asyncio.create_task(send_job(sender, job))
-                            task.add_done_callback(lambda t: done.append(t.result()))
-                            in_flight.add(task)
-                        claimed = len(jobs)
-                    if claimed and claimed == wanted and len(in_flight) < self.concurrency:
-                        continue  # more may be due right now
-                    await self._wait(in_flight, low_water)
+                while True:
+                    while ready and len(in_flight) < self.concurrency and not self._stopping:
+                        task = asyncio.create_task(send_job(sender, ready.popleft()))
+                        task.add_done_callback(lambda t: done.append(t.result()))
+                        in_flight.add(task)
                     in_flight = {t for t in in_flight if not t.done()}
-                if done:
-                    await self._database(database, self._cycle, done, 0)
-                    self.sent_count += len(done)
+                    if cycle is None:
+                        if self._wake.is_set():
+                            self._wake.clear()
+                            idle_until = 0.0
+                        claim = not self._stopping and loop.time() >= idle_until and len(ready) <= self.batch // 2
+                        wanted = self.batch - len(ready) if claim else 0
+                        release = []
+                        if self._stopping and ready:
+                            release, ready = [job.delivery_id for job in ready], collections.deque()
+                        if done or wanted or release:
+                            batch, done = done, []
+                            future = asyncio.ensure_future(self._database(database, self._cycle, batch, wanted, release))
+                            cycle = (future, len(batch), wanted)
+                        elif self._stopping and not in_flight:
+                            break
+                    waiters = set(in_flight)
+                    woken = None
+                    if cycle is not None:
+                        waiters.add(cycle[0])
+                    else:
+                        woken = asyncio.ensure_future(self._wake.wait())
+                        waiters.add(woken)
+                    timeout = max(0.0, idle_until - loop.time()) if cycle is None and idle_until else self.poll_seconds
+                    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    if woken is not None:
+                        woken.cancel()
+                    if cycle is not None and cycle[0].done():
+                        jobs = cycle[0].result()
+                        self.sent_count += cycle[1]
+                        ready.extend(jobs)
+                        if len(jobs) < cycle[2]:
+                            idle_until = loop.time() + self.poll_seconds
+                        cycle = None
         finally:
             with _running_lock:
                 _running.discard(self)
             database.submit(_close_connection).result()
             database.shutdown()
 
-    async def _wait(self, in_flight, low_water):
-        """Until enough slots free up, new work is announced, or the poll interval passes; never a busy loop."""
-        # A wake-up that arrived while the loop was busy (e.g. in the database) is not lost: it ends this wait at once.
-        deadline = self._loop.time() + self.poll_seconds
-        woken = asyncio.ensure_future(self._wake.wait())
-        try:
-            while True:
-                pending = {t for t in in_flight if not t.done()}
-                if len(pending) <= low_water and pending != in_flight:
-                    return  # some finished and there is room for a batch
-                remaining = deadline - self._loop.time()
-                if remaining <= 0 or woken.done():
-                    return
-                await asyncio.wait(pending | {woken}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
-                if not pending:
-                    return
-        finally:
-            woken.cancel()
-            self._wake.clear()
-
     @staticmethod
-    def _cycle(sent, wanted):
-        close_old_connections()
+    def _cycle(sent, wanted, release=()):
+        # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
+        # and reopened when a database call fails (see _database).
         record_results(sent)
+        if release:  # claimed but not sent before a stop: due again at once, not after the lease
+            Delivery.objects.filter(pk__in=release).update(lease_until=None)
         return claim_due(wanted) if wanted else []
 
     async def _database(self, executor, function, *args):

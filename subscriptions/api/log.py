@@ -277,6 +277,14 @@ class SampleEventMixin(EndpointContextMixin):
             raise ValidationError({name: ["Unknown property."] for name in extra})
         return data["eventType"], data.get("data")
 
+    def for_sample(self, request, endpoint, service):
+        """service(endpoint, event_type, data); an unknown event type is a 400 naming eventType."""
+        event_type, data = self.sample(request)
+        try:
+            return service(endpoint, event_type, data)
+        except delivery_services.UnknownEventType as exc:
+            raise ValidationError({"eventType": [str(exc)]})
+
 
 class PreviewView(SampleEventMixin, TenantAPIView):
     required_scopes = {"POST": "webhook.endpoint_read"}
@@ -284,12 +292,7 @@ class PreviewView(SampleEventMixin, TenantAPIView):
     @extend_schema(summary="Would this endpoint get the event, why not, and the exact body and headers it would be sent",
                    request=SampleInput, responses={200: PreviewOutput, **NOT_FOUND, **ERRORS})
     def post(self, request, tenant, endpoint_id):
-        endpoint = self.get_endpoint(endpoint_id)
-        event_type, data = self.sample(request)
-        try:
-            preview = delivery_services.preview_delivery(endpoint, event_type, data)
-        except delivery_services.UnknownEventType as exc:
-            raise ValidationError({"eventType": [str(exc)]})
+        preview = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.preview_delivery)
         return Response({"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": preview.headers})
 
 
@@ -299,12 +302,7 @@ class TestSendView(SampleEventMixin, TenantAPIView):
     @extend_schema(summary="Send a test event to this endpoint now (whatever its subscriptions and filter) and show the attempt",
                    request=SampleInput, responses={200: DeliveryOutput, **NOT_FOUND, **ERRORS})
     def post(self, request, tenant, endpoint_id):
-        endpoint = self.get_endpoint(endpoint_id)
-        event_type, data = self.sample(request)
-        try:
-            delivery = delivery_services.send_test_event(endpoint, event_type, data)
-        except delivery_services.UnknownEventType as exc:
-            raise ValidationError({"eventType": [str(exc)]})
+        delivery = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.send_test_event)
         deliver_now(ids=[delivery.pk])  # at most the endpoint's timeout; a retry, if any, is the worker's
         return Response(delivery_body(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), full=True))
 

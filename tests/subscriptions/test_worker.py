@@ -1,6 +1,7 @@
 """The delivery worker against real local receivers: signing, retries, give-up, 4xx, 410, Retry-After, timeouts,
 the SSRF guard on the resolved address, and the endpoint's failing clock."""
 
+import contextlib
 import json
 import time
 from datetime import timedelta
@@ -35,6 +36,17 @@ def hook(tenant, receiver):
 
 def publish(tenant, *ids):
     return record_events(tenant, [IncomingEvent("product.created", {"id": i}, id=f"evt-{i}") for i in ids])
+
+
+@contextlib.contextmanager
+def captured(signal, key):
+    """The `key` argument of every announcement of `signal` while the block runs."""
+    values = []
+    signal.connect(lambda **kw: values.append(kw[key]), weak=False, dispatch_uid=f"test-{key}")
+    try:
+        yield values
+    finally:
+        signal.disconnect(dispatch_uid=f"test-{key}")
 
 
 def drain(timeout=10):
@@ -85,13 +97,9 @@ def test_server_errors_are_retried_with_the_same_webhook_id_until_success(tenant
 
 def test_a_delivery_gives_up_after_the_last_scheduled_try(tenant, hook, receiver):
     receiver.script = lambda r: (502, {}, "x" * 10_000, 0)
-    outcomes = []
-    delivery_attempted.connect(lambda **kw: outcomes.append(kw["outcome"]), weak=False, dispatch_uid="test-outcomes")
-    try:
+    with captured(delivery_attempted, "outcome") as outcomes:
         publish(tenant, "p1")
         drain()
-    finally:
-        delivery_attempted.disconnect(dispatch_uid="test-outcomes")
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempt_count == 3 and len(receiver.received) == 3
     assert "Gave up after 3 attempts" in delivery.last_error and delivery.finished_at is not None
@@ -112,13 +120,9 @@ def test_a_client_error_fails_at_once_without_retry(tenant, hook, receiver, stat
 
 def test_410_gone_disables_the_endpoint_with_the_reason_shown(tenant, hook, receiver):
     receiver.script = lambda r: (410, {}, "gone", 0)
-    disabled = []
-    endpoint_disabled.connect(lambda **kw: disabled.append(kw["reason"]), weak=False, dispatch_uid="test-disabled")
-    try:
+    with captured(endpoint_disabled, "reason") as disabled:
         publish(tenant, "p1")
         drain()
-    finally:
-        endpoint_disabled.disconnect(dispatch_uid="test-disabled")
     endpoint = Endpoint.objects.get()
     assert not endpoint.enabled and "410" in endpoint.disabled_reason and disabled == [endpoint.disabled_reason]
     assert Delivery.objects.get().status == DeliveryStatus.FAILED
@@ -200,3 +204,10 @@ def test_custom_payload_and_extra_headers_reach_the_receiver(tenant, receiver):
     publish(tenant, "p1")
     drain()
     assert json.loads(receiver.received[0].body) == {"Id": "p1"} and receiver.received[0].headers["x-team"] == "catalog"
+
+
+def test_a_pending_delivery_goes_to_the_endpoints_current_url(tenant, hook, receiver):
+    publish(tenant, "p1")
+    Endpoint.objects.update(url=receiver.url("/moved"))
+    drain()
+    assert receiver.received[0].path == "/moved" and Delivery.objects.get().url == receiver.url("/moved")

@@ -1,0 +1,210 @@
+"""Delivery throughput: deliveries/s through the hub's worker, against a raw aiohttp client in the same run.
+
+N events are recorded for a tenant with M endpoints, one per local receiver (aiohttp servers, each its own process,
+answering 200 at once), so the worker has N x M deliveries to send. The hub figure is the time from starting a
+DeliveryWorker (the same code `manage.py deliver` runs) until every delivery is recorded as succeeded: claim with a
+lease, sign (Standard Webhooks), send, record the Attempt and the Delivery. The ceiling is a bare aiohttp client
+posting the very same bodies to the same receivers with the same concurrency, recording nothing. The two alternate
+for --rounds rounds and the best of each is kept (a shared machine's noise hits both alike).
+Database: PostgreSQL when DATABASE_URL is set (a scratch database next to it, dropped afterwards), else SQLite in a
+temporary folder.
+
+    python bench/deliver.py [--events 1000] [--receivers 4] [--concurrency 50] [--batch 100] [--rounds 2]
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RECEIVER = textwrap.dedent(
+    """
+    import sys
+    from aiohttp import web
+
+    async def hook(request):
+        await request.read()
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+    """
+)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"receiver on port {port} did not start")
+
+
+def scratch_database(tmp):
+    """Point Django at a scratch database before it is set up; returns a cleanup callable."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    os.environ["EVENTHUB_DATA_DIR"] = tmp
+    os.environ["EVENTHUB_ALLOW_PRIVATE_TARGETS"] = "1"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eventhub.settings")
+    if not url.startswith("postgres"):
+        os.environ["DATABASE_URL"] = ""
+        return "SQLite (WAL, file in a temporary folder)", lambda: None
+    import psycopg
+
+    base, _, _ = url.rpartition("/")
+    name = f"eventhub_bench_deliver_{os.getpid()}"
+    admin = psycopg.connect(f"{base}/postgres", autocommit=True)
+    admin.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = f"{base}/{name}"
+
+    def drop():
+        from django.db import connections
+
+        connections.close_all()
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+    return "PostgreSQL (scratch database)", drop
+
+
+def prepare(urls, events):
+    """Tenant, subscription, one endpoint per receiver, N events: N x M pending deliveries. Returns their bodies."""
+    from django.core.management import call_command
+
+    from subscriptions.endpoints import create_endpoint
+    from subscriptions.models import Delivery
+    from subscriptions.pipeline import IncomingEvent, record_events
+    from subscriptions.services import SubscriptionChange, apply_subscription_change
+    from tenants.services import create_tenant
+
+    call_command("migrate", verbosity=0)
+    tenant = create_tenant("bench")[0]
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    for url in urls:
+        create_endpoint(tenant, {"url": url, "events": ["product.created"], "timeout_seconds": 30})
+    data = {"id": "p", "name": {"en": "A product of the benchmark"}, "description": {"en": "x" * 200}, "productType": "BASIC"}
+    for start in range(0, events, 500):
+        record_events(tenant, [IncomingEvent("product.created", {**data, "id": f"p{i}"}) for i in range(start, min(events, start + 500))])
+    return list(Delivery.objects.values_list("url", "body"))
+
+
+def rearm():
+    """Every delivery due again, as fresh: each round sends the same N x M deliveries."""
+    from django.utils import timezone
+
+    from subscriptions.models import Attempt, Delivery, DeliveryStatus
+
+    Attempt.objects.all().delete()
+    Delivery.objects.update(status=DeliveryStatus.PENDING, attempt_count=0, next_attempt_at=timezone.now(), lease_until=None, finished_at=None)
+
+
+async def raw_client(requests, concurrency):
+    """The ceiling: the same bodies to the same receivers, same concurrency, one pooled session, nothing recorded."""
+    slots = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
+        async def post(url, body):
+            async with slots:
+                async with session.post(url, data=body.encode(), headers={"Content-Type": "application/json"}) as response:
+                    await response.read()
+                    assert response.status == 200
+
+        started = time.perf_counter()
+        await asyncio.gather(*(post(url, body) for url, body in requests))
+        return time.perf_counter() - started
+
+
+async def hub_worker(total, concurrency, batch):
+    from subscriptions.worker import DeliveryWorker
+
+    worker = DeliveryWorker(concurrency=concurrency, batch=batch, poll_seconds=0.05)
+
+    async def stop_when_done():
+        while worker.sent_count < total:
+            await asyncio.sleep(0.01)
+        worker.stop()
+
+    started = time.perf_counter()
+    watcher = asyncio.create_task(stop_when_done())
+    await worker.run()
+    watcher.cancel()
+    return time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--receivers", type=int, default=4)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp(prefix="eventhub-bench-deliver-")
+    database, cleanup = scratch_database(tmp)
+    ports = [free_port() for _ in range(args.receivers)]
+    receivers = [subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)]) for port in ports]
+    try:
+        for port in ports:
+            wait_for_port(port)
+        import django
+
+        django.setup()
+        from subscriptions.models import Delivery, DeliveryStatus
+
+        requests = prepare([f"http://127.0.0.1:{port}/hook" for port in ports], args.events)
+        total = len(requests)
+        raw_seconds = hub_seconds = float("inf")
+        for _ in range(max(1, args.rounds)):
+            rearm()
+            raw_seconds = min(raw_seconds, asyncio.run(raw_client(requests, args.concurrency)))
+            hub_seconds = min(hub_seconds, asyncio.run(hub_worker(total, args.concurrency, args.batch)))
+            succeeded = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
+            assert succeeded == total, f"only {succeeded} of {total} deliveries succeeded"
+    finally:
+        for proc in receivers:
+            proc.terminate()
+        for proc in receivers:
+            proc.wait(10)
+        cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    hub_rate, raw_rate = total / hub_seconds, total / raw_seconds
+    ratio = hub_rate / raw_rate
+    print(f"database:    {database}")
+    print(f"deliveries:  {total} ({args.events} events x {args.receivers} receivers), concurrency {args.concurrency}, batch {args.batch}, best of {args.rounds} rounds")
+    print(f"hub worker:  {hub_rate:8.0f} deliveries/s  ({hub_seconds:.2f} s: claim, sign, send, record attempt)")
+    print(f"raw aiohttp: {raw_rate:8.0f} requests/s    ({raw_seconds:.2f} s: same bodies, same receivers, nothing recorded)")
+    print(f"ratio:       {ratio:.2f} (target >= 0.5)")
+    result = {
+        "name": "deliver", "figure": round(hub_rate, 1), "unit": "deliveries/s", "ceiling": round(raw_rate, 1),
+        "ratio": round(ratio, 3), "target": 0.5, "target_met": ratio >= 0.5, "database": database,
+    }
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
