@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 from dashboard.access import tenant_view
 from dashboard.forms import DeliveryFilterForm
 from dashboard.pages import paginate
-from subscriptions.deliveries import retry_delivery
+from subscriptions.deliveries import NotRetryable, retry_delivery
 from subscriptions.models import Delivery, Endpoint
 
 PER_PAGE = 50
@@ -51,8 +51,10 @@ def delivery_detail(request, delivery_id):
 @tenant_view()
 def delivery_retry(request, delivery_id):
     delivery = get_object_or_404(Delivery, pk=delivery_id, tenant=request.tenant)
-    if retry_delivery(delivery):
-        messages.success(request, f"Delivery #{delivery.pk} is due again; the worker sends it shortly.")
+    try:
+        retry_delivery(delivery)
+    except NotRetryable as exc:
+        messages.error(request, str(exc))
     else:
-        messages.error(request, "Its endpoint was deleted, so this delivery cannot be retried.")
+        messages.success(request, f"Delivery #{delivery.pk} is due again; the worker sends it shortly.")
     return redirect("dashboard:delivery", tenant=request.tenant.name, delivery_id=delivery.pk)

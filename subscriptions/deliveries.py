@@ -102,16 +102,24 @@ def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     )
 
 
-def retry_delivery(delivery) -> bool:
-    """Make a finished (or waiting) delivery due now. False when the endpoint is gone."""
+class NotRetryable(Exception):
+    """A delivery that cannot be retried now; the message says why."""
+
+
+def retry_delivery(delivery) -> None:
+    """Make a finished (or waiting) delivery due now, keeping its webhook-id. Raises NotRetryable when its endpoint
+    is gone or a worker is sending it at this moment (re-arming it then could send it twice at once)."""
     if delivery.endpoint_id is None:
-        return False
+        raise NotRetryable("The endpoint of this delivery was deleted; it cannot be retried.")
     now = timezone.now()
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None, finished_at=None
+    re_armed = (
+        Delivery.objects.filter(pk=delivery.pk)
+        .exclude(status=DeliveryStatus.PENDING, lease_until__gt=now)
+        .update(status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None, finished_at=None)
     )
+    if not re_armed:
+        raise NotRetryable("A worker is sending this delivery right now; see its attempt in a moment.")
     delivery.refresh_from_db()
-    return True
 
 
 @transaction.atomic
@@ -152,7 +160,8 @@ class Verdict:
 
 
 def judge_attempt(result, attempts_made, now, schedule=None, max_retry_after=None) -> Verdict:
-    """2xx succeeds; network errors, timeouts, 408, 429 and 5xx retry on the schedule; other statuses fail at once.
+    """2xx succeeds; network errors, timeouts, 408, 429 and 5xx retry on the schedule; other statuses, and a target
+    the SSRF guard refused, fail at once.
 
     `attempts_made` counts this attempt; schedule[n] is the wait before try n+1, so len(schedule) tries in all.
     A Retry-After (bounded by max_retry_after) postpones the retry, never hastens it.
@@ -170,6 +179,8 @@ def judge_attempt(result, attempts_made, now, schedule=None, max_retry_after=Non
     if code == 410:
         reason = "The receiver answered 410 Gone: it no longer accepts webhooks."
         return Verdict(DeliveryStatus.FAILED, error="HTTP 410 Gone.", disable_reason=reason)
+    if result.refused:
+        return Verdict(DeliveryStatus.FAILED, error=f"{result.error} Not sent, not retried.")
     if code is not None and not (code >= 500 or code in RETRYABLE_STATUS):
         hint = " (redirects are not followed)" if 300 <= code < 400 else ""
         return Verdict(DeliveryStatus.FAILED, error=f"HTTP {code}{hint}: not retried.")

@@ -144,6 +144,7 @@ class SendResult:
     duration_ms: float = 0.0
     error: str = ""
     timed_out: bool = False
+    refused: bool = False  # the hub itself refused the target (SSRF guard): trying again would not help
 
 
 class GuardedResolver(AbstractResolver):
@@ -230,10 +231,11 @@ class Sender:
                     body=raw.decode(response.charset or "utf-8", errors="replace"), duration_ms=elapsed(),
                 )
         except ForbiddenTarget as exc:
-            return SendResult(error=str(exc), duration_ms=elapsed())
+            return SendResult(error=str(exc), duration_ms=elapsed(), refused=True)
         except aiohttp.ClientConnectorError as exc:
-            cause = exc.os_error if isinstance(exc.os_error, ForbiddenTarget) else exc
-            return SendResult(error=f"{type(cause).__name__}: {cause}", duration_ms=elapsed())
+            if isinstance(exc.os_error, ForbiddenTarget):
+                return SendResult(error=str(exc.os_error), duration_ms=elapsed(), refused=True)
+            return SendResult(error=f"{type(exc).__name__}: {exc}", duration_ms=elapsed())
         except asyncio.TimeoutError:
             return SendResult(error=f"Timed out after {timeout:g} s.", duration_ms=elapsed(), timed_out=True)
         except (aiohttp.ClientError, OSError, ValueError) as exc:

@@ -240,8 +240,10 @@ class RetryDeliveryView(DeliveryMixin, TenantAPIView):
                    responses={202: DeliveryOutput, 409: ErrorSerializer, **NOT_FOUND, **ERRORS})
     def post(self, request, tenant, delivery_id):
         delivery = self.get_delivery(delivery_id)
-        if not delivery_services.retry_delivery(delivery):
-            return error_response(409, "The endpoint of this delivery was deleted; it cannot be retried.")
+        try:
+            delivery_services.retry_delivery(delivery)
+        except delivery_services.NotRetryable as exc:
+            return error_response(409, str(exc))
         wake_workers()
         return Response(delivery_body(self.get_delivery(delivery_id)), status=status.HTTP_202_ACCEPTED)
 

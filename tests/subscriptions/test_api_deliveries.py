@@ -73,6 +73,15 @@ def test_retry_of_a_delivery_whose_endpoint_was_deleted_is_a_conflict(api, tenan
     assert response.status_code == 409 and "deleted" in response.json()["message"]
 
 
+def test_retry_of_a_delivery_being_sent_right_now_is_a_conflict_and_changes_nothing(api, tenant, hook):
+    record_events(tenant, [IncomingEvent("product.created", {"id": "p1"})])
+    leased_until = timezone.now() + timedelta(seconds=30)
+    Delivery.objects.update(lease_until=leased_until)
+    response = api.post(f"{BASE}/deliveries/{Delivery.objects.get().pk}/retry")
+    assert response.status_code == 409 and "right now" in response.json()["message"]
+    assert Delivery.objects.get().lease_until == leased_until
+
+
 def test_replay_resends_a_window_as_new_messages(api, tenant, hook, receiver):
     record_events(tenant, [IncomingEvent("product.created", {"id": str(i)}) for i in range(3)])
     deliver_now()

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from subscriptions.deliveries import UnknownEventType, preview_delivery, replay_endpoint, retry_delivery, send_test_event
+from subscriptions.deliveries import NotRetryable, UnknownEventType, preview_delivery, replay_endpoint, retry_delivery, send_test_event
 from subscriptions.endpoints import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus, Event
 from subscriptions.pipeline import IncomingEvent, record_events
@@ -65,8 +65,26 @@ def test_retry_makes_a_failed_delivery_due_again(tenant, endpoint):
     ep, _ = endpoint
     delivery = send_test_event(ep, "product.created", {"id": "t1"})
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, next_attempt_at=None, finished_at=timezone.now())
-    assert retry_delivery(delivery)
+    retry_delivery(delivery)
     assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at is not None and delivery.finished_at is None
+
+
+def test_a_delivery_a_worker_is_sending_cannot_be_re_armed_under_it(tenant, endpoint):
+    ep, _ = endpoint
+    delivery = send_test_event(ep, "product.created", {"id": "t1"})
+    leased_until = timezone.now() + timedelta(seconds=30)
+    Delivery.objects.filter(pk=delivery.pk).update(lease_until=leased_until)  # what claim_due does before sending
+    with pytest.raises(NotRetryable, match="sending this delivery right now"):
+        retry_delivery(delivery)
+    assert Delivery.objects.get(pk=delivery.pk).lease_until == leased_until
+
+
+def test_a_delivery_whose_lease_ran_out_can_be_retried(tenant, endpoint):
+    ep, _ = endpoint
+    delivery = send_test_event(ep, "product.created", {"id": "t1"})
+    Delivery.objects.filter(pk=delivery.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
+    retry_delivery(delivery)
+    assert delivery.lease_until is None and delivery.status == DeliveryStatus.PENDING
 
 
 def test_replay_resends_a_window_as_new_deliveries(tenant, endpoint):

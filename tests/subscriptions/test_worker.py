@@ -182,9 +182,9 @@ def test_a_name_resolving_to_loopback_is_refused_at_send_time(tenant, receiver, 
     create_endpoint(tenant, {"url": f"http://localhost:{receiver.port}/hook", "events": ["product.created"], "timeout_seconds": 1})
     settings.EVENTHUB = {**SHORT, "ALLOW_PRIVATE_TARGETS": False}
     publish(tenant, "p1")
-    drain()
+    deliver_now()  # one try: a refusal is final, not retried
     delivery = Delivery.objects.get()
-    assert not receiver.received
+    assert not receiver.received and delivery.attempt_count == 1
     assert delivery.status == DeliveryStatus.FAILED and "resolves to a private, loopback" in delivery.last_error
 
 
@@ -193,8 +193,10 @@ def test_an_ip_literal_private_target_is_refused_at_send_time(tenant, receiver, 
     create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"], "timeout_seconds": 1})
     settings.EVENTHUB = {**SHORT, "ALLOW_PRIVATE_TARGETS": False}
     publish(tenant, "p1")
-    drain()
-    assert not receiver.received and "loopback" in Delivery.objects.get().last_error
+    deliver_now()
+    delivery = Delivery.objects.get()
+    assert not receiver.received and "loopback" in delivery.last_error
+    assert delivery.status == DeliveryStatus.FAILED and delivery.attempt_count == 1
 
 
 def test_custom_payload_and_extra_headers_reach_the_receiver(tenant, receiver):
