@@ -78,7 +78,13 @@ def test_sigterm_finishes_the_batch_acks_and_exits_0(tenant, broker, spawn):
     # What reached the batch is committed AND acknowledged (else it would be back in the queue as well); what
     # pika had received but not yet handed over was returned to the queue for the next dispatcher.
     # Unacknowledged messages of the closed connection return to the queue; acknowledged ones never do.
-    wait_until(lambda: event_count() + broker.depth(broker.queue) == 300, timeout=10, what="the held messages back in the queue")
+    # (30 s: a loaded broker takes its time to requeue a closed channel's messages into a quorum queue.)
+    seen = []
+    try:
+        wait_until(lambda: seen.append((event_count(), broker.depth(broker.queue), broker.depth(broker.dead_queue))) or sum(seen[-1][:2]) == 300,
+                   timeout=30, what="the held messages back in the queue")
+    except AssertionError:
+        raise AssertionError(f"events, queued, dead-lettered: {seen[-1]}\n{Path(process.log_path).read_text()}") from None
     assert event_count() > 0
 
 
