@@ -279,6 +279,12 @@ class Dispatcher:
         self._in_flight = None
         outcome = future.result()  # Stopped (asked to stop while the database was away) propagates: no ack
         for item, reason in outcome.dead:
+            message_id = getattr(item.raw_properties, "message_id", None)
+            logger.warning(
+                "dead-lettered a message from %s %r (message id %s): %s", item.message.exchange, item.message.routing_key,
+                message_id, reason[:300],
+                extra={"event_id": message_id, "exchange": item.message.exchange, "routing_key": item.message.routing_key, "reason": reason[:2000]},
+            )
             self._publish_dead(item, reason)
         channel.basic_ack(delivery_tag=batch[-1].tag, multiple=True)
         self.committed += len(batch)

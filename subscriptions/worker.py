@@ -53,6 +53,7 @@ class Job:
     secrets: tuple
     timeout: float
     stored_url: str = ""  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
+    event_id: str = ""  # the event's public id, for the logs
 
     @property
     def message_id(self):
@@ -86,8 +87,8 @@ def claim_due(limit: int, ids=None) -> list[Job]:
             due = due.select_for_update(skip_locked=True, of=("self",))
         # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout).
         deliveries = list(
-            due.select_related("endpoint")
-            .only("id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint__id", "endpoint__url",
+            due.select_related("endpoint", "event")
+            .only("id", "tenant_id", "event_type", "body", "attempt_count", "url", "event__event_id", "endpoint__id", "endpoint__url",
                   "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
                   "endpoint__disabled_reason")
             .order_by("next_attempt_at", "id")[:limit]
@@ -108,7 +109,7 @@ def claim_due(limit: int, ids=None) -> list[Job]:
             delivery_id=d.pk, tenant_id=d.tenant_id, endpoint_id=d.endpoint_id, event_type=d.event_type,
             attempt_number=d.attempt_count + 1, method=d.endpoint.method, url=d.endpoint.url, body=d.body.encode(),
             extra_headers=d.endpoint.headers or {}, secrets=tuple(secrets.get(d.endpoint_id, ())),
-            timeout=float(d.endpoint.timeout_seconds), stored_url=d.url,
+            timeout=float(d.endpoint.timeout_seconds), stored_url=d.url, event_id=d.event.event_id,
         )
         for d in sendable
     ]
@@ -192,6 +193,7 @@ def record_results(sent: list[Sent]) -> None:
         _update_deliveries(deliveries)
         disabled = _update_endpoint_health(last_success, gone, now)
 
+    _log_outcomes(deliveries, attempts, outcomes)
     if delivery_attempted.has_listeners():
         for (job, values), row, outcome in zip(deliveries, attempts, outcomes):
             delivery = Delivery(id=job.delivery_id, tenant_id=job.tenant_id, endpoint_id=job.endpoint_id, event_type=job.event_type,
@@ -200,6 +202,24 @@ def record_results(sent: list[Sent]) -> None:
             announce(delivery_attempted, tenant_id=job.tenant_id, delivery=delivery, attempt=attempt, outcome=outcome)
     for endpoint, reason in disabled:
         announce(endpoint_disabled, endpoint=endpoint, reason=reason)
+
+
+def _log_outcomes(deliveries, attempts, outcomes):
+    """A line per attempt that did not succeed (WARNING), or per success at DEBUG; with the ids as fields, so the
+    JSON log (LOG_FORMAT=json) can be searched by event, delivery or endpoint. Never the body or a header."""
+    debug = logger.isEnabledFor(logging.DEBUG)
+    for (job, values), row, outcome in zip(deliveries, attempts, outcomes):
+        if outcome == "succeeded" and not debug:
+            continue
+        level = logging.DEBUG if outcome == "succeeded" else logging.WARNING
+        status_code, error = row[4], values[5]
+        logger.log(
+            level, "delivery %s of event %s to endpoint %s: %s after attempt %d (%s)",
+            job.delivery_id, job.event_id, job.endpoint_id, outcome, job.attempt_number, status_code or error,
+            extra={"event_id": job.event_id, "delivery_id": job.delivery_id, "endpoint_id": str(job.endpoint_id),
+                   "tenant_id": job.tenant_id, "event_type": job.event_type, "attempt": job.attempt_number,
+                   "outcome": outcome, "status_code": status_code, "error": error},
+        )
 
 
 def _update_endpoint_health(last_success, gone, now):

@@ -77,7 +77,8 @@ MALFORMED = [
 ]
 
 
-def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_queue_moves_on(tenant, broker, run_dispatcher):
+def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_queue_moves_on(tenant, broker, run_dispatcher, caplog):
+    caplog.set_level("WARNING", logger="subscriptions.dispatch")
     source(tenant, broker, keys=("a.#", ""))
     announced = []
     message_dead_lettered.connect(lambda dead_letter, **kw: announced.append(dead_letter.reason), weak=False, dispatch_uid="t")
@@ -105,6 +106,9 @@ def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_queue_mo
         assert reason in props.headers[REASON_HEADER] and body == sent and props.delivery_mode == 2
     assert sorted(announced) == sorted(r.reason for r in rows)
     assert Event.objects.count() == 1
+    logged = [r for r in caplog.records if r.name == "subscriptions.dispatch" and r.getMessage().startswith("dead-lettered")]
+    assert sorted(r.routing_key for r in logged) == sorted(rk for rk, *_ in MALFORMED)
+    assert all(r.reason and r.exchange == broker.exchange for r in logged)
 
 
 def test_the_same_message_id_twice_is_one_event_and_so_is_a_repeated_message_without_id(tenant, broker, run_dispatcher):

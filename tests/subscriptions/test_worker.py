@@ -213,3 +213,15 @@ def test_a_pending_delivery_goes_to_the_endpoints_current_url(tenant, hook, rece
     Endpoint.objects.update(url=receiver.url("/moved"))
     drain()
     assert receiver.received[0].path == "/moved" and Delivery.objects.get().url == receiver.url("/moved")
+
+
+def test_a_failed_attempt_is_logged_with_the_event_and_delivery_ids_and_nothing_of_the_body(tenant, hook, receiver, caplog):
+    receiver.script = lambda r: (503, {}, "down", 0)
+    record_events(tenant, [IncomingEvent("product.created", {"id": "p1", "password": "hunter2"}, id="evt-logged")])
+    with caplog.at_level("WARNING", logger="subscriptions.worker"):
+        deliver_now()
+    [record] = [r for r in caplog.records if r.name == "subscriptions.worker"]
+    delivery = Delivery.objects.get()
+    assert record.event_id == "evt-logged" and record.delivery_id == delivery.pk and record.outcome == "retrying"
+    assert record.status_code == 503 and record.endpoint_id == str(hook[0].pk)
+    assert "hunter2" not in record.getMessage() and "evt-logged" in record.getMessage()
