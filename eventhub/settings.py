@@ -247,9 +247,8 @@ EVENTHUB = {
     "RATE_LIMITS": _rate_limits(os.environ.get("EVENTHUB_RATE_LIMITS")),
 }
 
-# LOG_FORMAT=json: one JSON object a line (failed delivery attempts and dead letters carry event_id, delivery_id,
-# endpoint_id, tenant_id, outcome as fields), for
-# log shippers; the default is plain text for people reading a terminal.
+# LOG_FORMAT=json: one JSON object a line, for log shippers (failed delivery attempts and dead letters carry
+# event_id, delivery_id, endpoint_id, tenant_id and outcome as fields); the default is plain text for terminals.
 LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
 if LOG_FORMAT not in ("plain", "json"):
     CONFIG_ERRORS.append(("LOG_FORMAT", f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json."))
