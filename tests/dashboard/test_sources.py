@@ -229,4 +229,5 @@ def test_the_list_filters_re_driven_letters_from_the_others(viewer, tenant):
     assert "shop.waiting" in viewer.get(BASE + "dead-letters/?state=dead&q=waiting").content.decode()
     assert b"that was re-driven" in viewer.get(BASE + "dead-letters/?state=redriven&q=waiting").content
     assert viewer.get(BASE + "dead-letters/?state=bogus").status_code == 200
+    assert 'href="/t/acme/dead-letters/?state=dead"' in viewer.get(BASE).content.decode()  # the overview counts those
     assert waiting.pk != done.pk
