@@ -1,4 +1,4 @@
-"""Dashboard forms. Endpoint rules are not repeated here: the API's EndpointSerializer validates what the form collects."""
+"""Dashboard forms. Endpoint and source rules are not repeated here: the API's serializers validate what the forms collect."""
 
 import json
 
@@ -6,7 +6,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from subscriptions.api.serializers import EndpointSerializer
-from subscriptions.models import DeliveryStatus
+from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
+from subscriptions.broker import EXCHANGE_TYPES
+from subscriptions.models import DeliveryStatus, Source
 from tenants.models import Role
 
 MAX_JSON_CHARS = 64 * 1024
@@ -113,6 +115,63 @@ class EndpointForm(forms.Form):
             return data
         self.model_values = serializer.model_values()
         return data
+
+
+class SourceForm(forms.Form):
+    """A broker source's fields; SourceSerializer (the API's) checks them and its messages land at the field."""
+
+    name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "shop"}))
+    exchange = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "shop.events", "class": "mono"}))
+    exchange_type = forms.ChoiceField(label="Exchange type", choices=[(t, t) for t in EXCHANGE_TYPES], initial="topic")
+    binding_keys = forms.CharField(
+        label="Binding keys", widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code", "placeholder": "product.#"}),
+        help_text=f"One per line, at most {MAX_BINDING_KEYS}; words separated by '.', * stands for one word, # for any number.",
+    )
+    type_from = forms.ChoiceField(label="Event type from", choices=Source.TypeFrom.choices, initial=Source.TypeFrom.PROPERTY_OR_ROUTING_KEY)
+    type_field = forms.CharField(required=False, max_length=200, label="Type field", widget=forms.TextInput(attrs={"placeholder": "eventType"}),
+                                 help_text="Only with “a field of the JSON body”: the field holding the event type.")
+    catch_all_type = forms.CharField(required=False, max_length=200, label="Catch-all type", widget=forms.TextInput(attrs={"list": "catalog-types"}),
+                                     help_text="Given to messages whose type is not in the catalog; empty: they are dead-lettered.")
+    description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    enabled = forms.BooleanField(required=False, initial=True)
+    version = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+    WIRE_FIELDS = {"name": "name", "exchange": "exchange", "exchangeType": "exchange_type", "bindingKeys": "binding_keys",
+                   "typeFrom": "type_from", "typeField": "type_field", "catchAllType": "catch_all_type", "enabled": "enabled",
+                   "description": "description"}
+
+    def __init__(self, *args, known_event_types=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known_event_types = set(known_event_types)
+        self.model_values = None
+
+    @classmethod
+    def initial_for(cls, source):
+        return {"name": source.name, "exchange": source.exchange, "exchange_type": source.exchange_type,
+                "binding_keys": "\n".join(source.binding_keys), "type_from": source.type_from, "type_field": source.type_field,
+                "catch_all_type": source.catch_all_type, "description": source.description, "enabled": source.enabled,
+                "version": source.version}
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        wire = {wire: data[field] for wire, field in self.WIRE_FIELDS.items()}
+        wire["bindingKeys"] = [line.strip() for line in data["binding_keys"].splitlines() if line.strip()]
+        serializer = SourceSerializer(data=wire, context={"known_event_types": self.known_event_types})
+        if not serializer.is_valid():
+            for wire_name, error in serializer.errors.items():
+                field = self.WIRE_FIELDS.get(wire_name)
+                for message in error_messages(error):
+                    self.add_error(field, message)
+            return data
+        self.model_values = serializer.model_values()
+        return data
+
+
+class DeadLetterFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"type": "search", "placeholder": "Reason or routing key…"}))
+    state = forms.ChoiceField(required=False, choices=[("", "all"), ("dead", "not yet re-driven"), ("redriven", "re-driven")])
 
 
 class SubscriptionFieldsForm(forms.Form):

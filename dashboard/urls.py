@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import delivery_views, endpoint_views, views
+from dashboard import delivery_views, endpoint_views, source_views, views
 
 app_name = "dashboard"
 
@@ -24,8 +24,13 @@ tenant_patterns = [
     path("deliveries/", delivery_views.delivery_list, name="deliveries"),
     path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery"),
     path("deliveries/<int:delivery_id>/retry/", delivery_views.delivery_retry, name="delivery-retry"),
-    path("sources/", views.sources, name="sources"),
-    path("dead-letters/", views.dead_letters, name="dead-letters"),
+    path("sources/", source_views.source_list, name="sources"),
+    path("sources/new/", source_views.source_new, name="source-new"),
+    path("sources/<uuid:source_id>/edit/", source_views.source_edit, name="source-edit"),
+    path("sources/<uuid:source_id>/delete/", source_views.source_delete, name="source-delete"),
+    path("dead-letters/", source_views.dead_letter_list, name="dead-letters"),
+    path("dead-letters/<int:dead_letter_id>/", source_views.dead_letter_detail, name="dead-letter"),
+    path("dead-letters/<int:dead_letter_id>/redrive/", source_views.dead_letter_redrive, name="dead-letter-redrive"),
     path("members/", views.members, name="members"),
     path("members/<int:member_id>/", views.member_change, name="member-change"),
 ]

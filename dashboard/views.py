@@ -1,8 +1,7 @@
-"""Dashboard pages: home, overview, catalog and subscriptions, sources, dead letters, members. Thin: read, call a service, render."""
+"""Dashboard pages: home, overview, catalog and subscriptions, members. Thin: read, call a service, render."""
 
 from django.contrib import messages
 from django.db import transaction
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 
 from dashboard import selectors as stats
@@ -11,7 +10,6 @@ from dashboard.forms import MemberForm, SubscriptionFieldsForm
 from dashboard.pages import localized, paginate, redirect_back
 from subscriptions.catalog import SOURCES, catalog_sources
 from subscriptions.deliveries import sample_data
-from subscriptions.models import DeadLetter, Source
 from subscriptions.selectors import event_subscriptions, find_event_type
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange, apply_subscription_change
 from tenants.access import tenants_of
@@ -165,23 +163,6 @@ def catalog_type(request, key):
         "fields": [{"name": n, "kind": k, "excluded": n in current["excluded"]} for n, k in event_type.event_schema.items()],
     }
     return render(request, "dashboard/catalog_type.html", context, status=409 if conflict else 200)
-
-
-# --- sources, dead letters -------------------------------------------------------------------
-
-
-@tenant_view()
-def sources(request):
-    return render(request, "dashboard/sources.html", {"page": paginate(request, Source.objects.filter(tenant=request.tenant).order_by("name"))})
-
-
-@tenant_view()
-def dead_letters(request):
-    letters = DeadLetter.objects.filter(tenant=request.tenant).select_related("source")
-    query = request.GET.get("q", "").strip()[:200]
-    if query:
-        letters = letters.filter(Q(reason__icontains=query) | Q(routing_key__icontains=query) | Q(exchange__icontains=query))
-    return render(request, "dashboard/dead_letters.html", {"page": paginate(request, letters), "query": query})
 
 
 # --- members (owners) ------------------------------------------------------------------------

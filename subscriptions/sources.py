@@ -152,7 +152,11 @@ def redrive_dead_letter(dead_letter: DeadLetter) -> Recorded:
         raise RedriveFailed(f"The message still cannot become an event: {outcome.reason}.")
     with transaction.atomic():
         [recorded] = record_events(tenants[outcome.tenant_id], [IncomingEvent(**outcome.event)])
-        DeadLetter.objects.filter(pk=dead_letter.pk).update(redriven_at=timezone.now())
+        # A repeat finds its event stored already: redriven_at keeps saying when the letter became that event.
+        redriven = DeadLetter.objects.filter(pk=dead_letter.pk)
+        if not recorded.created:
+            redriven = redriven.filter(redriven_at__isnull=True)
+        redriven.update(redriven_at=timezone.now())
     dead_letter.refresh_from_db()
     return recorded
 

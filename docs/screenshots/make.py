@@ -99,7 +99,7 @@ def seed():
                                        ("inventory.sync", "Event type 'inventory.sync' is not in the catalog and the source has no catch-all type.")]):
         DeadLetter.objects.create(tenant=demo, source=source, exchange="commerce.events", routing_key=key, properties={"content_type": "application/json"},
                                   body='{"id": "x-%d", "sku": "A-1"}' % i if i != 1 else "<<not json>>", body_size=24, reason=reason,
-                                  received_at=now - timedelta(minutes=5 * i + 3))
+                                  received_at=now - timedelta(minutes=5 * i + 3), redriven_at=now - timedelta(minutes=1) if i == 2 else None)
     return demo
 
 
@@ -123,7 +123,7 @@ def serve():
 def shoot(base):
     from playwright.sync_api import sync_playwright
 
-    from subscriptions.models import Delivery, Endpoint
+    from subscriptions.models import DeadLetter, Delivery, Endpoint, Source
 
     chromium = shutil.which("chromium") or "/usr/bin/chromium"
     with sync_playwright() as playwright:
@@ -172,14 +172,20 @@ def shoot(base):
         save("10-delivery")
         page.goto(f"{base}/t/demo/sources/")
         save("11-sources")
+        source = Source.objects.get(name="commerce")
+        page.goto(f"{base}/t/demo/sources/{source.pk}/edit/")
+        save("12-source-form")
         page.goto(f"{base}/t/demo/dead-letters/")
         page.click("details.deadletter summary")
-        save("12-dead-letters")
+        save("13-dead-letters")
+        letter = DeadLetter.objects.filter(routing_key="product.archived").first()
+        page.goto(f"{base}/t/demo/dead-letters/{letter.pk}/")
+        save("14-dead-letter")
         page.goto(f"{base}/t/demo/members/")
-        save("13-members")
+        save("15-members")
         # The live viewer is its own feature; shot when it is part of this hub.
         if page.goto(f"{base}/t/demo/live/").status == 200:
-            save("14-live")
+            save("16-live")
         browser.close()
 
 

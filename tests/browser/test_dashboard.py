@@ -153,3 +153,44 @@ def test_send_a_test_event_to_a_local_receiver_and_find_the_delivery_with_its_at
     page.wait_for_selector("details.attempt")
     attempt = page.inner_text("details.attempt")
     assert "200" in attempt and "thanks <b>hub</b>" in attempt and "X-Receiver" in attempt
+
+
+def test_create_the_missing_source_and_re_drive_a_dead_letter(hub_server, page, owner_login):
+    from subscriptions.broker import Message
+    from subscriptions.models import DeadLetter, Event
+    from subscriptions.sources import dead_letter_row, store_dead_letters
+
+    message = Message("shop.events", "shop.product.created", b'{"id": "p-7", "note": "<b>bold</b>"}', {"messageId": "m-7", "type": "product.created"})
+    reason = "no enabled source matches exchange 'shop.events' and routing key 'shop.product.created'"
+    [letter] = store_dead_letters([dead_letter_row(message, reason, owner_login.id)])
+    log_in(page, hub_server)
+
+    page.click("nav.sidebar >> text=Sources")
+    page.click("text=New source")
+    page.fill("#id_name", "shop")
+    page.fill("#id_exchange", "shop.events")
+    page.fill("#id_binding_keys", "shop.#")
+    page.click("text=Create source")
+    page.wait_for_selector(".msg-success")
+    assert "shop.#" in page.inner_text("table")
+
+    page.click("nav.sidebar >> text=Dead letters")
+    page.select_option("select[name=state]", "dead")
+    page.click("form[role=search] >> text=Filter")
+    page.click(f"details[data-dead-letter='{letter.pk}'] summary")
+    page.click(f"details[data-dead-letter='{letter.pk}'] >> text=re-drive")
+    page.wait_for_url(f"{hub_server}/t/acme/dead-letters/{letter.pk}/")
+    assert "<b>bold</b>" in page.inner_text("[data-body]")  # shown as text
+    page.click("text=Re-drive…")
+    page.click("button:has-text('Re-drive')")
+    page.wait_for_selector(".msg-success")
+    assert "Re-driven: event m-7 recorded" in page.inner_text(".msg-success")
+    assert "not yet" not in page.inner_text("[data-redriven]")
+    event = Event.objects.get(tenant=owner_login)
+    assert (event.event_id, event.type, event.data["id"]) == ("m-7", "product.created", "p-7")
+    assert DeadLetter.objects.get(pk=letter.pk).redriven_at is not None
+
+    page.click("nav.sidebar >> text=Dead letters")
+    page.select_option("select[name=state]", "dead")
+    page.click("form[role=search] >> text=Filter")
+    assert "No dead letter matches" in page.inner_text("main")

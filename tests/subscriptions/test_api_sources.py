@@ -151,7 +151,9 @@ def test_redrive_after_the_source_exists_records_the_event_once(api, tenant):
     assert ok.json()["eventId"] == "m-1" and ok.json()["created"] is True and ok.json()["deadLetter"]["redrivenAt"]
     event = Event.objects.get()
     assert event.type == "entryCreated" and event.data == ENTRY and event.origin == "broker" and str(event.source_id) == source["id"]
-    assert api.post(url).json()["created"] is False and Event.objects.count() == 1
+    repeat = api.post(url).json()
+    assert repeat["created"] is False and Event.objects.count() == 1
+    assert repeat["deadLetter"]["redrivenAt"] == ok.json()["deadLetter"]["redrivenAt"]  # still when it became the event
 
 
 def test_redrive_of_an_unusable_body_or_another_tenants_letter_is_refused(api, tenant, other_tenant):
