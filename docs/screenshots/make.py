@@ -103,6 +103,22 @@ def seed():
     return demo
 
 
+def publish_traffic(seconds=4.0):
+    """A few seconds of events into the demo tenant, as HTTP ingest would record them, for the live viewer's shot."""
+    from subscriptions.pipeline import IncomingEvent, record_events
+    from tenants.models import Tenant
+
+    demo, rng = Tenant.objects.get(name="demo"), random.Random(7)
+    kinds = ["product.created", "product.updated", "order.created", "order.updated", "customer.created"]
+    deadline, n = time.monotonic() + seconds, 0
+    while time.monotonic() < deadline:
+        batch = [IncomingEvent(rng.choice(kinds), {"id": f"live-{n + i}", "status": rng.choice(["PAID", "SHIPPED", "NEW"])})
+                 for i in range(rng.randint(1, 4))]
+        record_events(demo, batch)
+        n += len(batch)
+        time.sleep(0.12)
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -185,6 +201,9 @@ def shoot(base):
         save("15-members")
         # The live viewer is its own feature; shot when it is part of this hub.
         if page.goto(f"{base}/t/demo/live/").status == 200:
+            page.wait_for_selector("text=connected")
+            publish_traffic()
+            page.wait_for_timeout(800)
             save("16-live")
         browser.close()
 
