@@ -74,6 +74,15 @@ def test_a_name_accepted_at_save_that_resolves_private_at_send_time_is_refused(t
     assert_refused_and_nothing_sent(delivery, receiver)
 
 
+@pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "127.1", "0177.0.0.1", "127.0.0.1.", "017700000001", "0x7f.1"])
+def test_numeric_spellings_of_loopback_are_refused_at_save_even_where_private_targets_are_allowed(api, receiver, settings, host):
+    # Resolvers read them as 127.0.0.1; the sender either resolves them or can never send to them at all.
+    for allow_private in (False, True):
+        settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": allow_private}
+        created = api.post(f"{BASE}/endpoints", {"url": f"http://{host}:{receiver.port}/hook", "events": ["product.*"]}, format="json")
+        assert created.status_code == 400 and host in created.json()["message"], created.content
+
+
 @pytest.mark.parametrize("status", [302, 307, 308])
 @pytest.mark.parametrize("location", ["http://127.0.0.1:{port}/internal", "http://localhost:{port}/internal"])
 def test_a_redirect_from_a_public_looking_endpoint_is_not_followed(tenant, api, receiver, dns, monkeypatch, status, location):
