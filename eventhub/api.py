@@ -11,6 +11,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from eventhub.conf import hub_setting
+from eventhub.json_limits import MAX_JSON_DEPTH, text_nested_deeper_than
 
 
 def error_body(code, message, details=()):
@@ -87,13 +88,16 @@ class BoundedJSONParser(JSONParser):
             text = raw.decode("utf-8")
             if has_nul_escape(text):
                 raise exceptions.ParseError("The request body holds a NUL character (\\u0000), which the hub cannot store.")
-            return json.loads(text, parse_constant=_refuse_constant)
+            data = json.loads(text, parse_constant=_refuse_constant)
         except UnicodeDecodeError:
             raise exceptions.ParseError("The request body is not UTF-8.")
         except RecursionError:
             raise exceptions.ParseError("The request body is nested too deeply.")
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
+        if text_nested_deeper_than(text, data):
+            raise exceptions.ParseError(f"The request body is nested too deeply (more than {MAX_JSON_DEPTH} levels).")
+        return data
 
 
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")

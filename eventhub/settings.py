@@ -266,7 +266,8 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pika": {"level": "WARNING"}},
+    # oauthlib logs every issued access token at DEBUG: never below WARNING, whatever LOG_LEVEL says.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "pika": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"}},
 }
 
 if not DEBUG:

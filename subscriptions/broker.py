@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
+from eventhub.json_limits import MAX_JSON_DEPTH, text_nested_deeper_than
+
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENT_ID = 200  # Event.event_id
 MAX_ROUTING_KEY = 255  # AMQP shortstr
@@ -271,6 +273,8 @@ def parse_body(message: Message, limit: int = MAX_BODY_BYTES) -> dict:
         raise Unconvertible("body is JSON nested too deeply")
     except ValueError as exc:
         raise Unconvertible(f"body is not JSON: {exc}")
+    if text_nested_deeper_than(text, data):
+        raise Unconvertible(f"body is JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     if not isinstance(data, dict):
         raise Unconvertible(f"body is a JSON {_json_kind(data)}, not an object")
     return data

@@ -34,6 +34,9 @@ RESERVED_HEADERS = frozenset(
     }
 )
 FORBIDDEN_HOSTNAMES = ("localhost", "localhost.localdomain")
+# A host of numbers only (127.1, 2130706433, 0x7f000001, 0177.0.0.1): no DNS name, an IPv4 address in an old spelling
+# that resolvers read as one and the sender refuses or resolves: never a target.
+NUMERIC_HOST_RE = re.compile(r"^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+))*\.?$", re.IGNORECASE)
 
 
 class TargetError(ValueError):
@@ -69,6 +72,11 @@ def validate_target_url(url: str, allow_private: bool = False) -> str:
         raise TargetError("The URL names no host.")
     if port == 0:
         raise TargetError("Port 0 cannot receive webhooks.")
+    if NUMERIC_HOST_RE.match(host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            raise TargetError(f"'{host}' is not a host name or an IPv4 address in dotted decimal (like 192.0.2.10).") from None
     if not allow_private:
         if host.rstrip(".").lower() in FORBIDDEN_HOSTNAMES or host.rstrip(".").lower().endswith(".localhost"):
             raise TargetError(f"'{host}' is a local address; webhooks go to public addresses only.")

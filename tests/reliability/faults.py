@@ -1,0 +1,168 @@
+"""Fault injectors for the reliability tests: receivers that misbehave at the TCP level, and a TCP proxy that can
+play a server going down (cut every connection, refuse new ones) and coming back.
+
+HostileReceiver speaks just enough HTTP/1.1 to read a request; then the path decides what it does wrong:
+  /hang      reads the request and never answers (until the client gives up)
+  /close     reads the request headers and closes the connection without an answer
+  /truncate  sends a status line promising 100 bytes, sends 7, closes
+  /trickle   answers 200 with a 50 MB Content-Length, then 16 bytes every 50 ms
+  /flood     answers 200 with a 50 MB body as fast as the client takes it
+Every request is kept (path, webhook-id); `sent` holds the body bytes each /flood or /trickle connection got out.
+"""
+
+import asyncio
+import socket
+import threading
+from dataclasses import dataclass, field
+
+HUGE = 50 * 1024 * 1024
+
+
+@dataclass
+class HostileReceiver:
+    requests: list = field(default_factory=list)  # (path, webhook-id)
+    sent: list = field(default_factory=list)  # body bytes written per /flood or /trickle connection, once it ended
+    open_connections: int = 0
+    port: int = 0
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def hits(self, path):
+        return [webhook_id for p, webhook_id in self.requests if p == path]
+
+    async def _serve(self, reader, writer):
+        self.open_connections += 1
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            path = lines[0].split(" ")[1]
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+            self.requests.append((path, headers.get("webhook-id")))
+            if path == "/close":
+                return
+            await reader.readexactly(int(headers.get("content-length", 0)))
+            if path == "/hang":
+                await reader.read()  # EOF: the client gave up
+            elif path == "/truncate":
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial")
+                await writer.drain()
+            elif path in ("/trickle", "/flood"):
+                await self._stream(writer, 16 if path == "/trickle" else 64 * 1024, 0.05 if path == "/trickle" else 0)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            self.open_connections -= 1
+            writer.close()
+
+    async def _stream(self, writer, chunk, pause):
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: {HUGE}\r\n\r\n".encode())
+        written = 0
+        try:
+            while written < HUGE:
+                writer.write(b"x" * chunk)
+                await writer.drain()
+                written += chunk
+                if pause:
+                    await asyncio.sleep(pause)
+        finally:
+            self.sent.append(written)
+
+    def start(self):
+        ready = threading.Event()
+
+        def run():
+            self._loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(self._loop)
+            server = self._loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", 0))
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+            self._loop.run_forever()
+            server.close()
+            tasks = asyncio.all_tasks(self._loop)
+            for task in tasks:
+                task.cancel()
+            self._loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            self._loop.close()
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        assert ready.wait(10)
+        return self
+
+    def stop(self):
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+class OutageProxy:
+    """A TCP forwarder in front of a real server. down() cuts every connection and refuses new ones (accepted and
+    closed at once, as a stopped server's port would), up() lets them through again."""
+
+    def __init__(self, host, port):
+        self.target = (host, port)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.connections = 0  # forwarded, in all
+        self.refused = 0
+        self.is_down = False
+        self._sockets = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            with self._lock:
+                if self.is_down:
+                    self.refused += 1
+                    _close(client)
+                    continue
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                _close(client)
+                continue
+            with self._lock:
+                self.connections += 1
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source, target):
+        try:
+            while data := source.recv(65536):
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            _close(source)
+            _close(target)
+
+    def down(self):
+        with self._lock:
+            self.is_down = True
+            sockets, self._sockets = self._sockets, []
+        for s in sockets:
+            _close(s)
+
+    def up(self):
+        with self._lock:
+            self.is_down = False
+
+    def close(self):
+        self.server.close()
+        self.down()
+
+
+def _close(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
+
