@@ -58,7 +58,7 @@ def send_one(tenant):
 
 
 def assert_refused_and_nothing_sent(delivery, receiver, fragment=REFUSED):
-    assert delivery.status in (DeliveryStatus.FAILED, DeliveryStatus.PENDING)
+    assert delivery.status == DeliveryStatus.FAILED and delivery.next_attempt_at is None  # a refusal is final
     attempt = Attempt.objects.get(delivery=delivery)
     assert attempt.status_code is None and fragment in attempt.error and fragment in delivery.last_error
     assert not receiver.received
