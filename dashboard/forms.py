@@ -5,6 +5,7 @@ import json
 from django import forms
 from django.contrib.auth import get_user_model
 
+from eventhub.json_limits import MAX_JSON_DEPTH, text_nested_deeper_than
 from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
 from subscriptions.broker import EXCHANGE_TYPES
@@ -22,10 +23,16 @@ def parse_json_text(text, label):
         return None
     if len(text) > MAX_JSON_CHARS:
         raise forms.ValidationError(f"{label} is longer than {MAX_JSON_CHARS // 1024} KiB.")
+    too_deep = forms.ValidationError(f"{label} is nested more than {MAX_JSON_DEPTH} levels deep.")
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
+    except RecursionError:
+        raise too_deep from None
+    if text_nested_deeper_than(text, value):
+        raise too_deep
+    return value
 
 
 def json_text(value):

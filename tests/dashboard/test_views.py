@@ -234,6 +234,17 @@ def test_editing_with_a_stale_version_shows_the_conflict_and_the_current_state(e
     assert endpoint.url == "https://mine.example.com/" and endpoint.version == 3
 
 
+@pytest.mark.parametrize("depth", [150, 5000])
+def test_json_nested_too_deeply_is_a_form_error_not_a_server_error(editor, tenant, depth):
+    deep = "[" * depth + "]" * depth
+    data = {**VALID, "preview_type": "product.created", "preview_sample": deep, "custom_payload": ""}
+    answer = editor.post(BASE + "endpoints/preview/", data)
+    assert answer.status_code == 400 and "nested more than 100 levels" in str(answer.json())
+    page = editor.post(BASE + "endpoints/new/", {**VALID, "event_filter": '{"a": ' * depth + "1" + "}" * depth})
+    assert page.status_code == 400 and "nested more than 100 levels" in page.content.decode()
+    assert not Endpoint.objects.exists()
+
+
 def test_preview_shows_the_body_the_endpoint_would_receive(editor, tenant, endpoint):
     apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE", fields_to_unsubscribe=("name",)))
     data = {**VALID, "preview_type": "product.created", "preview_sample": '{"id": "p1", "name": {"en": "x"}}'}
