@@ -10,7 +10,7 @@ Database: PostgreSQL when DATABASE_URL is set (a scratch database next to it, dr
 temporary folder.
 BENCH_PROFILE=1 writes a py-spy profile of the hub worker's last round to bench/profiles/deliver.txt.
 
-    python bench/deliver.py [--events 1000] [--receivers 4] [--concurrency 50] [--batch 100] [--rounds 2]
+    python bench/deliver.py [--events 2500] [--receivers 4] [--concurrency 50] [--batch 100] [--rounds 2]
 """
 
 import argparse
@@ -159,7 +159,7 @@ async def hub_worker(total, concurrency, batch):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=1000)
+    parser.add_argument("--events", type=int, default=2500)
     parser.add_argument("--receivers", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--batch", type=int, default=100)

@@ -100,7 +100,7 @@ def main_table(runs):
         for r in results:
             unit = r.get("unit", "")
             ratio = fmt(r.get("ratio")) + (f" ({r['ratio_means']})" if r.get("ratio_means") else "")
-            met = "yes" if r.get("target_met") else "**no**"
+            met = "—" if r.get("target_met") is None else "yes" if r["target_met"] else "**no**"
             note = r.get("note", "") if not r.get("target_met") else ""
             lines.append(f"| {r['name']} | {fmt(r.get('figure'))} {unit} | {fmt(r.get('ceiling'))} {r.get('ceiling_unit', unit)} | {ratio} | "
                          f"{r.get('target', '')} | {met} | {note} |")
