@@ -152,7 +152,8 @@ def scaling_tables(run):
 
 def write_results(runs, path, database, elapsed, load):
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench/RESULTS.md", ":!bench/profiles"],
+                           cwd=ROOT, capture_output=True, text=True).stdout.strip()  # this run's own outputs are not local changes
     versions = server_versions()
     store = "PostgreSQL (a scratch database per benchmark)" if database.startswith("postgres") else "SQLite"
     layer = "Redis" if os.environ.get("REDIS_URL") else "in-memory"
