@@ -8,6 +8,7 @@ N entrecode-style messages (persistent, application/json, messageId, type, appId
 fresh topic exchange bound to two fresh quorum queues: one for the hub, one for the raw consumer. Each rate is
 measured from its first delivered message to its last acknowledgement (for the hub: to the last commit + ack).
 The store is a fresh database created like the test database (TEST_DATABASE_NAME) and dropped afterwards.
+BENCH_PROFILE=1 writes a py-spy profile of the hub's part to bench/profiles/dispatch.txt.
 """
 
 import argparse
@@ -26,6 +27,9 @@ os.environ.setdefault("TEST_DATABASE_NAME", "bench_eventhub")
 import django  # noqa: E402
 
 django.setup()
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Profiler  # noqa: E402
 
 import pika  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -141,13 +145,24 @@ def main():
 
         raw_rate = raw_pika(raw_queue, args.n, prefetch, batch)
         options = {"url": AMQP_URL, "queue": hub_queue, "dead_exchange": dead, "dead_queue": dead, "prefetch": prefetch, "batch_size": batch}
+        profiler = Profiler("dispatch", os.getpid())
         hub_rate = hub(options, args.n)
+        profiler.finish(f"one Dispatcher (consumer + committer threads) at {hub_rate:.0f} msg/s on {connection.vendor}")
         assert Event.objects.count() == args.n and Delivery.objects.count() == args.n, "every message must be one event and one delivery"
 
         print(f"raw pika (json.loads + ack): {raw_rate:10.0f} msg/s  (ceiling)")
         print(f"eventhub dispatch:           {hub_rate:10.0f} msg/s  (events + deliveries committed, then acked)")
         print(f"ratio hub / raw:             {hub_rate / raw_rate:10.2f}  (target >= 0.5 with PostgreSQL)")
         print(f"prefetch {prefetch}, batch {batch}")
+        ratio = hub_rate / raw_rate
+        result = {"name": "dispatch", "figure": round(hub_rate, 1), "unit": "msg/s", "ceiling": round(raw_rate, 1),
+                  "ceiling_unit": "msg/s (raw pika)", "ratio": round(ratio, 3), "target": 0.5, "target_met": ratio >= 0.5,
+                  "database": connection.vendor}
+        if ratio < 0.5:
+            result["note"] = (f"{1e6 / hub_rate:.0f} µs per message against {1e6 / raw_rate:.0f} µs for the raw consumer: converting, "
+                              "building the rows and the PostgreSQL round trips share one Python process (one GIL) with the "
+                              "consumer; see bench/profiles/README.md and the scaling table")
+        print("RESULT " + json.dumps(result))
     finally:
         for queue in (hub_queue, raw_queue, dead):
             channel.queue_delete(queue)

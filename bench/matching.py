@@ -104,7 +104,7 @@ def main(argv=None):
     print(f"  linear scan p50 {baseline['p50']:8.1f} µs   p99 {baseline['p99']:8.1f} µs   mean {baseline['mean']:8.1f} µs")
     print(f"  ratio (scan p99 / index p99): {baseline['p99'] / hub['p99']:.1f}x   target index p99 < 100 µs: {'met' if hub['p99'] < 100 else 'NOT met'}")
     result = {"name": "matching", "figure": hub["p99"], "unit": "µs p99/event", "ceiling": baseline["p99"],
-              "ceiling_unit": "µs p99/event (linear scan)", "ratio": baseline["p99"] / hub["p99"], "target": "p99 < 100 µs",
+              "ceiling_unit": "µs p99/event (linear scan)", "ratio": baseline["p99"] / hub["p99"], "ratio_means": "linear scan p99 / index p99 (higher is better)", "target": "p99 < 100 µs",
               "target_met": hub["p99"] < 100}
     print("RESULT " + json.dumps(result))
     return result

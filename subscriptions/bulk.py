@@ -1,5 +1,5 @@
-"""Fast multi-row INSERT for the pipeline's hot path: on PostgreSQL one INSERT ... SELECT FROM unnest() with binary,
-server-side-bound array parameters; elsewhere Django's bulk_create.
+"""Fast multi-row INSERT for the hot paths: on PostgreSQL one INSERT ... SELECT FROM unnest() with binary,
+server-side-bound array parameters; elsewhere Django's bulk_create (model instances) or executemany (plain rows).
 
 Why: Django binds parameters client side with psycopg 3 (ClientCursor), and its bulk_create on PostgreSQL quotes
 every array element in Python; for a 500-event batch that quoting costs more than the database's own work.
@@ -47,3 +47,30 @@ def _value(field, obj):
     if isinstance(field, models.JSONField):
         return Jsonb(value)
     return value
+
+
+def insert_rows(model, field_names, rows):
+    """Insert plain tuples (one value per name in `field_names`, as the model's fields take them) in the current
+    transaction, without building model instances or reading ids back. On PostgreSQL one binary unnest() INSERT
+    per BATCH rows; elsewhere one prepared INSERT run with executemany. Values go through each field's
+    get_db_prep_save off PostgreSQL, so JSON and datetimes are stored as the ORM stores them."""
+    if not rows:
+        return
+    fields = [model._meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
+    connection.ensure_connection()
+    if connection.vendor != "postgresql":
+        sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
+        prepared = [[f.get_db_prep_save(value, connection) for f, value in zip(fields, row)] for row in rows]
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, prepared)
+        return
+    arrays = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
+    json_columns = [isinstance(f, models.JSONField) for f in fields]
+    for start in range(0, len(rows), BATCH):
+        chunk = rows[start:start + BATCH]
+        params = [[Jsonb(row[i]) if json_columns[i] else row[i] for row in chunk] for i in range(len(fields))]
+        with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
+            cursor.execute(sql, params, binary=True)

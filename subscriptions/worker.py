@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from eventhub.api import iso_ms
 from eventhub.conf import hub_setting
+from subscriptions.bulk import insert_rows
 from subscriptions.deliveries import judge_attempt
 from subscriptions.delivery import SendResult, Sender, build_request_headers
 from subscriptions.endpoints import signing_secrets_by_endpoint
@@ -134,16 +135,9 @@ ATTEMPT_FIELDS = ("delivery_id", "started_at", "duration_ms", "request_headers",
 
 
 def _insert_attempts(attempts):
-    """executemany of one prepared INSERT: the hot path's biggest write, without bulk_create's per-row machinery
-    (the values still go through each field's get_db_prep_save, so JSON and datetimes are stored as the ORM does)."""
-    fields = [Attempt._meta.get_field(name) for name in ATTEMPT_FIELDS]
-    quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(Attempt._meta.db_table), ", ".join(quote(f.column) for f in fields), ", ".join(["%s"] * len(fields))
-    )
-    rows = [[field.get_db_prep_save(value, connection) for field, value in zip(fields, attempt)] for attempt in attempts]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    """The hot path's biggest write, from plain tuples: on PostgreSQL one server-bound unnest() INSERT per batch
+    (an executemany of client-side-bound INSERTs cost ~14% of the worker's CPU), no model instances."""
+    insert_rows(Attempt, ATTEMPT_FIELDS, attempts)
 
 
 def _update_deliveries(deliveries):

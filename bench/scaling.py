@@ -1,0 +1,423 @@
+"""Scaling on PostgreSQL: 1, 2 and 4 `manage.py dispatch` and `manage.py deliver` processes, and the hot path as the
+configuration and the log grow (10x more endpoints, 10x more stored deliveries).
+
+Processes. Dispatch: N entrecode-style messages are published to a fresh exchange into a fresh quorum work queue
+before any dispatcher runs; K `manage.py dispatch --queue ...` processes are started, and the rate is counted from
+the moment all K are consuming (the broker's consumer count) until every event is committed (events counted in
+the database; each event is stored with one delivery). Deliver: D deliveries to 4 local aiohttp receivers are
+stored not yet due; K `manage.py deliver` processes are started, and once all K are polling, every delivery is made
+due at once; the rate is attempts over the span from the first attempt's start to the last one's.
+
+Log growth (the hot path must not slow down as the log grows): in this process, a tenant whose E endpoints all
+take the same event type, each with its own `data.storeId` filter (every event matches exactly one), records M
+events in batches of 250 through record_events (ingest and dispatch both store through it: events + delivery rows
+in one transaction), then a DeliveryWorker sends those M deliveries. Measured with E endpoints and S stored
+deliveries (S events, S deliveries, S attempts, 40 days old: what retention prunes), then with 10 E endpoints,
+then with E endpoints again and 10 S stored rows (inserted with generate_series, then VACUUM ANALYZE). Target: each figure at least 0.8 of
+its base (the claim uses the partial index on pending deliveries; the log's size must not matter).
+
+Everything lives in a scratch database on the server of DATABASE_URL (default postgres://postgres@127.0.0.1:5432),
+created and dropped here, and in RabbitMQ exchanges and queues named bench.scaling.*, deleted afterwards.
+
+    python bench/scaling.py [--messages 12000] [--deliveries 6000] [--endpoints 1000] [--stored 100000] [--events 3000]
+    (or SCALING_MESSAGES, SCALING_DELIVERIES, SCALING_ENDPOINTS, SCALING_STORED, SCALING_EVENTS)
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import ROOT, ScratchPostgres, postgres_base, start_receivers, stop  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+AMQP_URL = os.environ.get("AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
+PROCESSES = (1, 2, 4)
+BATCH = 250  # events per record_events call in the log-growth part (the dispatcher's default BATCH_SIZE)
+
+
+def env_int(name, default):
+    return int(os.environ.get(name, default))
+
+
+def emit(result):
+    print("RESULT " + json.dumps(result), flush=True)
+
+
+# --- processes -------------------------------------------------------------------------------------------------
+
+
+class Processes:
+    """K `manage.py` children sharing this scratch database; stdout lines are collected (readiness)."""
+
+    def __init__(self, command, count, env, args=()):
+        self.procs, self.lines = [], []
+        for _ in range(count):
+            proc = subprocess.Popen([sys.executable, "manage.py", command, *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, text=True)
+            self.procs.append(proc)
+            threading.Thread(target=self._read, args=(proc,), daemon=True).start()
+
+    def _read(self, proc):
+        for line in proc.stdout:
+            self.lines.append(line.rstrip())
+
+    def wait_for(self, text, count, timeout=120):
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in self.lines) < count:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+                raise SystemExit("processes did not start:\n" + "\n".join(self.lines[-30:]))
+            time.sleep(0.05)
+
+    def stop(self):
+        stop(self.procs, timeout=60)
+
+
+def count(cursor, sql, *params):
+    cursor.execute(sql, params)
+    return cursor.fetchone()[0]
+
+
+def table(model):
+    return model._meta.db_table
+
+
+def dispatch_scaling(env, messages, pg):
+    import pika
+
+    from subscriptions.endpoints import create_endpoint
+    from subscriptions.models import Endpoint, Event
+    from subscriptions.services import SubscriptionChange, apply_subscription_change
+    from subscriptions.sources import create_source
+    from tenants.services import create_tenant
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from dispatch import publish  # the messages of bench/dispatch.py
+
+    suffix = uuid.uuid4().hex[:8]
+    exchange, queue, dead = f"bench.scaling.{suffix}", f"bench.scaling.work.{suffix}", f"bench.scaling.dead.{suffix}"
+    tenant = create_tenant("dispatch")[0]
+    create_source(tenant, {"name": "ec", "exchange": exchange, "binding_keys": ["035af82b.mymodel.*.*"]})
+    for key in ("entryCreated", "entryUpdated"):
+        apply_subscription_change(tenant, SubscriptionChange(key, "SUBSCRIBE"))
+    create_endpoint(tenant, {"url": "https://hooks.example.com/bench", "events": ["entry*"]})
+
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = conn.channel()
+    results = []
+    try:
+        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        channel.exchange_declare(dead, exchange_type="topic", durable=True)
+        channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": dead})
+        channel.queue_bind(queue, exchange, "035af82b.mymodel.*.*")
+        with pg.cursor() as cursor:
+            for k in PROCESSES:
+                cursor.execute(f"TRUNCATE {table(Event)} CASCADE")
+                publish(channel, exchange, messages)
+                while channel.queue_declare(queue, passive=True).method.message_count < messages:
+                    time.sleep(0.1)
+                procs = Processes("dispatch", k, env, ["--queue", queue, "--dead-exchange", dead, "--dead-queue", dead])
+                try:
+                    deadline = time.monotonic() + 120
+                    while channel.queue_declare(queue, passive=True).method.consumer_count < k:
+                        if time.monotonic() > deadline or any(p.poll() is not None for p in procs.procs):
+                            raise SystemExit("dispatchers did not start:\n" + "\n".join(procs.lines[-30:]))
+                        time.sleep(0.02)
+                    started = time.monotonic()
+                    head = count(cursor, f"SELECT count(*) FROM {table(Event)}")
+                    while (done := count(cursor, f"SELECT count(*) FROM {table(Event)}")) < messages:
+                        if time.monotonic() - started > 300 or any(p.poll() is not None for p in procs.procs):
+                            raise SystemExit(f"dispatch stalled at {done}/{messages}:\n" + "\n".join(procs.lines[-30:]))
+                        time.sleep(0.05)
+                    elapsed = time.monotonic() - started
+                finally:
+                    procs.stop()
+                rate = (messages - head) / elapsed
+                results.append((k, rate))
+                print(f"  dispatch x{k}: {rate:8.0f} msg/s  ({messages - head} messages in {elapsed:.2f} s after all {k} consumed; "
+                      f"{head} before)", flush=True)
+        with pg.cursor() as cursor:  # what the dispatchers stored is not the deliver runs' work
+            cursor.execute(f"TRUNCATE {table(Event)} CASCADE")
+        Endpoint.objects.filter(tenant=tenant).delete()
+    finally:
+        for name in (queue, dead):
+            channel.queue_delete(name)
+        for name in (exchange, dead):
+            channel.exchange_delete(name)
+        conn.close()
+    return results
+
+
+def deliver_scaling(env, deliveries, urls, pg):
+    from subscriptions.endpoints import create_endpoint
+    from subscriptions.models import Attempt, Delivery
+    from subscriptions.pipeline import IncomingEvent, record_events
+    from subscriptions.services import SubscriptionChange, apply_subscription_change
+    from tenants.services import create_tenant
+
+    tenant = create_tenant("deliver")[0]
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    for url in urls:
+        create_endpoint(tenant, {"url": url, "events": ["product.created"], "timeout_seconds": 30})
+    events = max(1, deliveries // len(urls))
+    data = {"id": "p", "name": {"en": "A product of the benchmark"}, "description": {"en": "x" * 200}, "productType": "BASIC"}
+    for start in range(0, events, 500):
+        record_events(tenant, [IncomingEvent("product.created", {**data, "id": f"p{i}"}) for i in range(start, min(events, start + 500))])
+    total = events * len(urls)
+    results = []
+    with pg.cursor() as cursor:
+        for k in PROCESSES:
+            # Fresh and not yet due: the workers start polling an empty queue; then everything becomes due at once.
+            cursor.execute(f"TRUNCATE {table(Attempt)}")
+            cursor.execute(f"UPDATE {table(Delivery)} SET status = 'pending', attempt_count = 0, lease_until = NULL, finished_at = NULL, "
+                           "next_attempt_at = now() + interval '1 day' WHERE tenant_id = %s", (tenant.pk,))
+            procs = Processes("deliver", k, env)
+            try:
+                procs.wait_for("deliver: concurrency", k)
+                time.sleep(1.0)  # past their first (empty) claim
+                cursor.execute(f"UPDATE {table(Delivery)} SET next_attempt_at = now() WHERE tenant_id = %s", (tenant.pk,))
+                started = time.monotonic()
+                while (done := count(cursor, f"SELECT count(*) FROM {table(Delivery)} WHERE tenant_id = %s AND status = 'succeeded'",
+                                     tenant.pk)) < total:
+                    if time.monotonic() - started > 300 or any(p.poll() is not None for p in procs.procs):
+                        raise SystemExit(f"deliver stalled at {done}/{total}:\n" + "\n".join(procs.lines[-30:]))
+                    time.sleep(0.05)
+            finally:
+                procs.stop()
+            cursor.execute(f"SELECT count(*), extract(epoch FROM max(a.started_at) - min(a.started_at)) FROM {table(Attempt)} a "
+                           f"JOIN {table(Delivery)} d ON d.id = a.delivery_id WHERE d.tenant_id = %s", (tenant.pk,))
+            attempts, span = cursor.fetchone()
+            rate = (attempts - 1) / float(span)
+            results.append((k, rate))
+            print(f"  deliver  x{k}: {rate:8.0f} deliveries/s  ({attempts} attempts, first to last send {float(span):.2f} s)", flush=True)
+    return results, total
+
+
+# --- log growth (in this process) ------------------------------------------------------------------------------
+
+
+def log_tenant(urls, endpoints):
+    from subscriptions.services import SubscriptionChange, apply_subscription_change
+    from tenants.services import create_tenant
+
+    tenant = create_tenant("log")[0]
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    add_endpoints(tenant, urls, 0, endpoints)
+    return tenant
+
+
+def add_endpoints(tenant, urls, first, last):
+    """Endpoints first..last-1 on product.created, endpoint i filtering data.storeId == store-i, each with a secret."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from subscriptions.models import Endpoint, EndpointSecret
+    from subscriptions.signing import generate_secret
+
+    now = timezone.now()
+    with transaction.atomic():
+        made = Endpoint.objects.bulk_create(
+            [Endpoint(tenant=tenant, url=f"{urls[i % len(urls)]}?endpoint={i}", events=["product.created"],
+                      event_filter={"data.storeId": f"store-{i}"}, timeout_seconds=30, created_at=now, modified_at=now)
+             for i in range(first, last)],
+            batch_size=2000,
+        )
+        EndpointSecret.objects.bulk_create([EndpointSecret(endpoint=e, secret=generate_secret(), created_at=now) for e in made], batch_size=2000)
+
+
+def store_old_log(tenant, rows, pg):
+    """`rows` more events, deliveries (succeeded) and attempts, 40 days old, written by the server (generate_series)."""
+    from subscriptions.models import Attempt, Delivery, Endpoint, Event
+
+    started = time.monotonic()
+    endpoint = Endpoint.objects.filter(tenant=tenant).order_by("created_at").first()
+    body = json.dumps({"id": "old", "type": "product.created", "tenant": tenant.name, "data": {"id": "p", "storeId": "store-0", "x": "x" * 200}})
+    with pg.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table(Event)}")
+        low = cursor.fetchone()[0]
+        step = 100_000
+        for start in range(0, rows, step):
+            n = min(step, rows - start)
+            cursor.execute(
+                f"INSERT INTO {table(Event)} (tenant_id, event_id, type, timestamp, data, origin, source_id, routing_key, properties, received_at) "
+                "SELECT %s, 'old-' || gen_random_uuid(), 'product.created', now() - interval '40 days', %s::jsonb, 'http', NULL, '', '{}'::jsonb, "
+                "now() - interval '40 days' + g * interval '1 ms' FROM generate_series(1, %s) g",
+                (tenant.pk, json.dumps({"id": "p", "storeId": "store-0", "x": "x" * 200}), n),
+            )
+        cursor.execute(
+            f"INSERT INTO {table(Delivery)} (tenant_id, event_id, endpoint_id, url, event_type, body, status, attempt_count, next_attempt_at, "
+            "lease_until, last_status_code, last_error, created_at, finished_at) "
+            f"SELECT tenant_id, id, %s, %s, type, %s, 'succeeded', 1, NULL, NULL, 200, '', received_at, received_at FROM {table(Event)} WHERE id > %s",
+            (endpoint.pk, endpoint.url, body, low),
+        )
+        cursor.execute(
+            f"INSERT INTO {table(Attempt)} (delivery_id, started_at, duration_ms, request_headers, status_code, response_headers, response_body, error) "
+            f"SELECT d.id, d.created_at, 12.5, '{{}}'::jsonb, 200, '{{}}'::jsonb, 'ok', '' FROM {table(Delivery)} d "
+            f"JOIN {table(Event)} e ON e.id = d.event_id WHERE e.id > %s",
+            (low,),
+        )
+        for model in (Event, Delivery, Attempt):  # as autovacuum would, but now, not during the measurement
+            cursor.execute(f"VACUUM ANALYZE {table(model)}")
+    return time.monotonic() - started
+
+
+def hot_path(tenant, events, endpoints, rounds=2):
+    """Best of `rounds`: events/s through record_events (batches of 250) and deliveries/s of a DeliveryWorker."""
+    from subscriptions.pipeline import IncomingEvent, record_events
+    from subscriptions.worker import DeliveryWorker
+
+    best_record = best_deliver = 0.0
+    for _ in range(rounds):
+        tag = uuid.uuid4().hex[:8]
+        items = [IncomingEvent("product.created", {"id": f"p{i}", "storeId": f"store-{i % endpoints}", "price": i % 100,
+                                                  "name": {"en": "A product"}, "description": {"en": "x" * 200}}, id=f"{tag}-{i}")
+                 for i in range(events)]
+        record_events(tenant, items[:1])  # the routing index is compiled here, not in the timing
+        started = time.perf_counter()
+        made = 0
+        for start in range(1, events, BATCH):
+            made += sum(r.deliveries for r in record_events(tenant, items[start:start + BATCH]))
+        best_record = max(best_record, (events - 1) / (time.perf_counter() - started))
+        assert made == events - 1, f"{made} deliveries for {events - 1} events: each event must match one endpoint"
+
+        worker = DeliveryWorker(concurrency=50, batch=100, poll_seconds=0.05, allow_private=True)
+
+        async def run():
+            async def stop_when_done():
+                while worker.sent_count < events:
+                    await asyncio.sleep(0.01)
+                worker.stop()
+
+            watcher = asyncio.create_task(stop_when_done())
+            began = time.perf_counter()
+            await worker.run()
+            watcher.cancel()
+            return time.perf_counter() - began
+
+        best_deliver = max(best_deliver, events / asyncio.run(run()))
+    return best_record, best_deliver, stamp_ms(tenant)
+
+
+def stamp_ms(tenant, calls=30):
+    """What record_events pays per call to check that the tenant's routing index is current (two aggregates)."""
+    from subscriptions.pipeline import routing_stamp
+
+    started = time.perf_counter()
+    for _ in range(calls):
+        routing_stamp(tenant)
+    return (time.perf_counter() - started) / calls * 1000
+
+
+def claim_plan():
+    from django.utils import timezone
+
+    from subscriptions.models import Delivery, DeliveryStatus
+
+    now = timezone.now()
+    due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at", "id")[:100]
+    return " / ".join(line.strip(" ->") for line in due.explain().splitlines() if "Scan" in line or "Index Cond" in line)
+
+
+def log_growth(urls, endpoints, stored, events, pg):
+    from subscriptions.models import Endpoint
+
+    tenant = log_tenant(urls, endpoints)
+    seconds = store_old_log(tenant, stored, pg)
+    print(f"  stored {stored} old events + deliveries + attempts in {seconds:.1f} s", flush=True)
+    rows = []
+    hot_path(tenant, max(300, events // 3), endpoints, rounds=1)  # warm up: connections, caches, the worker's imports
+    base = hot_path(tenant, events, endpoints)
+    rows.append((f"base: {endpoints:,} endpoints, {stored:,} stored deliveries", base))
+    add_endpoints(tenant, urls, endpoints, endpoints * 10)
+    rows.append((f"10x endpoints: {endpoints * 10:,}", hot_path(tenant, events, endpoints * 10)))
+    from django.utils import timezone
+
+    # Back to the base's endpoints (removed, not disabled: the routing check reads disabled rows too).
+    keep = {f"store-{i}" for i in range(endpoints)}
+    extra = [pk for pk, spec in Endpoint.objects.filter(tenant=tenant).values_list("pk", "event_filter") if spec["data.storeId"] not in keep]
+    Endpoint.objects.filter(pk__in=extra).delete()
+    Endpoint.objects.filter(tenant=tenant).update(modified_at=timezone.now())
+    seconds = store_old_log(tenant, stored * 9, pg)
+    print(f"  stored {stored * 9} more in {seconds:.1f} s", flush=True)
+    rows.append((f"10x stored deliveries: {stored * 10:,}", hot_path(tenant, events, endpoints)))
+    plan = claim_plan()
+    return rows, plan
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=env_int("SCALING_MESSAGES", 12_000), help="broker messages per dispatch run")
+    parser.add_argument("--deliveries", type=int, default=env_int("SCALING_DELIVERIES", 6_000), help="deliveries per deliver run")
+    parser.add_argument("--endpoints", type=int, default=env_int("SCALING_ENDPOINTS", 1_000), help="endpoints of the log-growth base")
+    parser.add_argument("--stored", type=int, default=env_int("SCALING_STORED", 100_000), help="stored deliveries of the log-growth base")
+    parser.add_argument("--events", type=int, default=env_int("SCALING_EVENTS", 3_000), help="events per log-growth measurement")
+    parser.add_argument("--receivers", type=int, default=4)
+    args = parser.parse_args(argv)
+
+    total_started = time.monotonic()
+    base = postgres_base() or "postgres://postgres@127.0.0.1:5432"
+    scratch = ScratchPostgres(base, f"eventhub_bench_scaling_{os.getpid()}")
+    data_dir = tempfile.mkdtemp(prefix="eventhub-bench-scaling-")
+    os.environ.update({"DATABASE_URL": scratch.url, "EVENTHUB_DATA_DIR": data_dir, "EVENTHUB_ALLOW_PRIVATE_TARGETS": "1",
+                       "AMQP_URL": AMQP_URL, "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")})
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "eventhub.settings")
+    child_env = {**os.environ, "LOG_LEVEL": "INFO"}
+    urls, receivers = start_receivers(args.receivers)
+    try:
+        import django
+
+        django.setup()
+        import psycopg
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        pg = psycopg.connect(scratch.url, autocommit=True)
+        cores = os.cpu_count()
+        print(f"scaling on PostgreSQL ({cores} cores; the processes, PostgreSQL, RabbitMQ and the receivers share them)", flush=True)
+
+        dispatch = dispatch_scaling(child_env, args.messages, pg)
+        one = dispatch[0][1]
+        for k, rate in dispatch:
+            emit({"name": "scaling", "table": "processes", "row": "dispatch", "processes": k, "figure": round(rate, 1), "unit": "msg/s",
+                  "speedup": round(rate / one, 2), "size": f"{args.messages} messages"})
+        deliver, total = deliver_scaling(child_env, args.deliveries, urls, pg)
+        one = deliver[0][1]
+        for k, rate in deliver:
+            emit({"name": "scaling", "table": "processes", "row": "deliver", "processes": k, "figure": round(rate, 1), "unit": "deliveries/s",
+                  "speedup": round(rate / one, 2), "size": f"{total} deliveries to {args.receivers} receivers"})
+
+        rows, plan = log_growth(urls, args.endpoints, args.stored, args.events, pg)
+        (_, (record0, deliver0, _)) = rows[0]
+        for label, (record, sent, stamp) in rows:
+            print(f"  {label:<44} record_events {record:8.0f} events/s ({record / record0:4.2f})   deliver {sent:8.0f} deliveries/s "
+                  f"({sent / deliver0:4.2f})   routing check {stamp:.2f} ms per record_events call", flush=True)
+            for row, figure, base_figure, unit in (("record_events (ingest and dispatch store)", record, record0, "events/s"),
+                                                   ("deliver (claim, send, record)", sent, deliver0, "deliveries/s")):
+                ratio = figure / base_figure
+                emit({"name": "scaling", "table": "log", "row": row, "condition": label, "figure": round(figure, 1), "unit": unit,
+                      "ratio": round(ratio, 2), "target": ">= 0.8 of base", "target_met": ratio >= 0.8, "stamp_ms": round(stamp, 2)})
+        print(f"  claim query plan with {args.stored * 10:,} stored deliveries: {plan}")
+        emit({"name": "scaling", "table": "plan", "plan": plan})
+        pg.close()
+    finally:
+        stop(receivers)
+        from django.db import connections
+
+        connections.close_all()
+        scratch.close()
+        import shutil
+
+        shutil.rmtree(data_dir, ignore_errors=True)
+    print(f"scaling took {time.monotonic() - total_started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
