@@ -73,9 +73,9 @@ class Sent:
 # --- database side (sync; called on the worker's database thread, or directly by deliver_now) ---------------
 
 
-def claim_due(limit: int, ids=None) -> list[Job]:
-    """Lease up to `limit` due deliveries and return them as Jobs. Deliveries whose endpoint is gone or disabled
-    fail here, without a request."""
+def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
+    """Lease up to `limit` due deliveries (none of `skip_endpoints`) and return them as Jobs. Deliveries whose
+    endpoint is gone or disabled fail here, without a request."""
     now = timezone.now()
     margin = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS")
     with transaction.atomic():
@@ -84,6 +84,8 @@ def claim_due(limit: int, ids=None) -> list[Job]:
         )
         if ids is not None:
             due = due.filter(pk__in=list(ids))
+        if skip_endpoints:
+            due = due.exclude(endpoint_id__in=list(skip_endpoints))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
         # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout).
@@ -304,10 +306,12 @@ events_recorded.connect(wake_workers, dispatch_uid="subscriptions.worker.wake_wo
 
 
 class DeliveryWorker:
-    """Keeps up to `concurrency` requests in flight, claiming `batch` deliveries per database round trip."""
+    """Keeps up to `concurrency` requests in flight (at most `per_endpoint` to one endpoint), claiming `batch`
+    deliveries per database round trip."""
 
-    def __init__(self, concurrency=None, batch=None, poll_seconds=None, allow_private=None):
+    def __init__(self, concurrency=None, batch=None, poll_seconds=None, allow_private=None, per_endpoint=None):
         self.concurrency = max(1, concurrency or hub_setting("DELIVERY_CONCURRENCY"))
+        self.per_endpoint = max(1, min(self.concurrency, per_endpoint or hub_setting("DELIVERY_ENDPOINT_CONCURRENCY")))
         self.batch = max(1, batch or hub_setting("DELIVERY_BATCH"))
         self.poll_seconds = poll_seconds or hub_setting("DELIVERY_POLL_SECONDS")
         self.allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
@@ -335,29 +339,53 @@ class DeliveryWorker:
             _running.add(self)
         ready: collections.deque[Job] = collections.deque()  # claimed (leased), not yet sent
         in_flight: set[asyncio.Task] = set()
+        active: collections.Counter = collections.Counter()  # requests in flight per endpoint
         done: list[Sent] = []
+
+        def finished(task, endpoint_id):
+            active[endpoint_id] -= 1
+            if not active[endpoint_id]:
+                del active[endpoint_id]
+            done.append(task.result())
         cycle = None  # the database round trip under way: (future, results it records, deliveries it asked for)
         idle_until = 0.0  # the last claim found less than it asked: claim again after this, or when woken
         try:
             async with Sender(self.concurrency, self.allow_private) as sender:
                 while True:
+                    held = collections.deque()  # their endpoint has all its slots taken
                     while ready and len(in_flight) < self.concurrency and not self._stopping:
-                        task = asyncio.create_task(send_job(sender, ready.popleft()))
-                        task.add_done_callback(lambda t: done.append(t.result()))
+                        job = ready.popleft()
+                        if active[job.endpoint_id] >= self.per_endpoint:
+                            held.append(job)
+                            continue
+                        active[job.endpoint_id] += 1
+                        task = asyncio.create_task(send_job(sender, job))
+                        task.add_done_callback(lambda t, e=job.endpoint_id: finished(t, e))
                         in_flight.add(task)
+                    held.extend(ready)
+                    ready = held
                     in_flight = {t for t in in_flight if not t.done()}
                     if cycle is None:
                         if self._wake.is_set():
                             self._wake.clear()
                             idle_until = 0.0
+                        # Held behind a busy endpoint: back to the database (due at once, lease dropped) rather than
+                        # waiting here while their lease runs out; the claim skips that endpoint until it has room.
+                        saturated = {e for e, n in active.items() if n >= self.per_endpoint}
+                        release = []
+                        if self._stopping or saturated:
+                            keep = collections.deque()
+                            for job in ready:
+                                if self._stopping or job.endpoint_id in saturated:
+                                    release.append(job.delivery_id)
+                                else:
+                                    keep.append(job)
+                            ready = keep
                         claim = not self._stopping and loop.time() >= idle_until and len(ready) <= self.batch // 2
                         wanted = self.batch - len(ready) if claim else 0
-                        release = []
-                        if self._stopping and ready:
-                            release, ready = [job.delivery_id for job in ready], collections.deque()
                         if done or wanted or release:
                             batch, done = done, []
-                            future = asyncio.ensure_future(self._database(database, self._cycle, batch, wanted, release))
+                            future = asyncio.ensure_future(self._database(database, self._cycle, batch, wanted, release, saturated))
                             cycle = (future, len(batch), wanted)
                         elif self._stopping and not in_flight:
                             break
@@ -386,13 +414,13 @@ class DeliveryWorker:
             database.shutdown()
 
     @staticmethod
-    def _cycle(sent, wanted, release=()):
+    def _cycle(sent, wanted, release=(), skip_endpoints=()):
         # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
         # and reopened when a database call fails (see _database).
         record_results(sent)
-        if release:  # claimed but not sent before a stop: due again at once, not after the lease
+        if release:  # claimed but not sent (a stop, or a busy endpoint): due again at once, not after the lease
             Delivery.objects.filter(pk__in=release).update(lease_until=None)
-        return claim_due(wanted) if wanted else []
+        return claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []
 
     async def _database(self, executor, function, *args):
         try:

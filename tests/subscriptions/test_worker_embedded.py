@@ -19,6 +19,7 @@ from subscriptions.models import Delivery, DeliveryStatus
 from subscriptions.pipeline import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.worker import start_in_background
+from tests.subscriptions.broker_helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,3 +90,37 @@ def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_hanging_endpoint_gets_only_its_share_of_slots_and_the_others_keep_flowing(tenant, receiver, settings):
+    settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True, "DELIVERY_POLL_SECONDS": 0.05, "DELIVERY_LEASE_MARGIN_SECONDS": 1,
+                         "RETRY_SCHEDULE": [0]}
+    # Each request to /hang is answered after 3 s, beyond the endpoint's 1 s timeout: it holds its slot a full second.
+    receiver.script = lambda r: (200, {}, "late", 3) if r.path == "/hang" else (200, {}, "ok", 0)
+    for kind in ("product.created", "product.updated"):
+        apply_subscription_change(tenant, SubscriptionChange(kind, "SUBSCRIBE"))
+    slow = create_endpoint(tenant, {"url": receiver.url("/hang"), "events": ["product.created"], "timeout_seconds": 1})[0]
+    create_endpoint(tenant, {"url": receiver.url("/ok"), "events": ["product.updated"], "timeout_seconds": 1})
+    # The slow endpoint's deliveries come first in the queue: without a per-endpoint cap they take all 4 slots for
+    # 3 s (12 requests of 1 s, 4 at a time) before the first healthy delivery is sent.
+    record_events(tenant, [IncomingEvent("product.created", {"n": n}) for n in range(12)])
+    record_events(tenant, [IncomingEvent("product.updated", {"n": n}) for n in range(12)])
+    worker = start_in_background(concurrency=4, per_endpoint=2, batch=50)
+    try:
+        started = time.monotonic()
+        wait_until(lambda: Delivery.objects.exclude(endpoint=slow).filter(status=DeliveryStatus.SUCCEEDED).count() == 12,
+                   timeout=20, what="the healthy deliveries")
+        healthy_done = time.monotonic() - started
+        wait_until(lambda: not Delivery.objects.filter(status=DeliveryStatus.PENDING).exists(), timeout=20, what="every delivery tried")
+    finally:
+        worker.stop()
+        worker.thread.join(10)
+    # 12 healthy deliveries finished while the hanging endpoint's 12 (1 s each, 2 at a time) needed about 6 s.
+    assert healthy_done < 2.5, healthy_done
+    assert Delivery.objects.exclude(endpoint=slow).filter(status=DeliveryStatus.SUCCEEDED).count() == 12
+    hanging = Delivery.objects.filter(endpoint=slow)
+    assert hanging.filter(status=DeliveryStatus.FAILED).count() == 12 and all(d.attempt_count == 1 for d in hanging)
+    arrivals = sorted(r.at for r in receiver.received if r.path == "/hang")
+    assert len(arrivals) == 12  # none sent twice by the release and re-claim
+    assert all(later - first >= 0.8 for first, later in zip(arrivals, arrivals[2:]))  # never more than 2 at once

@@ -15,13 +15,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--concurrency", type=int, default=hub_setting("DELIVERY_CONCURRENCY"), help="HTTP requests in flight at most")
         parser.add_argument("--batch", type=int, default=hub_setting("DELIVERY_BATCH"), help="deliveries claimed per database round trip")
+        parser.add_argument("--per-endpoint", type=int, default=hub_setting("DELIVERY_ENDPOINT_CONCURRENCY"),
+                            help="HTTP requests in flight to one endpoint at most (a slow receiver cannot take every slot)")
 
-    def handle(self, concurrency, batch, **options):
-        if concurrency < 1 or batch < 1:
-            self.stderr.write("--concurrency and --batch must be at least 1.")
+    def handle(self, concurrency, batch, per_endpoint, **options):
+        if concurrency < 1 or batch < 1 or per_endpoint < 1:
+            self.stderr.write("--concurrency, --batch and --per-endpoint must be at least 1.")
             raise SystemExit(2)
-        worker = DeliveryWorker(concurrency=concurrency, batch=batch)
-        self.stdout.write(f"deliver: concurrency {worker.concurrency}, batch {worker.batch}, polling every {worker.poll_seconds:g} s")
+        worker = DeliveryWorker(concurrency=concurrency, batch=batch, per_endpoint=per_endpoint)
+        self.stdout.write(f"deliver: concurrency {worker.concurrency} ({worker.per_endpoint} per endpoint), batch {worker.batch}, "
+                          f"polling every {worker.poll_seconds:g} s")
         self.stdout.flush()
         asyncio.run(self._run(worker))
         self.stdout.write(f"deliver: stopped after {worker.sent_count} attempts")
