@@ -33,7 +33,7 @@ DEFAULTS = {
     "DELIVERY_BATCH": 100,
     # At most this many of a worker's requests go to one endpoint at once, so a receiver that hangs or crawls
     # cannot take every slot: the other endpoints' deliveries keep flowing.
-    "DELIVERY_ENDPOINT_CONCURRENCY": 10,
+    "DELIVERY_ENDPOINT_CONCURRENCY": 25,
     # Lifetime of tokens printed by `manage.py issue_token` (seconds).
     "CLI_TOKEN_EXPIRE_SECONDS": 365 * 24 * 3600,
     # Live monitor: bodies longer than this (bytes) are cut in the stream; the full event stays in the log.

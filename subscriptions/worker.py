@@ -340,6 +340,8 @@ class DeliveryWorker:
         ready: collections.deque[Job] = collections.deque()  # claimed (leased), not yet sent
         in_flight: set[asyncio.Task] = set()
         active: collections.Counter = collections.Counter()  # requests in flight per endpoint
+        claimed_at: dict[int, float] = {}  # delivery id -> when its claim (and lease) began, while in `ready`
+        hold_limit = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS") / 2  # the lease is the timeout plus this margin
         done: list[Sent] = []
 
         def finished(task, endpoint_id):
@@ -352,12 +354,15 @@ class DeliveryWorker:
         try:
             async with Sender(self.concurrency, self.allow_private) as sender:
                 while True:
-                    held = collections.deque()  # their endpoint has all its slots taken
+                    held = collections.deque()  # their endpoint has all its slots taken, or their lease is too short now
+                    started_by = loop.time() - hold_limit  # a job starts within hold_limit of its claim, or not at all:
+                    # then its request (at most the endpoint's timeout) ends well inside its lease (timeout + margin)
                     while ready and len(in_flight) < self.concurrency and not self._stopping:
                         job = ready.popleft()
-                        if active[job.endpoint_id] >= self.per_endpoint:
+                        if active[job.endpoint_id] >= self.per_endpoint or claimed_at[job.delivery_id] < started_by:
                             held.append(job)
                             continue
+                        del claimed_at[job.delivery_id]
                         active[job.endpoint_id] += 1
                         task = asyncio.create_task(send_job(sender, job))
                         task.add_done_callback(lambda t, e=job.endpoint_id: finished(t, e))
@@ -369,20 +374,22 @@ class DeliveryWorker:
                         if self._wake.is_set():
                             self._wake.clear()
                             idle_until = 0.0
-                        # Held behind a busy endpoint: back to the database (due at once, lease dropped) rather than
-                        # waiting here while their lease runs out; the claim skips that endpoint until it has room.
+                        # Jobs held behind a busy endpoint start as its requests end; the claim skips that endpoint
+                        # meanwhile, and one held so long that its lease could run out goes back to the database
+                        # (due at once, lease dropped) instead: no other worker may take it while it is held here.
                         saturated = {e for e, n in active.items() if n >= self.per_endpoint}
-                        release = []
-                        if self._stopping or saturated:
-                            keep = collections.deque()
-                            for job in ready:
-                                if self._stopping or job.endpoint_id in saturated:
-                                    release.append(job.delivery_id)
-                                else:
-                                    keep.append(job)
-                            ready = keep
-                        claim = not self._stopping and loop.time() >= idle_until and len(ready) <= self.batch // 2
-                        wanted = self.batch - len(ready) if claim else 0
+                        release, keep, startable = [], collections.deque(), 0
+                        now = loop.time()
+                        for job in ready:
+                            if self._stopping or now - claimed_at[job.delivery_id] > hold_limit:
+                                release.append(job.delivery_id)
+                                del claimed_at[job.delivery_id]
+                            else:
+                                keep.append(job)
+                                startable += job.endpoint_id not in saturated
+                        ready = keep
+                        claim = not self._stopping and now >= idle_until and startable <= self.batch // 2
+                        wanted = self.batch - startable if claim else 0
                         if done or wanted or release:
                             batch, done = done, []
                             future = asyncio.ensure_future(self._database(database, self._cycle, batch, wanted, release, saturated))
@@ -404,6 +411,7 @@ class DeliveryWorker:
                         jobs = cycle[0].result()
                         self.sent_count += cycle[1]
                         ready.extend(jobs)
+                        claimed_at.update((job.delivery_id, loop.time()) for job in jobs)
                         if len(jobs) < cycle[2]:
                             idle_until = loop.time() + self.poll_seconds
                         cycle = None
