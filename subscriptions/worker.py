@@ -88,46 +88,44 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             due = due.exclude(endpoint_id__in=list(skip_endpoints))
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout).
-        deliveries = list(
-            due.select_related("endpoint", "event")
-            .only("id", "tenant_id", "event_type", "body", "attempt_count", "url", "event__event_id", "endpoint__id", "endpoint__url",
-                  "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
-                  "endpoint__disabled_reason")
-            .order_by("next_attempt_at", "id")[:limit]
+        # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout), as
+        # plain tuples: model instances would cost more than the query on the hot path.
+        rows = list(
+            due.order_by("next_attempt_at", "id").values_list(
+                "id", "tenant_id", "event_type", "body", "attempt_count", "url", "event__event_id", "endpoint_id",
+                "endpoint__url", "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
+                "endpoint__disabled_reason",
+            )[:limit]
         )
-        if not deliveries:
+        if not rows:
             return []
         by_timeout: dict[int, list[int]] = {}
-        for delivery in deliveries:
-            by_timeout.setdefault(delivery.endpoint.timeout_seconds if delivery.endpoint else 0, []).append(delivery.pk)
+        sendable, unsendable = [], {}
+        for row in rows:
+            delivery_id, endpoint_id, timeout, enabled, reason = row[0], row[7], row[11], row[12], row[13]
+            by_timeout.setdefault(timeout or 0, []).append(delivery_id)
+            if endpoint_id is None:
+                unsendable.setdefault("The endpoint was deleted; nothing was sent.", []).append(delivery_id)
+            elif not enabled:
+                unsendable.setdefault("The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent."), []).append(delivery_id)
+            else:
+                sendable.append(row)
         for timeout, delivery_ids in by_timeout.items():
             Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
-        unsendable = [d for d in deliveries if d.endpoint is None or not d.endpoint.enabled]
-        _fail_unsendable(unsendable, now)
-        sendable = [d for d in deliveries if d.endpoint is not None and d.endpoint.enabled]
-        secrets = signing_secrets_by_endpoint({d.endpoint_id for d in sendable}, now)
+        for error, delivery_ids in unsendable.items():
+            Delivery.objects.filter(pk__in=delivery_ids).update(
+                status=DeliveryStatus.FAILED, last_error=error, finished_at=now, next_attempt_at=None, lease_until=None
+            )
+        secrets = signing_secrets_by_endpoint({row[7] for row in sendable}, now)
     return [
         Job(
-            delivery_id=d.pk, tenant_id=d.tenant_id, endpoint_id=d.endpoint_id, event_type=d.event_type,
-            attempt_number=d.attempt_count + 1, method=d.endpoint.method, url=d.endpoint.url, body=d.body.encode(),
-            extra_headers=d.endpoint.headers or {}, secrets=tuple(secrets.get(d.endpoint_id, ())),
-            timeout=float(d.endpoint.timeout_seconds), stored_url=d.url, event_id=d.event.event_id,
+            delivery_id=delivery_id, tenant_id=tenant_id, endpoint_id=endpoint_id, event_type=event_type,
+            attempt_number=attempt_count + 1, method=method, url=endpoint_url, body=body.encode(), extra_headers=headers or {},
+            secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url, event_id=event_id,
         )
-        for d in sendable
+        for (delivery_id, tenant_id, event_type, body, attempt_count, stored_url, event_id, endpoint_id, endpoint_url, method,
+             headers, timeout, _, _) in sendable
     ]
-
-
-def _fail_unsendable(deliveries, now):
-    for delivery in deliveries:
-        if delivery.endpoint is None:
-            delivery.last_error = "The endpoint was deleted; nothing was sent."
-        else:
-            reason = delivery.endpoint.disabled_reason
-            delivery.last_error = "The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent.")
-        delivery.status, delivery.finished_at, delivery.next_attempt_at, delivery.lease_until = DeliveryStatus.FAILED, now, None, None
-    if deliveries:
-        Delivery.objects.bulk_update(deliveries, ["status", "last_error", "finished_at", "next_attempt_at", "lease_until"])
 
 
 RECORDED_FIELDS = ("status", "attempt_count", "next_attempt_at", "lease_until", "last_status_code", "last_error", "finished_at")
