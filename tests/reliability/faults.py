@@ -1,5 +1,5 @@
-"""Fault injectors for the reliability tests: receivers that misbehave at the TCP level, and a TCP proxy that can
-play a server going down (cut every connection, refuse new ones) and coming back.
+"""Fault injectors for the reliability tests: receivers that misbehave at the TCP level. (A server going down and
+coming back is tests.subscriptions.broker_helpers.TcpProxy: down(), up().)
 
 HostileReceiver speaks just enough HTTP/1.1 to read a request; then the path decides what it does wrong:
   /hang      reads the request and never answers (until the client gives up)
@@ -11,7 +11,6 @@ Every request is kept (path, webhook-id); `sent` holds the body bytes each /floo
 """
 
 import asyncio
-import socket
 import threading
 from dataclasses import dataclass, field
 
@@ -93,76 +92,3 @@ class HostileReceiver:
     def stop(self):
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-
-
-class OutageProxy:
-    """A TCP forwarder in front of a real server. down() cuts every connection and refuses new ones (accepted and
-    closed at once, as a stopped server's port would), up() lets them through again."""
-
-    def __init__(self, host, port):
-        self.target = (host, port)
-        self.server = socket.create_server(("127.0.0.1", 0))
-        self.port = self.server.getsockname()[1]
-        self.connections = 0  # forwarded, in all
-        self.refused = 0
-        self.is_down = False
-        self._sockets = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                client, _ = self.server.accept()
-            except OSError:
-                return
-            with self._lock:
-                if self.is_down:
-                    self.refused += 1
-                    _close(client)
-                    continue
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
-                _close(client)
-                continue
-            with self._lock:
-                self.connections += 1
-                self._sockets += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
-
-    @staticmethod
-    def _pipe(source, target):
-        try:
-            while data := source.recv(65536):
-                target.sendall(data)
-        except OSError:
-            pass
-        finally:
-            _close(source)
-            _close(target)
-
-    def down(self):
-        with self._lock:
-            self.is_down = True
-            sockets, self._sockets = self._sockets, []
-        for s in sockets:
-            _close(s)
-
-    def up(self):
-        with self._lock:
-            self.is_down = False
-
-    def close(self):
-        self.server.close()
-        self.down()
-
-
-def _close(sock):
-    try:
-        sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    sock.close()
-

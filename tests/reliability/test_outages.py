@@ -24,8 +24,7 @@ from subscriptions.pipeline import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.sources import create_source
 from tests.conftest import SERVICE_URLS
-from tests.reliability.faults import OutageProxy
-from tests.subscriptions.broker_helpers import running_dispatcher, wait_until
+from tests.subscriptions.broker_helpers import TcpProxy, running_dispatcher, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 2.5
@@ -33,7 +32,7 @@ OUTAGE_SECONDS = 2.5
 
 @pytest.fixture
 def rabbit_proxy():
-    proxy = OutageProxy("127.0.0.1", 5672)
+    proxy = TcpProxy("127.0.0.1", 5672)
     yield proxy
     proxy.close()
 

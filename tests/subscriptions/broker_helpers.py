@@ -76,13 +76,17 @@ def wait_until(condition, timeout=30.0, interval=0.05, what="condition"):
 
 
 class TcpProxy:
-    """A local TCP forwarder to the broker; cut() kills every connection through it, as a broker restart would."""
+    """A local TCP forwarder to a real server. cut() kills every connection through it, as a broker restart would;
+    down() does that and refuses new connections (accepted and closed at once, as a stopped server's port would)
+    until up()."""
 
     def __init__(self, host, port):
         self.target = (host, port)
         self.server = socket.create_server(("127.0.0.1", 0))
         self.port = self.server.getsockname()[1]
-        self.connections = 0
+        self.connections = 0  # forwarded, in all
+        self.refused = 0
+        self.is_down = False
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
@@ -93,7 +97,16 @@ class TcpProxy:
                 client, _ = self.server.accept()
             except OSError:
                 return
-            upstream = socket.create_connection(self.target)
+            with self._lock:
+                if self.is_down:
+                    self.refused += 1
+                    _close(client)
+                    continue
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                _close(client)
+                continue
             with self._lock:
                 self.connections += 1
                 self._sockets += [client, upstream]
@@ -108,25 +121,35 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for s in (source, target):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+            _close(source)
+            _close(target)
 
     def cut(self):
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for s in sockets:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-                s.close()
-            except OSError:
-                pass
+            _close(s)
+
+    def down(self):
+        with self._lock:
+            self.is_down = True
+        self.cut()
+
+    def up(self):
+        with self._lock:
+            self.is_down = False
 
     def close(self):
         self.server.close()
         self.cut()
+
+
+def _close(sock):
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
 
 
 @contextmanager

@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pika
 import pytest
 from django.db import connection
 
@@ -53,23 +52,34 @@ def event_count():
     return Event.objects.count()
 
 
-def queue_declared(broker):
-    def declared():
-        channel = broker.connection.channel()
-        try:
-            channel.queue_declare(broker.queue, passive=True)
-            channel.close()
-            return True
-        except pika.exceptions.ChannelClosedByBroker:
-            return False
+def consuming(process):
+    """Wait until the dispatcher has declared its queue AND bound it to the sources' exchanges: it logs "dispatcher
+    consuming" only then. (Publishing as soon as the queue exists would race the binding: RabbitMQ drops, and
+    confirms, what an exchange cannot route, so the first messages would never reach the queue.)"""
+    wait_until(lambda: "dispatcher consuming" in Path(process.log_path).read_text(), timeout=60, interval=0.1,
+               what="the dispatcher consuming with its queue bound")
 
-    wait_until(declared, interval=0.3, what="the dispatcher declaring its queue")
+
+def diagnose(process):
+    """What a stuck dispatcher is doing: its threads' stacks (py-spy, when installed) and the database's sessions."""
+    import shutil
+
+    out = []
+    if shutil.which("py-spy") or Path(sys.executable).with_name("py-spy").exists():
+        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+        dump = subprocess.run([spy, "dump", "--pid", str(process.pid)], capture_output=True, text=True, timeout=30)
+        out.append(dump.stdout[-6000:] or dump.stderr[-2000:])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, state, wait_event_type, wait_event, now() - xact_start, left(query, 120) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        out += [repr(row) for row in cursor.fetchall()]
+    return "\n".join(out)
 
 
 def test_sigterm_finishes_the_batch_acks_and_exits_0(tenant, broker, spawn):
     create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
     process = spawn("--batch-ms", "5000", "--batch-size", "100000")
-    queue_declared(broker)
+    consuming(process)
     publish_many(broker, 300)
     wait_until(lambda: broker.depth(broker.queue) == 0, what="the dispatcher holding every message")  # all prefetched
     assert event_count() == 0  # the batch is still open (5 s)
@@ -84,7 +94,10 @@ def test_sigterm_finishes_the_batch_acks_and_exits_0(tenant, broker, spawn):
         wait_until(lambda: seen.append((event_count(), broker.depth(broker.queue), broker.depth(broker.dead_queue))) or sum(seen[-1][:2]) == 300,
                    timeout=30, what="the held messages back in the queue")
     except AssertionError:
-        raise AssertionError(f"events, queued, dead-lettered: {seen[-1]}\n{Path(process.log_path).read_text()}") from None
+        queues = subprocess.run(["rabbitmqctl", "-q", "list_queues", "name", "messages_ready", "messages_unacknowledged", "consumers"],
+                                capture_output=True, text=True, timeout=60).stdout
+        mine = [line for line in queues.splitlines() if broker.queue in line or broker.dead_queue in line]
+        raise AssertionError(f"events, queued, dead-lettered: {seen[-1]}; {mine}\n{Path(process.log_path).read_text()}") from None
     assert event_count() > 0
 
 
@@ -92,7 +105,7 @@ def test_kill_9_mid_batch_and_restart_every_message_becomes_exactly_one_event(te
     create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
     total = 4000
     process = spawn("--batch-size", "200", "--prefetch", "400", "--batch-ms", "100")
-    queue_declared(broker)
+    consuming(process)
     publish_many(broker, total // 2)
     wait_until(lambda: 0 < event_count(), timeout=60, what="some events committed")
     process.send_signal(signal.SIGKILL)
@@ -105,7 +118,7 @@ def test_kill_9_mid_batch_and_restart_every_message_becomes_exactly_one_event(te
         wait_until(lambda: event_count() == total and broker.depth(broker.queue) == 0, timeout=120, what="every message as an event")
     except AssertionError:
         raise AssertionError(f"{event_count()} events, {broker.depth(broker.queue)} queued, {broker.depth(broker.dead_queue)} dead; "
-                             f"{Path(restarted.log_path).read_text()[-3000:]}")
+                             f"{Path(restarted.log_path).read_text()[-3000:]}\n{diagnose(restarted)}")
     assert Event.objects.values("event_id").distinct().count() == total
     assert sorted(Event.objects.values_list("data__n", flat=True)) == list(range(total))
 
