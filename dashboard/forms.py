@@ -5,7 +5,7 @@ import json
 from django import forms
 from django.contrib.auth import get_user_model
 
-from eventhub.json_limits import MAX_JSON_DEPTH, text_nested_deeper_than
+from eventhub import json_limits
 from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
 from subscriptions.broker import EXCHANGE_TYPES
@@ -23,16 +23,12 @@ def parse_json_text(text, label):
         return None
     if len(text) > MAX_JSON_CHARS:
         raise forms.ValidationError(f"{label} is longer than {MAX_JSON_CHARS // 1024} KiB.")
-    too_deep = forms.ValidationError(f"{label} is nested more than {MAX_JSON_DEPTH} levels deep.")
     try:
-        value = json.loads(text)
+        return json_limits.loads(text)
+    except json_limits.NestedTooDeeply as exc:
+        raise forms.ValidationError(f"{label} is {exc}.")
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
-    except RecursionError:
-        raise too_deep from None
-    if text_nested_deeper_than(text, value):
-        raise too_deep
-    return value
 
 
 def json_text(value):

@@ -1,6 +1,5 @@
 """What every API answer shares: the one error shape and a JSON parser with bounded size and depth."""
 
-import json
 import re
 from http import HTTPStatus
 
@@ -10,8 +9,8 @@ from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from eventhub import json_limits
 from eventhub.conf import hub_setting
-from eventhub.json_limits import MAX_JSON_DEPTH, text_nested_deeper_than
 
 
 def error_body(code, message, details=()):
@@ -88,16 +87,13 @@ class BoundedJSONParser(JSONParser):
             text = raw.decode("utf-8")
             if has_nul_escape(text):
                 raise exceptions.ParseError("The request body holds a NUL character (\\u0000), which the hub cannot store.")
-            data = json.loads(text, parse_constant=_refuse_constant)
+            return json_limits.loads(text, parse_constant=_refuse_constant)
         except UnicodeDecodeError:
             raise exceptions.ParseError("The request body is not UTF-8.")
-        except RecursionError:
-            raise exceptions.ParseError("The request body is nested too deeply.")
+        except json_limits.NestedTooDeeply as exc:
+            raise exceptions.ParseError(f"The request body is nested too deeply (more than {exc.limit} levels).")
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
-        if text_nested_deeper_than(text, data):
-            raise exceptions.ParseError(f"The request body is nested too deeply (more than {MAX_JSON_DEPTH} levels).")
-        return data
 
 
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")

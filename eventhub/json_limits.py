@@ -5,7 +5,29 @@ from deep inside a request or a worker and raises RecursionError there: a 500, o
 fixed, generous bound checked right after parsing turns that into one clear refusal at the door.
 """
 
+import json
+
 MAX_JSON_DEPTH = 100
+
+
+class NestedTooDeeply(ValueError):
+    """JSON whose arrays/objects nest deeper than the limit (or deep enough to exhaust the parser's recursion)."""
+
+    def __init__(self, limit: int = MAX_JSON_DEPTH):
+        super().__init__(f"nested more than {limit} levels deep")
+        self.limit = limit
+
+
+def loads(text, limit: int = MAX_JSON_DEPTH, **kwargs):
+    """json.loads(text, **kwargs) that raises NestedTooDeeply instead of returning (or overflowing on) deep JSON.
+    The one depth check for everything the hub parses from outside: HTTP bodies, broker messages, dashboard fields."""
+    try:
+        value = json.loads(text, **kwargs)
+    except RecursionError:
+        raise NestedTooDeeply(limit) from None
+    if text_nested_deeper_than(text, value, limit):
+        raise NestedTooDeeply(limit)
+    return value
 
 
 def nested_deeper_than(value, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -9,13 +9,12 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 
-from eventhub.json_limits import MAX_JSON_DEPTH, text_nested_deeper_than
+from eventhub import json_limits
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_EVENT_ID = 200  # Event.event_id
@@ -268,13 +267,11 @@ def parse_body(message: Message, limit: int = MAX_BODY_BYTES) -> dict:
     except UnicodeDecodeError as exc:
         raise Unconvertible(f"body is not UTF-8 (byte {exc.start})")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
-    except RecursionError:
-        raise Unconvertible("body is JSON nested too deeply")
+        data = json_limits.loads(text, parse_constant=_refuse_constant)
+    except json_limits.NestedTooDeeply as exc:
+        raise Unconvertible(f"body is JSON nested too deeply (more than {exc.limit} levels)")
     except ValueError as exc:
         raise Unconvertible(f"body is not JSON: {exc}")
-    if text_nested_deeper_than(text, data):
-        raise Unconvertible(f"body is JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")
     if not isinstance(data, dict):
         raise Unconvertible(f"body is a JSON {_json_kind(data)}, not an object")
     return data
