@@ -54,7 +54,6 @@ class Job:
     secrets: tuple
     timeout: float
     stored_url: str = ""  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
-    event_id: str = ""  # the event's public id, for the logs
 
     @property
     def message_id(self):
@@ -92,7 +91,7 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
         # plain tuples: model instances would cost more than the query on the hot path.
         rows = list(
             due.order_by("next_attempt_at", "id").values_list(
-                "id", "tenant_id", "event_type", "body", "attempt_count", "url", "event__event_id", "endpoint_id",
+                "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id",
                 "endpoint__url", "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
                 "endpoint__disabled_reason",
             )[:limit]
@@ -102,13 +101,13 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
         by_timeout: dict[int, list[int]] = {}
         sendable, unsendable = [], {}
         for row in rows:
-            delivery_id, endpoint_id, timeout, enabled, reason = row[0], row[7], row[11], row[12], row[13]
-            by_timeout.setdefault(timeout or 0, []).append(delivery_id)
+            delivery_id, endpoint_id, timeout, enabled, reason = row[0], row[6], row[10], row[11], row[12]
             if endpoint_id is None:
                 unsendable.setdefault("The endpoint was deleted; nothing was sent.", []).append(delivery_id)
             elif not enabled:
                 unsendable.setdefault("The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent."), []).append(delivery_id)
             else:
+                by_timeout.setdefault(timeout, []).append(delivery_id)
                 sendable.append(row)
         for timeout, delivery_ids in by_timeout.items():
             Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
@@ -116,14 +115,14 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             Delivery.objects.filter(pk__in=delivery_ids).update(
                 status=DeliveryStatus.FAILED, last_error=error, finished_at=now, next_attempt_at=None, lease_until=None
             )
-        secrets = signing_secrets_by_endpoint({row[7] for row in sendable}, now)
+        secrets = signing_secrets_by_endpoint({row[6] for row in sendable}, now)
     return [
         Job(
             delivery_id=delivery_id, tenant_id=tenant_id, endpoint_id=endpoint_id, event_type=event_type,
             attempt_number=attempt_count + 1, method=method, url=endpoint_url, body=body.encode(), extra_headers=headers or {},
-            secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url, event_id=event_id,
+            secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url,
         )
-        for (delivery_id, tenant_id, event_type, body, attempt_count, stored_url, event_id, endpoint_id, endpoint_url, method,
+        for (delivery_id, tenant_id, event_type, body, attempt_count, stored_url, endpoint_id, endpoint_url, method,
              headers, timeout, _, _) in sendable
     ]
 
@@ -202,15 +201,21 @@ def _log_outcomes(deliveries, attempts, outcomes):
     """A line per attempt that did not succeed (WARNING), or per success at DEBUG; with the ids as fields, so the
     JSON log (LOG_FORMAT=json) can be searched by event, delivery or endpoint. Never the body or a header."""
     debug = logger.isEnabledFor(logging.DEBUG)
-    for (job, values), row, outcome in zip(deliveries, attempts, outcomes):
-        if outcome == "succeeded" and not debug:
-            continue
+    if not debug and not logger.isEnabledFor(logging.WARNING):
+        return
+    lines = [(job, values, row, outcome) for (job, values), row, outcome in zip(deliveries, attempts, outcomes)
+             if debug or outcome != "succeeded"]
+    if not lines:
+        return
+    # The event's public id is read here, for the lines written, not carried by every claimed job.
+    event_ids = dict(Delivery.objects.filter(pk__in=[job.delivery_id for job, *_ in lines]).values_list("id", "event__event_id"))
+    for job, values, row, outcome in lines:
         level = logging.DEBUG if outcome == "succeeded" else logging.WARNING
-        status_code, error = row[4], values[5]
+        status_code, error, event_id = row[4], values[5], event_ids.get(job.delivery_id)
         logger.log(
             level, "delivery %s of event %s to endpoint %s: %s after attempt %d (%s)",
-            job.delivery_id, job.event_id, job.endpoint_id, outcome, job.attempt_number, status_code or error,
-            extra={"event_id": job.event_id, "delivery_id": job.delivery_id, "endpoint_id": str(job.endpoint_id),
+            job.delivery_id, event_id, job.endpoint_id, outcome, job.attempt_number, status_code or error,
+            extra={"event_id": event_id, "delivery_id": job.delivery_id, "endpoint_id": str(job.endpoint_id),
                    "tenant_id": job.tenant_id, "event_type": job.event_type, "attempt": job.attempt_number,
                    "outcome": outcome, "status_code": status_code, "error": error},
         )
