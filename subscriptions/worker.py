@@ -352,6 +352,7 @@ class DeliveryWorker:
             if not active[endpoint_id]:
                 del active[endpoint_id]
             done.append(task.result())
+
         cycle = None  # the database round trip under way: (future, results it records, deliveries it asked for)
         idle_until = 0.0  # the last claim found less than it asked: claim again after this, or when woken
         try:

@@ -2,6 +2,7 @@
 kill -9 mid-batch and a restart lose and duplicate nothing; a cut connection is re-established; poison is dead-lettered."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -62,11 +63,9 @@ def consuming(process):
 
 def diagnose(process):
     """What a stuck dispatcher is doing: its threads' stacks (py-spy, when installed) and the database's sessions."""
-    import shutil
-
     out = []
-    if shutil.which("py-spy") or Path(sys.executable).with_name("py-spy").exists():
-        spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if Path(spy).exists():
         dump = subprocess.run([spy, "dump", "--pid", str(process.pid)], capture_output=True, text=True, timeout=30)
         out.append(dump.stdout[-6000:] or dump.stderr[-2000:])
     with connection.cursor() as cursor:
