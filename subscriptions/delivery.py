@@ -236,7 +236,7 @@ class Sender:
                 raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
                 return SendResult(
                     status_code=response.status, headers=_bounded_headers(response.headers),
-                    body=raw.decode(response.charset or "utf-8", errors="replace"), duration_ms=elapsed(),
+                    body=_storable(raw.decode(response.charset or "utf-8", errors="replace")), duration_ms=elapsed(),
                 )
         except ForbiddenTarget as exc:
             return SendResult(error=str(exc), duration_ms=elapsed(), refused=True)
@@ -271,9 +271,15 @@ async def _read_bounded(stream, limit):
     return b"".join(chunks)
 
 
+def _storable(text):
+    """A receiver's text as the database can keep it: PostgreSQL refuses NUL in text and in jsonb."""
+    return text.replace("\x00", "\ufffd")
+
+
 def _bounded_headers(headers):
     out = {}
     for name, value in headers.items():
+        name, value = _storable(name), _storable(value)
         if name in out:
             out[name] = f"{out[name]}, {value}"[:MAX_RESPONSE_HEADER_VALUE]
         elif len(out) < MAX_RESPONSE_HEADERS:

@@ -225,3 +225,13 @@ def test_a_failed_attempt_is_logged_with_the_event_and_delivery_ids_and_nothing_
     assert record.event_id == "evt-logged" and record.delivery_id == delivery.pk and record.outcome == "retrying"
     assert record.status_code == 503 and record.endpoint_id == str(hook[0].pk)
     assert "hunter2" not in record.getMessage() and "evt-logged" in record.getMessage()
+
+
+def test_a_response_with_nul_characters_is_recorded_not_a_database_error(tenant, hook, receiver):
+    # PostgreSQL keeps no NUL in text; a receiver's body is untrusted and must not stop its attempt being recorded.
+    receiver.script = lambda r: (200, {}, "ok\x00then more", 0)
+    publish(tenant, "p1")
+    deliver_now()
+    delivery, attempt = Delivery.objects.get(), Attempt.objects.get()
+    assert delivery.status == DeliveryStatus.SUCCEEDED and attempt.status_code == 200
+    assert attempt.response_body == "ok\ufffdthen more"
