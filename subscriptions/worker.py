@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -412,8 +412,10 @@ class DeliveryWorker:
                     if woken is not None:
                         woken.cancel()
                     if cycle is not None and cycle[0].done():
-                        jobs = cycle[0].result()
-                        self.sent_count += cycle[1]
+                        jobs, unrecorded = cycle[0].result()
+                        if not self._stopping:  # a stop does not wait for a database that is away
+                            done[:0] = unrecorded
+                        self.sent_count += cycle[1] - len(unrecorded)
                         ready.extend(jobs)
                         claimed_at.update((job.delivery_id, loop.time()) for job in jobs)
                         if len(jobs) < cycle[2]:
@@ -427,22 +429,35 @@ class DeliveryWorker:
 
     @staticmethod
     def _cycle(sent, wanted, release=(), skip_endpoints=()):
+        """Record, release, claim; returns (claimed jobs, results left unrecorded)."""
         # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
         # and reopened when a database call fails (see _database).
-        record_results(sent)
+        try:
+            record_results(sent)
+        except (OperationalError, InterfaceError) as exc:  # away or busy: the transaction wrote nothing
+            raise _Unrecorded(sent) from exc
         if release:  # claimed but not sent (a stop, or a busy endpoint): due again at once, not after the lease
             Delivery.objects.filter(pk__in=release).update(lease_until=None)
-        return claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []
+        return (claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []), []
 
     async def _database(self, executor, function, *args):
         try:
             return await self._loop.run_in_executor(executor, function, *args)
-        except Exception:
-            # The database is away (restart, network): what was sent is re-sent after its lease (at-least-once).
+        except Exception as exc:
+            # The database is away (restart, network) or busy: results it could not take are kept and recorded in
+            # the next cycle; what was claimed but not sent is due again after its lease (at-least-once).
             logger.exception("delivery worker: database call failed; retrying after %s s", self.poll_seconds)
             await self._loop.run_in_executor(executor, _close_connection)
             await asyncio.sleep(self.poll_seconds)
-            return []
+            return [], exc.sent if isinstance(exc, _Unrecorded) else []
+
+
+class _Unrecorded(Exception):
+    """Sent results a database error kept from being recorded (nothing of them was written)."""
+
+    def __init__(self, sent):
+        super().__init__(f"{len(sent)} results not recorded")
+        self.sent = sent
 
 
 def _close_connection():

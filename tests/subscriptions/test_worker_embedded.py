@@ -124,3 +124,33 @@ def test_a_hanging_endpoint_gets_only_its_share_of_slots_and_the_others_keep_flo
     arrivals = sorted(r.at for r in receiver.received if r.path == "/hang")
     assert len(arrivals) == 12  # none sent twice by the release and re-claim
     assert all(later - first >= 0.8 for first, later in zip(arrivals, arrivals[2:]))  # never more than 2 at once
+
+
+@pytest.mark.django_db(transaction=True)
+def test_results_a_busy_database_could_not_take_are_recorded_later_not_sent_again(tenant, receiver, settings, monkeypatch):
+    from django.db import OperationalError
+
+    from subscriptions import worker as worker_module
+
+    settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True, "DELIVERY_POLL_SECONDS": 0.05, "DELIVERY_LEASE_MARGIN_SECONDS": 1}
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"], "timeout_seconds": 1})
+    record, failures = worker_module.record_results, []
+
+    def busy_twice(sent):
+        if sent and len(failures) < 2:
+            failures.append(len(sent))
+            raise OperationalError("database table is locked")
+        return record(sent)
+
+    monkeypatch.setattr(worker_module, "record_results", busy_twice)
+    record_events(tenant, [IncomingEvent("product.created", {"n": n}) for n in range(5)])
+    worker = start_in_background(concurrency=5)
+    try:
+        wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 5, timeout=20, what="every delivery recorded")
+        time.sleep(2.5)  # past the leases (1 s timeout + 1 s margin): nothing is claimed and sent again
+    finally:
+        worker.stop()
+        worker.thread.join(10)
+    assert len(failures) == 2
+    assert len(receiver.received) == 5 and {d.attempt_count for d in Delivery.objects.all()} == {1}
