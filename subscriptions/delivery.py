@@ -13,12 +13,13 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import aiohttp
+import yarl
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
 __all__ = [
     "ForbiddenTarget", "GuardedResolver", "SendResult", "Sender", "TargetError", "build_request_headers",
-    "is_forbidden_address", "parse_retry_after", "validate_headers", "validate_target_url",
+    "client_host", "embedded_ipv4", "is_forbidden_address", "parse_retry_after", "validate_headers", "validate_target_url",
 ]
 
 MAX_HEADERS = 50
@@ -39,53 +40,119 @@ FORBIDDEN_HOSTNAMES = ("localhost", "localhost.localdomain")
 NUMERIC_HOST_RE = re.compile(r"^(?:0x[0-9a-f]*|\d+)(?:\.(?:0x[0-9a-f]*|\d+))*\.?$", re.IGNORECASE)
 
 
+# IPv6 ranges whose low 32 bits are an IPv4 address the packet is meant for: IPv4-mapped, IPv4-translated (SIIT),
+# IPv4-compatible (deprecated; also holds :: and ::1, which read as 0.0.0.0 and 0.0.0.1), NAT64's well-known prefix.
+IPV4_CARRIERS = tuple(ipaddress.IPv6Network(n) for n in ("::ffff:0:0/96", "::ffff:0:0:0/96", "::/96", "64:ff9b::/96"))
+# NAT64 for local use (RFC 8215): where the IPv4 address sits depends on the operator's prefix length, so it cannot be
+# read; the range is not globally reachable anyway (older Pythons still call it global).
+NAT64_LOCAL_USE = ipaddress.IPv6Network("64:ff9b:1::/48")
+FORBIDDEN_REASON = "is a private, loopback or link-local address; webhooks go to public addresses only."
+
+
 class TargetError(ValueError):
     """A URL or header the hub refuses to send to or with; the message says why and never holds a secret."""
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address leads to, if it is one of the forms that carry one: IPv4-mapped, -translated
+    and -compatible, NAT64 (64:ff9b::/96), 6to4 (2002::/16, bits 16..48) or Teredo (2001::/32, the client address is
+    the inverted last 32 bits); else None."""
+    if any(ip in network for network in IPV4_CARRIERS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    if ip.sixtofour is not None:
+        return ip.sixtofour
+    if ip.teredo is not None:
+        return ip.teredo[1]
+    return None
+
+
 def is_forbidden_address(address: str) -> bool:
-    """True for loopback, private, link-local, shared, reserved, multicast and unspecified addresses."""
+    """True for loopback, private, link-local, shared, reserved, multicast and unspecified addresses, and for IPv6
+    addresses that lead to such an IPv4 address. The one rule, used at save (validate_target_url) and at send (the
+    literal check and GuardedResolver). ValueError when `address` is not an IP address."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return not ip.is_global or ip.is_multicast
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in NAT64_LOCAL_USE:
+            return True
+        embedded = embedded_ipv4(ip)
+        if embedded is not None:
+            if _not_public(embedded):
+                return True
+            if any(ip in network for network in IPV4_CARRIERS):
+                return False  # only a way of writing a public IPv4 address
+            # 6to4 and Teredo are IPv6 ranges of their own as well: judged by their own rule too (below)
+    return _not_public(ip)
+
+
+def _not_public(ip) -> bool:
+    return not ip.is_global or ip.is_multicast  # is_global holds for multicast ranges on some Pythons
+
+
+def client_host(url: str) -> str:
+    """The host as the sender connects to it, read by the sender's own URL parser (yarl, under aiohttp): IDNA/NFKC
+    applied (`１２７．０．０．１`, `①②⑦.0.0.1`, `127。0。0。1` all read 127.0.0.1, `ⓛocalhost` reads localhost), lowercased,
+    an IPv6 literal compressed and without brackets. ValueError when the parser refuses the URL or finds no host."""
+    host = yarl.URL(url).raw_host
+    if not host:
+        raise ValueError("no host")
+    return host
+
+
+def _is_address_literal(host: str) -> bool:
+    """aiohttp's own test (helpers.is_ip_address): such a host is connected to as it is, never given to the resolver."""
+    return ":" in host or host.replace(".", "").isdigit()
+
+
+def host_refusal(host: str, written: str | None = None) -> str | None:
+    """Why the hub may not send to `host` (as client_host gives it) when private targets are off, or None. A name is
+    refused here only when it is a local name; the others are checked on every address they resolve to (GuardedResolver).
+    `written` is the host as the URL spells it, for the message."""
+    shown = f"'{host}'" if written is None or written.lower() == host else f"'{written}' (read as {host})"
+    bare = host.rstrip(".")
+    if bare in FORBIDDEN_HOSTNAMES or bare.endswith(".localhost"):
+        return f"{shown} is a local address; webhooks go to public addresses only."
+    if not _is_address_literal(host):
+        return None
+    try:
+        forbidden = is_forbidden_address(host)
+    except ValueError:
+        return f"{shown} is neither a host name nor an IP address the hub can judge; webhooks go to public addresses only."
+    return f"{shown} {FORBIDDEN_REASON}" if forbidden else None
 
 
 def validate_target_url(url: str, allow_private: bool = False) -> str:
     """An absolute http(s) URL; loopback and private literal addresses only when allow_private.
 
-    Host names are checked again on the resolved address at send time (DNS can point anywhere).
+    The host is judged as the sender will connect to it (client_host), never as written. Host names are checked again
+    on the resolved address at send time (DNS can point anywhere).
     """
     if not isinstance(url, str) or not url or len(url) > 2048:
         raise TargetError("Enter an http:// or https:// URL of at most 2048 characters.")
     if any(c in url for c in "\r\n\t\x00 "):
         raise TargetError("A URL may not contain spaces or control characters.")
     try:
-        parts = urlsplit(url)
+        parts = urlsplit(url)  # the stricter parser decides what is a URL at all (ports in ASCII digits, IPv6 brackets)
         port = parts.port
+        written = yarl.URL(url, encoded=True).raw_host
+        host = client_host(url) if parts.hostname else ""
     except ValueError as exc:
         raise TargetError(f"This is not a valid URL: {exc}.") from None
     if parts.scheme not in ("http", "https"):
         raise TargetError("Only http:// and https:// URLs can receive webhooks.")
-    host = parts.hostname
     if not host:
         raise TargetError("The URL names no host.")
     if port == 0:
         raise TargetError("Port 0 cannot receive webhooks.")
+    if not (written or "").isascii() and (_is_address_literal(host) or NUMERIC_HOST_RE.match(host)):
+        # Nobody writes an address in circled or fullwidth digits but to slip it past a check made on the text.
+        raise TargetError(f"'{written}' is read as the address {host}; write an IP address in ASCII digits and dots.")
     if NUMERIC_HOST_RE.match(host):
         try:
             ipaddress.IPv4Address(host)
         except ValueError:
             raise TargetError(f"'{host}' is not a host name or an IPv4 address in dotted decimal (like 192.0.2.10).") from None
-    if not allow_private:
-        if host.rstrip(".").lower() in FORBIDDEN_HOSTNAMES or host.rstrip(".").lower().endswith(".localhost"):
-            raise TargetError(f"'{host}' is a local address; webhooks go to public addresses only.")
-        try:
-            forbidden = is_forbidden_address(host)
-        except ValueError:
-            forbidden = False  # a name, not an address literal: checked when it is resolved
-        if forbidden:
-            raise TargetError(f"'{host}' is a private, loopback or link-local address; webhooks go to public addresses only.")
+    if not allow_private and (reason := host_refusal(host, written)):
+        raise TargetError(reason)
     return url
 
 
@@ -251,13 +318,13 @@ class Sender:
 
 
 def _refuse_forbidden_literal(url):
-    host = urlsplit(url).hostname or ""
+    """An address literal never reaches the resolver, so it is judged here, on the host the sender will connect to."""
     try:
-        forbidden = is_forbidden_address(host)
+        host = client_host(url)
     except ValueError:
-        return  # a name: the GuardedResolver checks what it resolves to
-    if forbidden:
-        raise ForbiddenTarget(f"'{host}' is a private, loopback or link-local address; webhooks go to public addresses only.")
+        return  # the sender refuses this URL itself, before any connection
+    if _is_address_literal(host) and (reason := host_refusal(host)):
+        raise ForbiddenTarget(reason)  # a name, local or not, is judged on what it resolves to (GuardedResolver)
 
 
 async def _read_bounded(stream, limit):

@@ -219,6 +219,16 @@ def test_an_invalid_filter_shows_the_error_at_its_path_and_creates_nothing(edito
     assert not Endpoint.objects.exists()
 
 
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_the_form_refuses_loopback_spelled_in_unicode_at_the_url_field(editor, settings, allow_private):
+    # The sender's URL parser reads ①②⑦.0.0.1 as 127.0.0.1: the form judges that, not the text.
+    settings.EVENTHUB = {**getattr(settings, "EVENTHUB", {}), "ALLOW_PRIVATE_TARGETS": allow_private}
+    response = editor.post(BASE + "endpoints/new/", {**VALID, "url": "http://①②⑦.0.0.1:8000/x"})
+    html = response.content.decode()
+    assert response.status_code == 400 and re.search(r'data-error-for="url">[^<]*read as the address 127\.0\.0\.1', html)
+    assert not Endpoint.objects.exists()
+
+
 def test_editing_with_a_stale_version_shows_the_conflict_and_the_current_state(editor, endpoint):
     update_endpoint(endpoint, {"description": "changed by someone else"}, 1)
     form = {**VALID, "url": "https://mine.example.com/", "version": 1}

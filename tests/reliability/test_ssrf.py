@@ -1,6 +1,7 @@
 """The SSRF guard against tricks: a name that resolves to a private address only when the hub sends (DNS rebinding),
-numeric spellings of 127.0.0.1 that are names to a URL parser but loopback to the resolver, and redirects from a
-public-looking endpoint. The local receiver would see any request that got through; it sees none.
+numeric spellings of 127.0.0.1 that are names to a URL parser but loopback to the resolver, Unicode spellings that the
+sender's URL parser (IDNA/NFKC) turns into 127.0.0.1 or localhost, IPv6 forms that carry a local IPv4 address, and
+redirects from a public-looking endpoint. The local receiver would see any request that got through; it sees none.
 
 (A refusal at send time may be retried on the schedule instead of failing at once; either is accepted here, as long as
 the refusal is what was recorded and nothing reached the target.)"""
@@ -11,13 +12,22 @@ import pytest
 from aiohttp.abc import AbstractResolver
 
 import subscriptions.delivery
-from subscriptions.models import Attempt, Delivery, DeliveryStatus
+from subscriptions.endpoints import create_endpoint
+from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from subscriptions.pipeline import IncomingEvent, record_events
 from subscriptions.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
 BASE = "/webhook/acme"
 REFUSED = "resolves to a private, loopback or link-local address"
+PUBLIC_ONLY = "webhooks go to public addresses only"
+
+# What the sender reads as 127.0.0.1 or localhost (circled, fullwidth, ideographic and halfwidth dots, mixed), and the
+# IPv6 forms leading to a loopback IPv4 address: mapped, compatible, translated, NAT64 (well-known and local use), 6to4,
+# Teredo (client 127.0.0.1, inverted).
+UNICODE_LOOPBACK = ["①②⑦.0.0.1", "⑫⑦.0.0.1", "１２７．０．０．１", "127。0。0。1", "127｡0｡0｡1", "１２7.0.0.1", "ⓛocalhost", "ｌｏｃａｌｈｏｓｔ"]
+EMBEDDED_LOOPBACK = ["[::ffff:127.0.0.1]", "[::127.0.0.1]", "[::ffff:0:127.0.0.1]", "[64:ff9b::127.0.0.1]", "[64:ff9b:1::7f00:1]",
+                     "[2002:7f00:1::]", "[2001:0:4136:e378:8000:63bf:80ff:fffe]"]
 
 
 @pytest.fixture(autouse=True)
@@ -97,3 +107,41 @@ def test_a_redirect_from_a_public_looking_endpoint_is_not_followed(tenant, api, 
     assert [r.path for r in receiver.received] == ["/hook"]
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempt_count == 1
     assert f"HTTP {status} (redirects are not followed)" in delivery.last_error
+
+
+def test_a_local_target_in_any_spelling_is_refused_at_save_naming_url(api, receiver):
+    hosts = UNICODE_LOOPBACK + EMBEDDED_LOOPBACK + [
+        "LOCALHOST", "LocalHost.", "0x7f.1", "127.0.0.1.", "０ｘ７ｆ．１", "①⑥⑨.②⑤④.①⑥⑨.②⑤④", "[::ffff:100.64.0.1]",
+        "[::ffff:224.0.0.1]", "[64:ff9b::169.254.169.254]", "[2002:a00:1::]", "[2001:0:4136:e378:8000:63bf:f5ff:fffe]",
+    ]
+    accepted = []  # one test, one tenant: every spelling is tried and all that got through are named
+    for host in hosts:
+        created = api.post(f"{BASE}/endpoints", {"url": f"http://{host}:{receiver.port}/hook", "events": ["product.*"]}, format="json")
+        if created.status_code != 400 or [d["field"] for d in created.json()["details"]] != ["url"]:
+            accepted.append((host, created.status_code))
+    assert accepted == [] and not Endpoint.objects.exists()
+
+
+@pytest.mark.parametrize("host", UNICODE_LOOPBACK + EMBEDDED_LOOPBACK)
+def test_a_stored_local_target_in_any_spelling_is_refused_at_send_and_never_reached(tenant, receiver, host):
+    # Stored without the API's check (an older row, a restore): the sender judges the host it will connect to.
+    create_endpoint(tenant, {"url": f"http://{host}:{receiver.port}/hook", "events": ["product.*"], "timeout_seconds": 2})
+    assert_refused_and_nothing_sent(send_one(tenant), receiver, fragment=PUBLIC_ONLY)
+
+
+def test_a_test_send_to_a_unicode_spelling_of_loopback_is_refused_and_reads_nothing_back(tenant, api, receiver):
+    # The reported path: the answer of whatever the hub reached would be readable in the delivery log.
+    receiver.script = lambda r: (200, {}, "internal secret", 0)
+    endpoint, _ = create_endpoint(tenant, {"url": f"http://１２７．０．０．１:{receiver.port}/hook", "events": ["product.*"]})
+    sent = api.post(f"{BASE}/endpoints/{endpoint.pk}/test", {"eventType": "product.created", "data": {"id": "t1"}}, format="json")
+    assert sent.status_code == 200 and sent.json()["status"] == "failed", sent.content
+    assert "internal secret" not in sent.content.decode() and PUBLIC_ONLY in sent.content.decode()
+    assert not receiver.received
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:{port}/hook", "http://[::ffff:127.0.0.1]:{port}/hook", "http://localhost:{port}/hook"])
+def test_private_targets_still_work_where_they_are_allowed(tenant, api, receiver, settings, url):
+    settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True, "RETRY_SCHEDULE": [0, 0, 0]}
+    created = api.post(f"{BASE}/endpoints", {"url": url.format(port=receiver.port), "events": ["product.*"]}, format="json")
+    assert created.status_code == 201, created.content
+    assert send_one(tenant).status == DeliveryStatus.SUCCEEDED and len(receiver.received) == 1
