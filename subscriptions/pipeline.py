@@ -162,7 +162,7 @@ def build_routing_index(tenant) -> RoutingIndex:
                     endpoint_id=endpoint.id,
                     url=endpoint.url,
                     patterns=tuple(endpoint.events),
-                    filter=compile_filter(endpoint.event_filter),
+                    filter=compile_filter(endpoint.event_filter, stored=True),
                     payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
                 )
             )
