@@ -7,11 +7,14 @@ import time
 import pytest
 from django.db import connection
 
+from subscriptions.dispatch import Delivered, RulesCache, ingest_batch
+from subscriptions.broker import Message
 from subscriptions.endpoints import create_endpoint
 from subscriptions.matching import RoutingIndex
 from subscriptions.models import Delivery, Endpoint, Event
 from subscriptions.pipeline import IncomingEvent, record_events, route_events, store_routed_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
+from subscriptions.sources import create_source
 
 HOSTILE_FILTER = {"$or": [{"data.x": {"$regex": "(a|aa)+$"}} for _ in range(120)]}  # the filter
 EVIL_TEXT = "a" * 30000 + "!"
@@ -125,3 +128,25 @@ def test_another_tenants_ingest_does_not_wait_for_one_tenants_matching(tenant, o
     assert finished == ["globex", "acme"]
     assert result.created and result.deliveries == 1
     assert Delivery.objects.filter(tenant=tenant).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_another_tenants_ingest_does_not_wait_for_matching_in_a_broker_batch(tenant, other_tenant, held_matching):
+    started, release = held_matching
+    create_source(tenant, {"name": "cms", "exchange": "cms", "binding_keys": ["#"]})
+    for owner in (tenant, other_tenant):
+        subscribe(owner)
+        endpoint(owner, owner.name)
+    message = Message("cms", "shop.product.created", b'{"x": 1}', {"type": "product.created", "messageId": "m-1"})
+    finished = []
+    slow = in_thread(lambda: ingest_batch([Delivered(1, message)], RulesCache()), finished, "acme")
+    try:
+        assert started.wait(10)
+        record_events(other_tenant, [IncomingEvent("product.created", {"x": 2})])
+        finished.append("globex")
+    finally:
+        release.set()
+        slow.join(30)
+    assert finished == ["globex", "acme"]
+    assert Event.objects.filter(tenant=tenant, event_id="m-1").exists()
+    assert Delivery.objects.count() == 2
