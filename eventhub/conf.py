@@ -17,6 +17,9 @@ DEFAULTS = {
     # Days events (with their deliveries and attempts) and dead letters are kept; `manage.py prune` removes older
     # ones, never an event with a delivery still pending.
     "RETENTION_DAYS": 30,
+    # Milliseconds all endpoints' eventFilters together may take for one event (costly $regex and $contains stop
+    # when it is spent). An endpoint whose filter is still undecided then gets a failed delivery saying so, not sent.
+    "MATCHING_BUDGET_MS": 50,
     # Delivery: seconds to wait before each try (the first is the first try); after the last, a delivery fails.
     "RETRY_SCHEDULE": (0, 5, 300, 1800, 7200, 18000, 36000, 36000),
     # A receiver's Retry-After (429, 503) is honoured up to this many seconds.

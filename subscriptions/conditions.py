@@ -5,18 +5,24 @@ from __future__ import annotations
 import operator
 import re
 from collections.abc import Callable
+from contextvars import ContextVar
+from time import monotonic
 from typing import Any
 
 import regex
 
-__all__ = ["Filter", "FilterError", "compile_filter", "path_resolver", "scalar_key", "validate_filter", "MISSING"]
+__all__ = [
+    "Filter", "FilterError", "Undecided", "compile_filter", "path_resolver", "scalar_key", "time_budget", "validate_filter", "MISSING",
+]
 
 ENVELOPE_KEYS = frozenset({"id", "type", "timestamp", "tenant", "data"})
 MAX_DEPTH = 16
 MAX_CONDITIONS = 256
+MAX_REGEXES = 16  # per filter, checked when a filter is saved (see compile_filter's `stored`)
 MAX_REGEX_LENGTH = 512
-REGEX_WINDOW = 64 * 1024  # only this much of a value is searched, so work per event is bounded
-REGEX_TIMEOUT = 0.05  # seconds; a pattern that needs longer is treated as "no match"
+REGEX_WINDOW = 64 * 1024  # only this much of a value is searched, so work per call is bounded
+# Seconds a filter may take when no caller set a shared budget (time_budget): Filter.matches, a preview.
+DEFAULT_BUDGET = 0.05
 # `regex` unrolls counted repeats when compiling, so "(?:(?:a{1000}){1000}){1000}" alone would exhaust
 # memory; the estimated unrolled size of all patterns in one filter is capped.
 MAX_REGEX_EXPANSION = 20_000
@@ -41,6 +47,43 @@ class FilterError(ValueError):
         self.message = message
 
 
+class Undecided(Exception):
+    """The time budget ran out before a filter could be decided (it is neither a match nor a miss)."""
+
+
+# The monotonic() time by which the filters being evaluated must be decided; None: no shared budget was set.
+_deadline: ContextVar[float | None] = ContextVar("eventfilter_deadline", default=None)
+
+
+class time_budget:
+    """`with time_budget(seconds):` every filter evaluated inside shares that much time (e.g. all endpoints'
+    filters of one event). Only the conditions whose cost grows with the data look at the clock, once per call:
+    $regex (its timeout is what is left) and $contains over a list. Past the deadline they raise Undecided."""
+
+    __slots__ = ("seconds", "_token")
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+
+    def __enter__(self):
+        self._token = _deadline.set(monotonic() + self.seconds)
+        return self
+
+    def __exit__(self, *exc_info):
+        _deadline.reset(self._token)
+
+
+def _remaining() -> float:
+    """Seconds the current call may still take; raises Undecided when the shared budget is spent."""
+    deadline = _deadline.get()
+    if deadline is None:
+        return DEFAULT_BUDGET  # no shared budget: each call is bounded on its own
+    remaining = deadline - monotonic()
+    if remaining <= 0:
+        raise Undecided
+    return remaining
+
+
 class Filter:
     """A compiled eventFilter. Build with compile_filter(); reuse for every event.
 
@@ -55,15 +98,29 @@ class Filter:
         self._test = test
         self.equalities = equalities or {}
 
-    def matches(self, envelope: dict) -> bool:
+    def matches(self, envelope: dict, budget: float = DEFAULT_BUDGET) -> bool:
+        """Does the filter hold? One that cannot be decided within `budget` seconds counts as not holding."""
+        try:
+            with time_budget(budget):
+                return self._test(envelope)
+        except Undecided:
+            return False
+
+    def holds(self, envelope: dict) -> bool:
+        """Does the filter hold, within the time_budget() the caller set around it? Raises Undecided when spent."""
         return self._test(envelope)
 
 
-def compile_filter(spec: dict | None) -> Filter:
-    """Validate spec completely and return a Filter; raise FilterError at the first problem."""
+def compile_filter(spec: dict | None, *, stored: bool = False) -> Filter:
+    """Validate spec completely and return a Filter; raise FilterError at the first problem.
+
+    stored=True compiles a filter that was saved before (for routing or a preview): the limits that only keep new
+    filters small (MAX_REGEXES) are not applied again, so tightening them never cuts off an endpoint silently;
+    the time budget bounds what such a filter costs per event. Limits that protect compilation itself still hold.
+    """
     if spec is None:
         return Filter(_always)
-    compiler = _Compiler()
+    compiler = _Compiler(max_regexes=None if stored else MAX_REGEXES)
     test = compiler.filter(spec, "", 1)
     return Filter(test, compiler.equalities)
 
@@ -155,6 +212,7 @@ def _contains(needle: Any) -> Test:
         if type(v) is str:
             return type(needle) is str and needle in v
         if type(v) is list:
+            _remaining()  # a scan in Python of a list as long as the event allows: only while budget is left
             return any(_json_equal(item, needle) for item in v)
         return False
 
@@ -166,9 +224,10 @@ def _matches_regex(pattern: regex.Pattern) -> Test:
         if type(v) is not str:
             return False
         try:
-            return pattern.search(v, endpos=REGEX_WINDOW, timeout=REGEX_TIMEOUT) is not None
+            return pattern.search(v, endpos=REGEX_WINDOW, timeout=_remaining()) is not None
         except TimeoutError:
-            return False
+            # Not "no match": under $not that would become a match. The filter stays undecided.
+            raise Undecided from None
 
     return test
 
@@ -240,8 +299,10 @@ _OPERATORS = frozenset(
 
 
 class _Compiler:
-    def __init__(self) -> None:
+    def __init__(self, max_regexes: int | None) -> None:
         self.conditions = 0
+        self.regexes = 0
+        self.max_regexes = max_regexes
         self.regex_expansion = 0
         self.equalities: dict[str, frozenset] = {}
 
@@ -350,6 +411,9 @@ class _Compiler:
             raise FilterError(path, f"$regex is longer than {MAX_REGEX_LENGTH} characters")
         if type(options) is not str or not set(options) <= REGEX_OPTIONS.keys():
             raise FilterError(path, '$options must be a string of letters from "imsx"')
+        self.regexes += 1
+        if self.max_regexes is not None and self.regexes > self.max_regexes:
+            raise FilterError(path, f"more than {self.max_regexes} $regex conditions in one filter")
         self.regex_expansion += _regex_expansion(pattern)
         if self.regex_expansion > MAX_REGEX_EXPANSION:
             raise FilterError(path, "$regex is too complex: its counted repeats {m,n} unroll too far")

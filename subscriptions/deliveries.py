@@ -68,7 +68,7 @@ def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
         reasons.append("The endpoint is disabled" + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else "."))
     if not patterns_match(endpoint.events, event_type.key):
         reasons.append(f"None of the endpoint's events ({', '.join(endpoint.events)}) selects '{event_type.key}'.")
-    if endpoint.event_filter and not compile_filter(endpoint.event_filter).matches(envelope):
+    if endpoint.event_filter and not compile_filter(endpoint.event_filter, stored=True).matches(envelope):
         reasons.append("The eventFilter does not match this event.")
 
     excluded = subscription.excluded_fields if subscription is not None else []

@@ -1,7 +1,8 @@
 """Broker dispatch: consume the shared work queue, turn messages into events in batched transactions, ack after commit.
 
-Two halves. `ingest_batch` is ORM only (no pika): convert a batch (broker.convert) and store its events, deliveries
-and dead letters in ONE transaction. `Dispatcher` is the thin pika part: declare, bind, consume, batch, ack.
+Two halves. `ingest_batch` is ORM only (no pika): convert a batch (broker.convert), route its events (matching,
+before any transaction) and store its events, deliveries and dead letters in ONE transaction. `Dispatcher` is the
+thin pika part: declare, bind, consume, batch, ack.
 
 Why pika's BlockingConnection: the work per batch (the database commit) is synchronous and blocking. With a
 SelectConnection the ioloop would stall during the commit just the same, or need add_callback_threadsafe acks
@@ -30,7 +31,7 @@ from pika.exceptions import AMQPChannelError, AMQPError, ChannelClosedByBroker
 
 from eventhub.conf import hub_setting
 from subscriptions.broker import Message, Rules, convert, plain_properties
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline import IncomingEvent, route_events, store_routed_events
 from subscriptions.sources import already_dead_lettered, dead_letter_row, load_rules, rules_stamp, store_dead_letters
 
 logger = logging.getLogger(__name__)
@@ -102,24 +103,26 @@ def _ingest(batch: list[Delivered], cache: RulesCache) -> BatchOutcome:
     now = timezone.now()
     limit = hub_setting("MAX_MESSAGE_BYTES")
     outcome = BatchOutcome()
+    rules = cache.current()
+    per_tenant: dict[int, list[IncomingEvent]] = defaultdict(list)
+    dead_rows = []
+    for item in batch:
+        reasons = []
+        for converted in convert(item.message, rules, body_limit=limit):
+            if converted.event is not None:
+                per_tenant[converted.tenant_id].append(IncomingEvent(**converted.event))
+                continue
+            reasons.append(converted.reason)
+            row = dead_letter_row(item.message, converted.reason, converted.tenant_id, converted.source_id, now)
+            if not (item.redelivered and already_dead_lettered(row)):  # its ack was lost after the commit
+                dead_rows.append(row)
+        if reasons:
+            outcome.dead.append((item, "; ".join(dict.fromkeys(reasons))))
+    # Matching before the transaction: on SQLite it would hold the database-wide write lock (pipeline.route_events).
+    routed = [route_events(cache.tenants[tenant_id], items, now=now) for tenant_id, items in per_tenant.items()]
     with transaction.atomic():
-        rules = cache.current()
-        per_tenant: dict[int, list[IncomingEvent]] = defaultdict(list)
-        dead_rows = []
-        for item in batch:
-            reasons = []
-            for converted in convert(item.message, rules, body_limit=limit):
-                if converted.event is not None:
-                    per_tenant[converted.tenant_id].append(IncomingEvent(**converted.event))
-                    continue
-                reasons.append(converted.reason)
-                row = dead_letter_row(item.message, converted.reason, converted.tenant_id, converted.source_id, now)
-                if not (item.redelivered and already_dead_lettered(row)):  # its ack was lost after the commit
-                    dead_rows.append(row)
-            if reasons:
-                outcome.dead.append((item, "; ".join(dict.fromkeys(reasons))))
-        for tenant_id, items in per_tenant.items():
-            outcome.events += sum(r.created for r in record_events(cache.tenants[tenant_id], items, now=now))
+        for batch_of_tenant in routed:
+            outcome.events += sum(r.created for r in store_routed_events(batch_of_tenant))
         store_dead_letters(dead_rows)
     return outcome
 

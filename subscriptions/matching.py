@@ -10,9 +10,9 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from subscriptions.conditions import MISSING, Filter, path_resolver, scalar_key
+from subscriptions.conditions import DEFAULT_BUDGET, MISSING, Filter, Undecided, path_resolver, scalar_key, time_budget
 from subscriptions.payloads import CustomPayload, shape_body
 
 PATTERN_RE = re.compile(r"^(\*|[A-Za-z0-9_.:*\-]{1,200})$")
@@ -46,6 +46,13 @@ class Route:
     patterns: tuple[str, ...]
     filter: Filter
     payload: CustomPayload | None
+
+
+class Routing(NamedTuple):
+    """Where one event goes: [(route, body)] to send, and [(route, body)] whose filter the time budget left undecided."""
+
+    deliveries: list[tuple[Route, str]]
+    undecided: list[tuple[Route, str]]
 
 
 class _Plan:
@@ -137,10 +144,18 @@ class RoutingIndex:
         return found
 
     def deliveries_for(self, envelope: dict) -> list[tuple[Route, str]]:
-        """[(route, body)] for every endpoint the envelope goes to; the body is the JSON text to send.
+        """[(route, body)] for every endpoint the envelope goes to; the body is the JSON text to send."""
+        return self.route(envelope).deliveries
+
+    def route(self, envelope: dict, budget: float = DEFAULT_BUDGET) -> Routing:
+        """Which endpoints the envelope goes to, with the body each gets (the JSON text to send).
 
         Order of the rules: subscription, patterns, eventFilter on the full envelope, then excludedFields and
         customPayload (payloads.shape_body), so an excluded field never leaves the hub.
+
+        All filters of the event share `budget` seconds (conditions.time_budget), so one tenant's costly filters
+        cost at most that per event; a filter still undecided when it is spent lands in `undecided`. Bodies are
+        shaped after the filters, outside the budget, so large bodies never make a filter undecided.
         """
         event_type = envelope["type"]
         plan = self._plans.get(event_type)
@@ -148,9 +163,20 @@ class RoutingIndex:
             plan = _Plan(self.candidates(event_type))
             if len(self._plans) < MAX_CACHED_TYPES:
                 self._plans[event_type] = plan
-        out = []
-        for route in plan.routes_for(envelope):
-            if route.filter.matches(envelope):
-                body = shape_body(envelope, self._subscriptions[event_type], route.payload)
-                out.append((route, json.dumps(body, ensure_ascii=False, separators=(",", ":"))))
-        return out
+        candidates = plan.routes_for(envelope)
+        if not candidates:
+            return Routing([], [])
+        matched, undecided = [], []
+        with time_budget(budget):
+            for route in candidates:
+                try:
+                    if route.filter.holds(envelope):
+                        matched.append(route)
+                except Undecided:
+                    undecided.append(route)
+        excluded = self._subscriptions[event_type]
+        return Routing([(r, _body(envelope, excluded, r)) for r in matched], [(r, _body(envelope, excluded, r)) for r in undecided])
+
+
+def _body(envelope: dict, excluded: tuple[str, ...], route: Route) -> str:
+    return json.dumps(shape_body(envelope, excluded, route.payload), ensure_ascii=False, separators=(",", ":"))

@@ -1,7 +1,8 @@
 """Recording events: one transaction stores the events and one Delivery per matching endpoint (the outbox).
 
-Both ways in (HTTP ingest and broker dispatch) call record_events(); nothing leaves the process before the commit:
-`events_recorded` is sent on commit, and the delivery worker and the live monitor listen to it.
+Both ways in (HTTP ingest and broker dispatch) call record_events(), or its two halves: route_events() (matching
+and shaping, before any transaction) and store_routed_events() (the transaction). Nothing leaves the process before
+the commit: `events_recorded` is sent on commit, and the delivery worker and the live monitor listen to it.
 """
 
 from __future__ import annotations
@@ -16,16 +17,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from eventhub.conf import hub_setting
 from subscriptions.bulk import bulk_insert
 from subscriptions.conditions import compile_filter
-from subscriptions.matching import Route, RoutingIndex
-from subscriptions.models import Delivery, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
+from subscriptions.matching import Route, Routing, RoutingIndex
+from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
 from subscriptions.payloads import compile_custom_payload
 from subscriptions.signals import announce, events_recorded
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IncomingEvent", "Recorded", "events_recorded", "record_events", "routing_index"]
+__all__ = ["IncomingEvent", "Recorded", "RoutedEvents", "events_recorded", "record_events", "route_events", "routing_index",
+           "store_routed_events"]
+
+UNDECIDED_ERROR = ("Not sent: the endpoint's eventFilter could not be decided within the {ms} ms one event may spend on "
+                   "matching (a costly $regex or $contains, or too many of them). Retrying sends it anyway.")
 
 
 @dataclass(frozen=True)
@@ -49,35 +55,71 @@ class Recorded:
     deliveries: int
 
 
+@dataclass(frozen=True)
+class RoutedEvents:
+    """A batch made ready by route_events(): the events not stored before, each with where it goes."""
+
+    tenant: object
+    ids: list[str]  # one per incoming item, for the results
+    events: list[Event]  # unsaved, first of each id only
+    routings: dict[str, Routing]  # by event id
+    now: datetime
+
+
 def record_events(tenant, incoming: list[IncomingEvent], now=None) -> list[Recorded]:
     """Store new events and their deliveries atomically; an id seen before is stored once. One result per item."""
+    return store_routed_events(route_events(tenant, incoming, now=now))
+
+
+def route_events(tenant, incoming: list[IncomingEvent], now=None) -> RoutedEvents:
+    """Decide where each new event goes (filters and bodies), writing nothing. Call it OUTSIDE a transaction:
+    matching may take MATCHING_BUDGET_MS per event, and on SQLite a write transaction locks the whole database,
+    so matching inside one would stall every other tenant's ingest. The routing is by the configuration as it is
+    when the event arrives; store_routed_events() then drops endpoints deleted in the meantime."""
     now = now or timezone.now()
     ids = [item.id or str(uuid.uuid4()) for item in incoming]
-    with transaction.atomic():
-        stored = set(Event.objects.filter(tenant=tenant, event_id__in=set(ids)).values_list("event_id", flat=True))
-        pending: dict[str, Event] = {}
-        for event_id, item in zip(ids, incoming):
-            if event_id in stored or event_id in pending:
-                continue  # a repeat: the first one wins
-            pending[event_id] = Event(
-                tenant=tenant,
-                event_id=event_id,
-                type=item.type,
-                timestamp=item.timestamp or now,
-                data=item.data,
-                origin=item.origin,
-                source_id=item.source_id,
-                routing_key=item.routing_key,
-                properties=item.properties,
-                received_at=now,
-            )
-        created = _insert_events(list(pending.values()))
+    # Ids stored before are not routed again; one stored between here and the insert is caught by the insert.
+    stored = set(Event.objects.filter(tenant=tenant, event_id__in=set(ids)).values_list("event_id", flat=True))
+    pending: dict[str, Event] = {}
+    for event_id, item in zip(ids, incoming):
+        if event_id in stored or event_id in pending:
+            continue  # a repeat: the first one wins
+        pending[event_id] = Event(
+            tenant=tenant,
+            event_id=event_id,
+            type=item.type,
+            timestamp=item.timestamp or now,
+            data=item.data,
+            origin=item.origin,
+            source_id=item.source_id,
+            routing_key=item.routing_key,
+            properties=item.properties,
+            received_at=now,
+        )
+    routings = {}
+    if pending:
         index = routing_index(tenant)
+        budget = hub_setting("MATCHING_BUDGET_MS") / 1000
+        routings = {event_id: index.route(event.envelope(tenant.name), budget) for event_id, event in pending.items()}
+        undecided = sum(bool(r.undecided) for r in routings.values())
+        if undecided:
+            logger.warning("tenant %s: for %d of %d events some endpoints' eventFilters were not decided within the "
+                           "matching budget (%s ms per event); those deliveries are failed, not sent", tenant.pk,
+                           undecided, len(pending), hub_setting("MATCHING_BUDGET_MS"))
+    return RoutedEvents(tenant, ids, list(pending.values()), routings, now)
+
+
+def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
+    """Insert the routed events that are still new and their deliveries, in one transaction."""
+    tenant, now = routed.tenant, routed.now
+    with transaction.atomic():
+        created = _insert_events(routed.events)
+        routings = [(event, routed.routings[event.event_id]) for event in created]
+        live = _existing_endpoints({route.endpoint_id for _, routing in routings for route, _, _ in _targets(routing)})
         deliveries: list[Delivery] = []
         per_event: dict[str, int] = {}
-        for event in created:
-            matched = index.deliveries_for(event.envelope(tenant.name))
-            per_event[event.event_id] = len(matched)
+        for event, routing in routings:
+            per_event[event.event_id] = sum(route.endpoint_id in live for route, _ in routing.deliveries)
             deliveries += [
                 Delivery(  # ids, not instances: the related descriptors cost more than the insert on a big batch
                     tenant_id=tenant.pk,
@@ -86,21 +128,41 @@ def record_events(tenant, incoming: list[IncomingEvent], now=None) -> list[Recor
                     url=route.url,
                     event_type=event.type,
                     body=body,
-                    next_attempt_at=now,
+                    # Undecided filter: recorded as failed, never sent, saying why (a manual retry sends it).
+                    status=DeliveryStatus.FAILED if undecided else DeliveryStatus.PENDING,
+                    next_attempt_at=None if undecided else now,
+                    finished_at=now if undecided else None,
+                    last_error=UNDECIDED_ERROR.format(ms=hub_setting("MATCHING_BUDGET_MS")) if undecided else "",
                     created_at=now,
                 )
-                for route, body in matched
+                for route, body, undecided in _targets(routing)
+                if route.endpoint_id in live
             ]
         bulk_insert(Delivery, deliveries)
         if created:
             transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(deliveries)))
     created_ids = {e.event_id for e in created}
     results, seen = [], set()
-    for event_id in ids:
+    for event_id in routed.ids:
         fresh = event_id in created_ids and event_id not in seen
         seen.add(event_id)
         results.append(Recorded(event_id, fresh, per_event.get(event_id, 0) if fresh else 0))
     return results
+
+
+def _targets(routing: Routing) -> list[tuple[Route, str, bool]]:
+    """(route, body, undecided) for every endpoint the event concerns."""
+    return [(r, body, False) for r, body in routing.deliveries] + [(r, body, True) for r, body in routing.undecided]
+
+
+def _existing_endpoints(endpoint_ids: set) -> set:
+    """Those of endpoint_ids still in the database: one deleted after routing gets no delivery (its row would
+    point nowhere)."""
+    ids = list(endpoint_ids)
+    found = set()
+    for start in range(0, len(ids), 500):
+        found.update(Endpoint.objects.filter(pk__in=ids[start:start + 500]).values_list("pk", flat=True))
+    return found
 
 
 def _insert_events(events: list[Event]) -> list[Event]:
@@ -162,7 +224,7 @@ def build_routing_index(tenant) -> RoutingIndex:
                     endpoint_id=endpoint.id,
                     url=endpoint.url,
                     patterns=tuple(endpoint.events),
-                    filter=compile_filter(endpoint.event_filter),
+                    filter=compile_filter(endpoint.event_filter, stored=True),
                     payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
                 )
             )

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.conditions import Filter, FilterError, compile_filter, validate_filter
+from subscriptions.conditions import Filter, FilterError, Undecided, compile_filter, time_budget, validate_filter
 
 ENVELOPE = {
     "id": "evt_1",
@@ -284,6 +284,47 @@ def test_hostile_regex_times_out_as_no_match_quickly():
     assert time.perf_counter() - started < 1.0
 
 
+EVIL_REGEX = {"$regex": "(a|aa)+$"}  # backtracks exponentially on "aaa...a!"
+EVIL_TEXT = "a" * 30000 + "!"
+
+
+def test_a_regex_cut_off_by_the_budget_is_undecided_so_not_negated_into_a_match():
+    negated = compile_filter({"$not": {"x": EVIL_REGEX}})
+    started = time.perf_counter()
+    assert not negated.matches({"data": {"x": EVIL_TEXT}}, budget=0.02)
+    assert time.perf_counter() - started < 1.0
+    assert negated.matches({"data": {"x": "b"}})  # decided: no "a...a" at the end, so $not holds
+
+
+def test_many_costly_regexes_share_one_budget_instead_of_each_taking_its_own():
+    hostile = compile_filter({"$or": [{"x": EVIL_REGEX} for _ in range(120)]}, stored=True)
+    started = time.perf_counter()
+    for _ in range(3):
+        with time_budget(0.05), pytest.raises(Undecided):
+            hostile.holds({"data": {"x": EVIL_TEXT}})
+    assert time.perf_counter() - started < 2.0  # 120 regexes x 50 ms each took 18 s for three events
+
+
+def test_contains_over_a_long_list_stops_once_the_budget_is_spent():
+    scan = compile_filter({"$or": [{"x": {"$contains": f"missing-{i}"}} for i in range(100)]})
+    envelope = {"data": {"x": ["item"] * 200_000}}
+    started = time.perf_counter()
+    with time_budget(0.02), pytest.raises(Undecided):
+        scan.holds(envelope)
+    assert time.perf_counter() - started < 2.0
+    assert compile_filter({"x": {"$contains": "item"}}).matches(envelope)
+
+
+def test_a_filter_holds_at_most_16_regexes_when_saved_but_a_stored_one_still_compiles():
+    spec = {"$or": [{"x": {"$regex": f"^{i}"}} for i in range(16)]}
+    compile_filter(spec)
+    spec["$or"].append({"y": {"$regex": "^17", "$options": "i"}})
+    error = error_for(spec)
+    assert error.path == "$or[16].y"
+    assert error.message == "more than 16 $regex conditions in one filter"
+    assert compile_filter(spec, stored=True).matches({"data": {"y": "17"}})
+
+
 @pytest.mark.parametrize(
     "pattern",
     [
@@ -315,9 +356,11 @@ def test_everyday_bounded_regexes_are_accepted(pattern, text):
 
 
 def test_regex_complexity_budget_is_shared_by_the_whole_filter():
-    compile_filter({"x": {"$regex": "a{100}"}})
-    error = error_for({f"x{i}": {"$regex": "a{100}"} for i in range(250)})
+    compile_filter({f"x{i}": {"$regex": "a{1300}"} for i in range(15)})
+    error = error_for({f"x{i}": {"$regex": "a{1300}"} for i in range(16)})
     assert "too complex" in error.message
+    with pytest.raises(FilterError, match="too complex"):  # it protects compilation itself, so stored filters too
+        compile_filter({f"x{i}": {"$regex": "a{1300}"} for i in range(16)}, stored=True)
 
 
 # --- combinators ---
