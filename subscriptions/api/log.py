@@ -94,7 +94,7 @@ def delivery_body(delivery, full=False):
     body = {
         **delivery_summary(delivery),
         "event": {"id": delivery.event.event_id, "type": delivery.event_type, "timestamp": iso_ms(delivery.event.timestamp)},
-        "webhookId": f"msg_{delivery.pk}",
+        "webhookId": delivery.webhook_id,
         "createdAt": iso_ms(delivery.created_at),
         "finishedAt": _optional(delivery.finished_at, iso_ms),
         "attempts": [attempt_body(a, full) for a in delivery.attempts.all()],
