@@ -254,8 +254,9 @@ def store_old_log(tenant, rows, pg):
             )
         cursor.execute(
             f"INSERT INTO {table(Delivery)} (tenant_id, event_id, endpoint_id, url, event_type, body, status, attempt_count, next_attempt_at, "
-            "lease_until, last_status_code, last_error, created_at, finished_at) "
-            f"SELECT tenant_id, id, %s, %s, type, %s, 'succeeded', 1, NULL, NULL, 200, '', received_at, received_at FROM {table(Event)} WHERE id > %s",
+            "lease_until, last_status_code, last_error, created_at, finished_at, webhook_id) "
+            f"SELECT tenant_id, id, %s, %s, type, %s, 'succeeded', 1, NULL, NULL, 200, '', received_at, received_at, "
+            f"'msg_' || replace(gen_random_uuid()::text, '-', '') FROM {table(Event)} WHERE id > %s",
             (endpoint.pk, endpoint.url, body, low),
         )
         cursor.execute(

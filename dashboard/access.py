@@ -29,3 +29,11 @@ def tenant_view(see=Role.VIEWER, change=Role.EDITOR):
 
 def can(request, role):
     return request.membership.allows(role)
+
+
+# Who may change endpoints (edit, test, replay), and so see their header values: often a receiver's credentials.
+MANAGES_ENDPOINTS = Role.EDITOR
+
+
+def sees_header_values(request):
+    return can(request, MANAGES_ENDPOINTS)

@@ -4,10 +4,10 @@ from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from dashboard.access import tenant_view
+from dashboard.access import sees_header_values, tenant_view
 from dashboard.forms import DeliveryFilterForm
 from dashboard.pages import paginate
-from subscriptions.deliveries import NotRetryable, retry_delivery
+from subscriptions.deliveries import NotRetryable, masked_request_headers, retry_delivery
 from subscriptions.models import Delivery, Endpoint
 
 PER_PAGE = 50
@@ -44,6 +44,9 @@ def delivery_list(request):
 def delivery_detail(request, delivery_id):
     delivery = get_object_or_404(Delivery.objects.select_related("endpoint", "event"), pk=delivery_id, tenant=request.tenant)
     attempts = list(delivery.attempts.all())
+    shown = (lambda headers: headers) if sees_header_values(request) else masked_request_headers
+    for attempt in attempts:  # the endpoint's own header values (often credentials) are for those who may manage it
+        attempt.shown_request_headers = shown(attempt.request_headers)
     return render(request, "dashboard/delivery_detail.html", {"delivery": delivery, "attempts": attempts})
 
 

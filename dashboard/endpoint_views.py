@@ -9,12 +9,14 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from dashboard.access import tenant_view
+from dashboard.access import MANAGES_ENDPOINTS, sees_header_values, tenant_view
 from dashboard.forms import EndpointForm, PreviewForm, ReplayForm
 from dashboard.pages import paginate
 from dashboard.selectors import endpoint_health
 from subscriptions import endpoints as endpoint_services
-from subscriptions.deliveries import UnknownEventType, preview_delivery, replay_endpoint, send_test_event
+from subscriptions.deliveries import (
+    PREVIEW_SIGNATURE_NOTE, UnknownEventType, masked_headers, preview_delivery, replay_endpoint, send_test_event,
+)
 from subscriptions.endpoints import Conflict
 from subscriptions.matching import patterns_match
 from subscriptions.models import Endpoint
@@ -52,7 +54,7 @@ def bound_form(request, endpoint=None):
 
 
 @never_cache
-@tenant_view(see=Role.EDITOR)
+@tenant_view(see=MANAGES_ENDPOINTS)
 def endpoint_new(request):
     types = list(visible_event_types(request.tenant))
     if request.method != "POST":
@@ -74,7 +76,7 @@ def endpoint_new(request):
 
 
 @never_cache
-@tenant_view(see=Role.EDITOR)
+@tenant_view(see=MANAGES_ENDPOINTS)
 def endpoint_edit(request, endpoint_id):
     endpoint = get_endpoint(request, endpoint_id)
     types = list(visible_event_types(request.tenant))
@@ -103,6 +105,7 @@ def render_detail(request, endpoint, secret=None, status=200):
         "recent": endpoint.deliveries.order_by("-created_at", "-id")[:10], "type_keys": type_keys,
         "test_type": next((key for key in type_keys if patterns_match(endpoint.events, key)), ""),
         "can_see_secret": request.membership.allows(Role.OWNER),
+        "headers": endpoint.headers if sees_header_values(request) else masked_headers(endpoint.headers),
     }, status=status)
 
 
@@ -140,11 +143,12 @@ def render_preview_page(request, form, endpoint=None):
     preview, preview_form, error = run_preview(request, form, endpoint)
     context = form_context(request, form, endpoint, preview=preview, preview_form=preview_form)
     context["preview_error"] = error
+    context["signature_note"] = PREVIEW_SIGNATURE_NOTE
     return render(request, "dashboard/endpoint_form.html", context, status=200 if preview else 400)
 
 
 @require_POST
-@tenant_view(see=Role.EDITOR)
+@tenant_view(see=MANAGES_ENDPOINTS)
 def endpoint_preview_json(request):
     """The live preview: the edit form's fields in, what the endpoint would receive out (JSON for dashboard.js)."""
     endpoint = None
@@ -155,7 +159,8 @@ def endpoint_preview_json(request):
     if preview is None:
         errors = {name: [str(m) for m in messages_] for name, messages_ in form.errors.items()} if form.errors else {}
         return JsonResponse({"ok": False, "error": error, "errors": errors}, status=400)
-    return JsonResponse({"ok": True, "matches": preview.matches, "reasons": preview.reasons, "body": preview.body, "headers": preview.headers})
+    return JsonResponse({"ok": True, "matches": preview.matches, "reasons": preview.reasons, "body": preview.body, "headers": preview.headers,
+                         "signedWith": preview.signed_with, "signatureNote": PREVIEW_SIGNATURE_NOTE})
 
 
 def _is_uuid(value):

@@ -15,8 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from subscriptions.conditions import compile_filter
-from subscriptions.delivery import build_request_headers
-from subscriptions.endpoints import signing_secrets
+from subscriptions.delivery import USER_AGENT, build_request_headers
 from subscriptions.matching import patterns_match
 from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription, SubscriptionState
 from subscriptions.payloads import compile_custom_payload, shape_body
@@ -27,8 +26,20 @@ SAMPLE_VALUES = {
     "Object": {}, "Map": {}, "Array": [],
 }
 PREVIEW_MSG_ID = "msg_preview"
-# Signs the preview of an endpoint that has no secret yet (the dashboard's form before "Create"); never sent anywhere.
+# Every preview is signed with this published placeholder ("preview-only-not-a-real-secret"), never with the
+# endpoint's secrets: a preview takes a body of the caller's choosing, and whoever may preview (read-only tokens,
+# editors) may not see the secret, so a real signature would let them forge deliveries. Sending stays with those who
+# may manage the endpoint, and the worker signs with the real secrets at send time.
 PREVIEW_SECRET = "whsec_cHJldmlldy1vbmx5LW5vdC1hLXJlYWwtc2VjcmV0"
+PREVIEW_SIGNED_WITH = "placeholder"
+PREVIEW_SIGNATURE_NOTE = (
+    f"webhook-signature is computed with the placeholder secret {PREVIEW_SECRET}, not the endpoint's: "
+    "a preview never carries a signature a receiver would accept. Deliveries are signed with the endpoint's secret."
+)
+# What a caller who may not manage an endpoint sees in place of a header value (often a receiver's credentials).
+MASKED = None
+_HUB_SET = {"webhook-id": None, "webhook-timestamp": None, "webhook-signature": None,
+            "content-type": "application/json", "user-agent": USER_AGENT}
 
 
 class UnknownEventType(LookupError):
@@ -48,11 +59,13 @@ class Preview:
     reasons: list[str] = field(default_factory=list)  # why it would not be delivered, one sentence each
     envelope: dict | None = None
     body: str | None = None
-    headers: dict | None = None
+    headers: dict | None = None  # signed with PREVIEW_SECRET, never the endpoint's
+    signed_with: str = PREVIEW_SIGNED_WITH
 
 
 def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
-    """Would the endpoint get this event, and with which exact body and headers? Raises UnknownEventType."""
+    """Would the endpoint get this event, and with which exact body and headers (the signature made with
+    PREVIEW_SECRET, not the endpoint's)? Raises UnknownEventType."""
     tenant = endpoint.tenant
     event_type = find_event_type(tenant, event_type_key)
     if event_type is None:
@@ -74,8 +87,24 @@ def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
     excluded = subscription.excluded_fields if subscription is not None else []
     payload = compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None
     body = json.dumps(shape_body(envelope, excluded, payload), ensure_ascii=False, separators=(",", ":"))
-    headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), signing_secrets(endpoint) or [PREVIEW_SECRET])
+    headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), [PREVIEW_SECRET])
     return Preview(matches=not reasons, reasons=reasons, envelope=envelope, body=body, headers=headers)
+
+
+def masked_headers(headers: dict) -> dict:
+    """An endpoint's own headers with every value MASKED: the names, for those who may not manage the endpoint."""
+    return {name: MASKED for name in headers or {}}
+
+
+def masked_request_headers(headers: dict) -> dict:
+    """The headers of a delivery request (an attempt's, a preview's) with the values the hub sets itself kept (the
+    webhook-* headers, its content type and user agent) and every other one, the endpoint's own, MASKED. Judged by
+    name and value, not by the endpoint's current headers: those may have changed, or the endpoint be gone."""
+    def set_by_hub(name, value):
+        lower = name.lower()
+        return lower in _HUB_SET and (_HUB_SET[lower] is None or _HUB_SET[lower] == value)
+
+    return {name: value if set_by_hub(name, value) else MASKED for name, value in (headers or {}).items()}
 
 
 @transaction.atomic

@@ -5,6 +5,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from subscriptions.signing import new_webhook_id
 from tenants.models import Tenant
 
 SCHEMA_TYPES = ("String", "LocalizedString", "Integer", "Number", "Boolean", "Object", "Map", "Array")
@@ -197,6 +198,10 @@ class Delivery(models.Model):
     """One event to one endpoint. The body is rendered when the event is recorded, so the log shows what was sent."""
 
     id = models.BigAutoField(primary_key=True)
+    # The message's identity for receivers (the webhook-id header, "msg_" + a UUIDv7 in base32), made with the row and
+    # kept across its retries; a replay is a new row, hence a new message. Not derived from the row id: that restarts
+    # with every database (ids collide across installations) and counts the traffic.
+    webhook_id = models.CharField(max_length=40, default=new_webhook_id, unique=True, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     # A removed endpoint keeps its log: the row stays, with the URL it was sent to.
@@ -225,7 +230,6 @@ class Delivery(models.Model):
 
     def __str__(self):
         return f"delivery {self.pk} {self.event_type} -> {self.url} ({self.status})"
-
 
 class Attempt(models.Model):
     """One HTTP try of a delivery: what was sent, what came back (first 4 KiB), how long it took."""

@@ -1,4 +1,4 @@
-"""Standard Webhooks signing: endpoint secrets, v1 HMAC-SHA256 signatures and the webhook-* headers."""
+"""Standard Webhooks signing: endpoint secrets, v1 HMAC-SHA256 signatures, message ids and the webhook-* headers."""
 
 from __future__ import annotations
 
@@ -6,19 +6,58 @@ import base64
 import binascii
 import hashlib
 import hmac
+import time
+import uuid
 from collections.abc import Sequence
 from secrets import token_bytes
 
-__all__ = ["SECRET_PREFIX", "generate_secret", "secret_bytes", "sign", "signature_headers"]
+__all__ = [
+    "MESSAGE_ID_PREFIX", "SECRET_PREFIX", "generate_secret", "new_message_uuid", "new_webhook_id", "secret_bytes", "sign",
+    "signature_headers", "webhook_id",
+]
 
 SECRET_PREFIX = "whsec_"
 SECRET_SIZE = 24  # bytes of key material, as Svix issues them
+MESSAGE_ID_PREFIX = "msg_"
+# Crockford's base32 (no i, l, o, u), lower case: 26 characters carry the 128 bits of a UUID, in the UUID's order.
+_BASE32 = "0123456789abcdefghjkmnpqrstvwxyz"
 
 # Error messages never include the secret: they end up in logs and API responses.
 
 
 def generate_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(token_bytes(SECRET_SIZE)).decode("ascii")
+
+
+def new_message_uuid() -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): 48 bits of Unix milliseconds, the version, 74 random bits and the variant.
+
+    Unique across databases and installations (unlike a row id, which restarts with every database) and telling
+    nothing about how many messages were sent; time-ordered, so a unique index on it grows at its end like one on a
+    sequence. Written here because Python 3.11's uuid module has no uuid7 (3.14 adds it) and a dependency for ten
+    lines is not worth its upkeep.
+    """
+    millis = time.time_ns() // 1_000_000
+    random = int.from_bytes(token_bytes(10), "big")  # 80 bits, 74 of them used
+    value = (
+        (millis & 0xFFFF_FFFF_FFFF) << 80  # unix_ts_ms
+        | 0x7 << 76  # ver
+        | (random >> 68) << 64  # rand_a: 12 bits
+        | 0b10 << 62  # var
+        | (random & ((1 << 62) - 1))  # rand_b: 62 bits
+    )
+    return uuid.UUID(int=value)
+
+
+def webhook_id(message_uuid: uuid.UUID) -> str:
+    """A webhook-id: "msg_" and the UUID in 26 characters of base32 (30 in all, sorting as the UUIDs do)."""
+    value = message_uuid.int
+    return MESSAGE_ID_PREFIX + "".join(_BASE32[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def new_webhook_id() -> str:
+    """A fresh webhook-id, like "msg_01m8jdwnt6f1evczc22ysfxyxp"; made once per delivery, kept across its retries."""
+    return webhook_id(new_message_uuid())
 
 
 def secret_bytes(secret: str) -> bytes:

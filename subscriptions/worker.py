@@ -53,12 +53,9 @@ class Job:
     extra_headers: dict
     secrets: tuple
     timeout: float
+    # The delivery's webhook-id, made with its row: the same on every retry; a replay is a new delivery, a new id.
+    message_id: str
     stored_url: str = ""  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
-
-    @property
-    def message_id(self):
-        # Stable across retries of this delivery; a replay is a new delivery, hence a new id.
-        return f"msg_{self.delivery_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +90,7 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             due.order_by("next_attempt_at", "id").values_list(
                 "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id",
                 "endpoint__url", "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
-                "endpoint__disabled_reason",
+                "endpoint__disabled_reason", "webhook_id",
             )[:limit]
         )
         if not rows:
@@ -120,10 +117,10 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
         Job(
             delivery_id=delivery_id, tenant_id=tenant_id, endpoint_id=endpoint_id, event_type=event_type,
             attempt_number=attempt_count + 1, method=method, url=endpoint_url, body=body.encode(), extra_headers=headers or {},
-            secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url,
+            secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url, message_id=message_id,
         )
         for (delivery_id, tenant_id, event_type, body, attempt_count, stored_url, endpoint_id, endpoint_url, method,
-             headers, timeout, _, _) in sendable
+             headers, timeout, _, _, message_id) in sendable
     ]
 
 

@@ -104,6 +104,11 @@
       result.appendChild(body);
       result.appendChild(el("h3", "", "Headers"));
       result.appendChild(el("pre", "code small", Object.entries(data.headers).map(([k, v]) => `${k}: ${v}`).join("\n")));
+      if (data.signatureNote) {
+        const note = el("p", "muted small", data.signatureNote);
+        note.dataset.signatureNote = "";
+        result.appendChild(note);
+      }
     };
     const refresh = async () => {
       const mine = ++sequence;

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from eventhub.api import error_response, iso_ms
 from subscriptions import deliveries as delivery_services
 from subscriptions import selectors
-from subscriptions.api.endpoints import EndpointContextMixin
+from subscriptions.api.endpoints import MANAGE_SCOPE, EndpointContextMixin, shows_header_values
 from subscriptions.api.serializers import ErrorSerializer
 from subscriptions.api.views import TenantAPIView
 from subscriptions.ingest import IngestError, parse_events
@@ -78,7 +78,7 @@ def delivery_summary(delivery):
     }
 
 
-def attempt_body(attempt, full=False):
+def attempt_body(attempt, full=False, header_values=False):
     body = {
         "startedAt": iso_ms(attempt.started_at),
         "durationMs": attempt.duration_ms,
@@ -86,18 +86,20 @@ def attempt_body(attempt, full=False):
         "error": attempt.error,
     }
     if full:
-        body.update(requestHeaders=attempt.request_headers, responseHeaders=attempt.response_headers, responseBody=attempt.response_body)
+        sent = attempt.request_headers if header_values else delivery_services.masked_request_headers(attempt.request_headers)
+        body.update(requestHeaders=sent, responseHeaders=attempt.response_headers, responseBody=attempt.response_body)
     return body
 
 
-def delivery_body(delivery, full=False):
+def delivery_body(delivery, full=False, header_values=False):
+    """`header_values`: the endpoint's own request headers with their values (else null): for shows_header_values."""
     body = {
         **delivery_summary(delivery),
         "event": {"id": delivery.event.event_id, "type": delivery.event_type, "timestamp": iso_ms(delivery.event.timestamp)},
-        "webhookId": f"msg_{delivery.pk}",
+        "webhookId": delivery.webhook_id,
         "createdAt": iso_ms(delivery.created_at),
         "finishedAt": _optional(delivery.finished_at, iso_ms),
-        "attempts": [attempt_body(a, full) for a in delivery.attempts.all()],
+        "attempts": [attempt_body(a, full, header_values) for a in delivery.attempts.all()],
     }
     if full:
         try:
@@ -138,7 +140,10 @@ EventOutput = inline_serializer("Event", {
 })
 AttemptOutput = inline_serializer("Attempt", {
     "startedAt": serializers.DateTimeField(), "durationMs": serializers.FloatField(), "statusCode": serializers.IntegerField(allow_null=True),
-    "error": serializers.CharField(), "requestHeaders": serializers.DictField(required=False),
+    "error": serializers.CharField(),
+    "requestHeaders": serializers.DictField(required=False, child=serializers.CharField(allow_null=True), help_text=(
+        "As sent. The values of the endpoint's own headers are null unless the token has "
+        f"{MANAGE_SCOPE}; those the hub sets (webhook-*, its Content-Type and User-Agent) are always given.")),
     "responseHeaders": serializers.DictField(required=False), "responseBody": serializers.CharField(required=False),
 })
 DeliveryOutput = inline_serializer("Delivery", {
@@ -150,7 +155,13 @@ DeliveryOutput = inline_serializer("Delivery", {
 SampleInput = inline_serializer("SampleEvent", {"eventType": serializers.CharField(), "data": serializers.DictField(required=False)})
 PreviewOutput = inline_serializer("DeliveryPreview", {
     "matches": serializers.BooleanField(), "reasons": serializers.ListField(child=serializers.CharField()),
-    "body": serializers.JSONField(), "headers": serializers.DictField(),
+    "body": serializers.JSONField(),
+    "headers": serializers.DictField(child=serializers.CharField(allow_null=True), help_text=(
+        "The request headers. webhook-signature is made with the placeholder secret, never the endpoint's; the "
+        f"values of the endpoint's own headers are null unless the token has {MANAGE_SCOPE}.")),
+    "signedWith": serializers.ChoiceField(choices=[delivery_services.PREVIEW_SIGNED_WITH], help_text=(
+        "Always \"placeholder\": the signature verifies with placeholderSecret only.")),
+    "placeholderSecret": serializers.CharField(help_text="The published placeholder secret the preview is signed with."),
 })
 
 
@@ -221,7 +232,7 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
         deliveries = selectors.deliveries_log(
             self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since")
         )
-        return Response([delivery_body(d) for d in page(request, deliveries)])
+        return Response([delivery_body(d) for d in page(request, deliveries)])  # no headers in the list
 
 
 class DeliveryDetailView(DeliveryMixin, TenantAPIView):
@@ -230,7 +241,7 @@ class DeliveryDetailView(DeliveryMixin, TenantAPIView):
     @extend_schema(summary="One delivery in full: the body sent, and every attempt with request and response",
                    responses={200: DeliveryOutput, **NOT_FOUND, **ERRORS})
     def get(self, request, tenant, delivery_id):
-        return Response(delivery_body(self.get_delivery(delivery_id), full=True))
+        return Response(delivery_body(self.get_delivery(delivery_id), full=True, header_values=shows_header_values(request)))
 
 
 class RetryDeliveryView(DeliveryMixin, TenantAPIView):
@@ -291,11 +302,18 @@ class SampleEventMixin(EndpointContextMixin):
 class PreviewView(SampleEventMixin, TenantAPIView):
     required_scopes = {"POST": "webhook.endpoint_read"}
 
-    @extend_schema(summary="Would this endpoint get the event, why not, and the exact body and headers it would be sent",
-                   request=SampleInput, responses={200: PreviewOutput, **NOT_FOUND, **ERRORS})
+    @extend_schema(
+        summary="Would this endpoint get the event, why not, and the exact body and headers it would be sent",
+        description="The headers are signed with a published placeholder secret (`signedWith: \"placeholder\"`), never "
+                    "with the endpoint's: previewing needs only webhook.endpoint_read and takes any data, so a real "
+                    f"signature would let a reader forge deliveries. A real, signed test send needs {MANAGE_SCOPE}.",
+        request=SampleInput, responses={200: PreviewOutput, **NOT_FOUND, **ERRORS},
+    )
     def post(self, request, tenant, endpoint_id):
         preview = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.preview_delivery)
-        return Response({"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": preview.headers})
+        headers = preview.headers if shows_header_values(request) else delivery_services.masked_request_headers(preview.headers)
+        return Response({"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": headers,
+                         "signedWith": preview.signed_with, "placeholderSecret": delivery_services.PREVIEW_SECRET})
 
 
 class TestSendView(SampleEventMixin, TenantAPIView):
@@ -306,6 +324,6 @@ class TestSendView(SampleEventMixin, TenantAPIView):
     def post(self, request, tenant, endpoint_id):
         delivery = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.send_test_event)
         deliver_now(ids=[delivery.pk])  # at most the endpoint's timeout; a retry, if any, is the worker's
-        return Response(delivery_body(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), full=True))
+        return Response(delivery_body(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), full=True, header_values=shows_header_values(request)))
 
 

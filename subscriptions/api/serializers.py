@@ -164,7 +164,8 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     id = serializers.UUIDField(read_only=True)
     url = StrictCharField(max_length=2048)
     method = serializers.ChoiceField(choices=["POST", "PUT", "PATCH"], default="POST")
-    headers = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict)
+    headers = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict,
+                                    help_text="Extra request headers sent with every delivery, name: value.")
     events = serializers.ListField(child=StrictCharField(max_length=200), min_length=1, max_length=100)
     eventFilter = serializers.JSONField(required=False, allow_null=True, default=None)
     customPayload = serializers.JSONField(required=False, allow_null=True, default=None)
@@ -224,3 +225,15 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
             "customPayload": "custom_payload", "enabled": "enabled", "description": "description", "timeoutSeconds": "timeout_seconds",
         }
         return {model: data[wire] for wire, model in mapping.items() if wire in data}
+
+
+class EndpointOutputSerializer(EndpointSerializer):
+    """A webhook endpoint as answers give it."""
+
+    # Describes the answers only; subscriptions.api.endpoints.endpoint_body renders them.
+
+    headers = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, allow_null=True),
+        help_text="Extra request headers, name: value. The values (often a receiver's credentials) are given only to "
+                  "tokens with the webhook.endpoint_manage scope; for other tokens every value is null.",
+    )

@@ -61,6 +61,7 @@ def test_subscribe_with_an_excluded_field_build_an_endpoint_with_a_live_preview_
     body = json.loads(page.inner_text("[data-preview-body]"))
     assert body == {"productId": "p-1", "label": None}  # `name` is excluded by the subscription before the payload is shaped
     assert "would be delivered" in page.inner_text("[data-preview-result]")
+    assert "placeholder secret" in page.inner_text("[data-signature-note]")  # the preview's signature is no real one
 
     page.fill("#id_preview_sample", '{"id": "x-9"}')  # the filter no longer matches: the preview says why
     page.wait_for_function("document.querySelector('[data-preview-result]').textContent.includes('eventFilter does not match')")

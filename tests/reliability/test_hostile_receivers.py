@@ -48,7 +48,7 @@ def test_a_connection_closed_without_a_full_answer_is_an_error_retried_until_the
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempt_count == 3 == len(attempts)
     assert all(error in a.error and a.status_code is None for a in attempts), [a.error for a in attempts]
     assert "Gave up after 3 attempts" in delivery.last_error
-    assert hostile.hits(path) == [f"msg_{delivery.pk}"] * 3  # the same webhook-id each time: receivers can dedupe
+    assert hostile.hits(path) == [delivery.webhook_id] * 3  # the same webhook-id each time: receivers can dedupe
 
 
 def test_a_huge_body_trickled_slowly_times_out_at_the_endpoint_timeout_and_is_retried(tenant, hostile):

@@ -66,10 +66,10 @@ def test_a_delivery_is_signed_so_standardwebhooks_verifies_it_and_its_attempt_is
     request = receiver.received[0]
     payload = Webhook(secret).verify(request.body, request.headers)  # raises on a bad signature
     assert payload["data"] == {"id": "p1"} and payload["type"] == "product.created"
-    assert request.headers["webhook-id"] == f"msg_{delivery.pk}"
+    assert request.headers["webhook-id"] == delivery.webhook_id
     attempt = Attempt.objects.get()
     assert attempt.status_code == 200 and attempt.response_body == "ok" and attempt.error == ""
-    assert attempt.request_headers["webhook-id"] == f"msg_{delivery.pk}" and attempt.duration_ms > 0
+    assert attempt.request_headers["webhook-id"] == delivery.webhook_id and attempt.duration_ms > 0
 
 
 def test_the_worker_signs_with_the_current_secrets_at_send_time(tenant, hook, receiver):
