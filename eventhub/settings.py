@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
@@ -87,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as axes asks: it turns a locked-out log-in into eventhub.login_throttle.lockout_response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -196,6 +198,25 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 # The embedded default serves assets straight from the apps and static/ (no collectstatic step).
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# Pages load scripts, styles, images and fonts from this origin only, and no inline script or style can run: an
+# injected <script> or onclick= does nothing. connect-src 'self' covers the live viewer's fetches and its websocket
+# (CSP 3 matches ws:/wss: to the page's own host). No page may be framed (as X-Frame-Options: DENY says).
+# The API docs have a policy of their own (eventhub.docs).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
