@@ -327,6 +327,7 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
+    "filters": {"client_errors_without_traceback": {"()": "eventhub.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
@@ -334,6 +335,8 @@ LOGGING = {
         "pika": {"level": "WARNING"},
         # oauthlib logs every issued access token at DEBUG: never below WARNING, whatever LOG_LEVEL says.
         "oauthlib": {"level": "WARNING"},
+        # One line for a refused request (403, 404), not a traceback as if the hub had failed.
+        "django.request": {"filters": ["client_errors_without_traceback"]},
         # Failed log-ins and lock-outs are WARNINGs (usernames and addresses masked); its INFO lines are chatter.
         "axes": {"level": "WARNING"},
     },

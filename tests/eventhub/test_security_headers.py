@@ -1,11 +1,14 @@
-"""What every page says to the browser: its Content-Security-Policy."""
+"""What every page says to the browser (Content-Security-Policy), and what a refused request leaves in the log."""
 
+import logging
 import re
 from pathlib import Path
 
 import pytest
 from django.test import Client
 
+from eventhub.log_filters import ClientErrorsWithoutTraceback
+from subscriptions.endpoints import create_endpoint
 from tenants.models import Role
 from tenants.services import add_member, ensure_user
 
@@ -61,3 +64,36 @@ def test_no_template_holds_an_inline_script_an_event_handler_or_a_style_attribut
         for pattern in (r"<script(?![^>]*\bsrc=)[^>]*>", r"<[^>]*\son[a-z]+\s*=", r"<[^>]*\sstyle\s*=", r"<style\b", r"javascript:"):
             offending += [f"{template.relative_to(ROOT)}: {m.group(0)}" for m in re.finditer(pattern, text, re.IGNORECASE)]
     assert offending == []
+
+
+def refused_lines(caplog):
+    return [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith("django")]
+
+
+def test_a_viewer_refused_an_editor_action_logs_one_warning_line_without_a_traceback(tenant, caplog):
+    user, _ = ensure_user("vic", "pw-123456!")
+    add_member(tenant, user, Role.VIEWER)
+    viewer = Client()
+    viewer.force_login(user)
+    endpoint = create_endpoint(tenant, {"url": "https://hooks.example.com/a", "events": ["product.*"]})[0]
+    caplog.set_level(logging.INFO)
+    assert viewer.post(f"/t/acme/endpoints/{endpoint.pk}/rotate-secret/").status_code == 403
+    (line,) = refused_lines(caplog)
+    assert line.levelname == "WARNING" and "Forbidden" in line.getMessage()
+    assert line.exc_info is None and "Traceback" not in caplog.text
+
+
+def test_a_token_without_the_scope_logs_one_warning_line_without_a_traceback(tenant, api_client_for, caplog):
+    client = api_client_for(tenant, "webhook.event_read")
+    caplog.set_level(logging.INFO)
+    assert client.get("/webhook/acme/endpoints").status_code == 403
+    (line,) = refused_lines(caplog)
+    assert line.levelname == "WARNING" and line.exc_info is None and "Traceback" not in caplog.text
+
+
+def test_a_server_error_still_logs_its_traceback():
+    """The filter quiets client errors only: a 500 keeps everything needed to find its cause."""
+    exc_info = (RuntimeError, RuntimeError("boom"), None)
+    server_error = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "Internal Server Error: /", (), exc_info)
+    server_error.status_code = 500
+    assert ClientErrorsWithoutTraceback().filter(server_error) and server_error.exc_info == exc_info
