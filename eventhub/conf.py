@@ -14,6 +14,12 @@ DEFAULTS = {
     # Requests per client (per tenant's API client; per address when unauthenticated), by kind. "n/second",
     # "n/minute", "n/hour" or "n/day"; None turns a limit off. Shared across processes when REDIS_URL is set.
     "RATE_LIMITS": {"api": "1200/minute", "ingest": "600/minute", "token": "30/minute"},
+    # Log-in throttling (eventhub.login_throttle): wrong passwords for one account, from any address, and from one
+    # address, for any accounts, that lock further log-ins of that account or from that address; each failure
+    # counts until LOGIN_LOCK_SECONDS after the latest.
+    "LOGIN_FAILURES_PER_ACCOUNT": 5,
+    "LOGIN_FAILURES_PER_ADDRESS": 20,
+    "LOGIN_LOCK_SECONDS": 15 * 60,
     # Days events (with their deliveries and attempts) and dead letters are kept; `manage.py prune` removes older
     # ones, never an event with a delivery still pending.
     "RETENTION_DAYS": 30,

@@ -59,12 +59,14 @@ INSTALLED_APPS = [
     "daphne",  # makes `manage.py runserver` an ASGI server (HTTP and websockets)
     "django.contrib.admin",
     "django.contrib.auth",
+    "axes",  # log-in throttling: eventhub.login_throttle
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "csp",
     "rest_framework",
     "oauth2_provider",
     "drf_spectacular",
@@ -86,6 +88,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as axes asks: it turns a locked-out log-in into eventhub.login_throttle.lockout_response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "eventhub.urls"
@@ -160,6 +165,26 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/"
 
+# Log-in throttling (django-axes, with the limits and the page of eventhub.login_throttle). Every authenticate()
+# call goes through axes first; failures are rows in the database, shared by every web process. The client's
+# address is REMOTE_ADDR, as the ASGI server gives it: `serve` (uvicorn) takes it from X-Forwarded-For only when
+# the connection comes from FORWARDED_ALLOW_IPS (uvicorn's setting, by default 127.0.0.1 and ::1: a proxy on
+# this host), so a client cannot choose its own address by sending that header.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "eventhub.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one locks: an account (from anywhere) or an address
+AXES_FAILURE_LIMIT = "eventhub.login_throttle.account_failure_limit"
+AXES_COOLOFF_TIME = "eventhub.login_throttle.lock_duration"
+AXES_LOCKOUT_CALLABLE = "eventhub.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "eventhub.login_throttle.client_address"
+# Tries while locked are refused but not counted, so the lock ends when Retry-After says and retrying cannot
+# extend it; a successful log-in does not wipe the failures (it would let anyone with an account, on the same
+# address, reset that address' count).
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_RESET_ON_SUCCESS = False
+AXES_DISABLE_ACCESS_LOG = True  # throttling needs the failures only, not a row for every log-in
+AXES_VERBOSE = False
+
 # --- I18N / static --------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -174,6 +199,25 @@ STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
 
+# --- Content-Security-Policy (django-csp) ----------------------------------------------------
+# Pages load scripts, styles, images and fonts from this origin only, and no inline script or style can run: an
+# injected <script> or onclick= does nothing. connect-src 'self' covers the live viewer's fetches and its websocket
+# (CSP 3 matches ws:/wss: to the page's own host). No page may be framed (as X-Frame-Options: DENY says).
+# The API docs have a policy of their own (eventhub.docs).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["tenants.auth.TenantTokenAuthentication"],
@@ -184,6 +228,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["eventhub.throttling.ClientRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
+    # Throttles count per REMOTE_ADDR (see AXES_CLIENT_IP_CALLABLE); DRF's default would trust any X-Forwarded-For.
+    "NUM_PROXIES": 0,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -242,9 +288,26 @@ def _rate_limits(raw):
     return limits
 
 
+def _env_positive_ints(**names):
+    """{setting: int} for each environment variable of `names` ({setting: variable}) that is set."""
+    values = {}
+    for setting, name in names.items():
+        raw = os.environ.get(name, "").strip()
+        if raw.isdigit() and int(raw) > 0:
+            values[setting] = int(raw)
+        elif raw:
+            CONFIG_ERRORS.append((name, f"{name}={raw!r} is not a positive whole number."))
+    return values
+
+
 EVENTHUB = {
     "ALLOW_PRIVATE_TARGETS": _env_bool("EVENTHUB_ALLOW_PRIVATE_TARGETS", False),
     "RATE_LIMITS": _rate_limits(os.environ.get("EVENTHUB_RATE_LIMITS")),
+    **_env_positive_ints(
+        LOGIN_FAILURES_PER_ACCOUNT="EVENTHUB_LOGIN_FAILURES_PER_ACCOUNT",
+        LOGIN_FAILURES_PER_ADDRESS="EVENTHUB_LOGIN_FAILURES_PER_ADDRESS",
+        LOGIN_LOCK_SECONDS="EVENTHUB_LOGIN_LOCK_SECONDS",
+    ),
 }
 
 # LOG_FORMAT=json: one JSON object a line, for log shippers (failed delivery attempts and dead letters carry
@@ -264,10 +327,19 @@ LOGGING = {
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
     },
+    "filters": {"client_errors_without_traceback": {"()": "eventhub.log_filters.ClientErrorsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    # oauthlib logs every issued access token at DEBUG: never below WARNING, whatever LOG_LEVEL says.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "pika": {"level": "WARNING"}, "oauthlib": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pika": {"level": "WARNING"},
+        # oauthlib logs every issued access token at DEBUG: never below WARNING, whatever LOG_LEVEL says.
+        "oauthlib": {"level": "WARNING"},
+        # One line for a refused request (403, 404), not a traceback as if the hub had failed.
+        "django.request": {"filters": ["client_errors_without_traceback"]},
+        # Failed log-ins and lock-outs are WARNINGs (usernames and addresses masked); its INFO lines are chatter.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 if not DEBUG:

@@ -7,6 +7,7 @@ import re
 import threading
 
 import pytest
+from playwright.sync_api import expect
 
 from subscriptions.models import Endpoint, EventSubscription
 from tenants.models import Role
@@ -57,16 +58,16 @@ def test_subscribe_with_an_excluded_field_build_an_endpoint_with_a_live_preview_
     page.fill("#id_custom_payload", '{"productId": "/data/id", "label": "/data/name"}')
     page.fill("#id_preview_type", "product.created")
     page.fill("#id_preview_sample", '{"id": "p-1", "name": {"en": "Cup"}, "productType": "BASIC"}')
-    page.wait_for_function("document.querySelector('[data-preview-body]') && document.querySelector('[data-preview-body]').textContent.includes('p-1')")
+    expect(page.locator("[data-preview-body]")).to_contain_text("p-1", timeout=10_000)
     body = json.loads(page.inner_text("[data-preview-body]"))
     assert body == {"productId": "p-1", "label": None}  # `name` is excluded by the subscription before the payload is shaped
     assert "would be delivered" in page.inner_text("[data-preview-result]")
     assert "placeholder secret" in page.inner_text("[data-signature-note]")  # the preview's signature is no real one
 
     page.fill("#id_preview_sample", '{"id": "x-9"}')  # the filter no longer matches: the preview says why
-    page.wait_for_function("document.querySelector('[data-preview-result]').textContent.includes('eventFilter does not match')")
+    expect(page.locator("[data-preview-result]")).to_contain_text("eventFilter does not match", timeout=10_000)
     page.fill("#id_event_filter", '{"data.id": {"$nope": 1}}')
-    page.wait_for_function("document.querySelector('[data-preview-result]').textContent.includes('data.id')")
+    expect(page.locator("[data-preview-result]")).to_contain_text("data.id", timeout=10_000)
     page.fill("#id_event_filter", '{"data.id": {"$startsWith": "p-"}}')
 
     page.click("text=Create endpoint")

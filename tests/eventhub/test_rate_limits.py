@@ -43,6 +43,16 @@ def test_the_token_endpoint_is_limited_per_address(tenant, limits):
     assert response.status_code == 429 and response.json()["error"] == "rate_limited" and int(response["Retry-After"]) > 0
 
 
+def test_a_client_cannot_pick_a_fresh_address_for_the_token_limit_with_x_forwarded_for(tenant, limits):
+    """The address is the peer's (REMOTE_ADDR, which the ASGI server sets from X-Forwarded-For only for a trusted
+    proxy); DRF's default would count each spelling of the header as another client."""
+    limits(token="2/minute")
+    _, client_id, _ = create_api_client(tenant, ["webhook.subscription_read"])
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": "wrong"}
+    codes = [APIClient().post("/oauth/token", form, HTTP_X_FORWARDED_FOR=f"192.0.2.{n}").status_code for n in range(3)]
+    assert codes == [401, 401, 429]
+
+
 def test_publishing_events_has_its_own_limit_and_reading_does_not_use_it_up(tenant, api_client_for, limits):
     limits(ingest="2/minute", api="100/minute")
     client = api_client_for(tenant)

@@ -34,6 +34,7 @@ def manage(*args, env_overrides, timeout=60):
         ("DEBUG", "perhaps", "DEBUG='perhaps' is not a boolean"),
         ("EVENTHUB_RATE_LIMITS", "api=lots", "'api=lots' is not KIND=N/PERIOD"),
         ("EVENTHUB_RATE_LIMITS", "upload=5/minute", "'upload=5/minute' is not KIND=N/PERIOD"),
+        ("EVENTHUB_LOGIN_LOCK_SECONDS", "soon", "EVENTHUB_LOGIN_LOCK_SECONDS='soon' is not a positive whole number"),
     ],
 )
 def test_misconfiguration_is_reported_by_system_checks(tmp_path, name, value, expected):
