@@ -1,7 +1,9 @@
 """Broker dispatch: consume the shared work queue, turn messages into events in batched transactions, ack after commit.
 
 Two halves. `ingest_batch` is ORM only (no pika): convert a batch (broker.convert) and store its events, deliveries
-and dead letters in ONE transaction. `Dispatcher` is the thin pika part: declare, bind, consume, batch, ack.
+and dead letters in ONE transaction, each tenant's events in a savepoint of their own, so that what one message or
+one tenant's configuration does becomes dead letters of that message, never a batch that cannot commit.
+`Dispatcher` is the thin pika part: declare, bind, consume, batch, ack.
 
 Why pika's BlockingConnection: the work per batch (the database commit) is synchronous and blocking. With a
 SelectConnection the ioloop would stall during the commit just the same, or need add_callback_threadsafe acks
@@ -383,7 +385,7 @@ class Dispatcher:
                 connection.close()
             except Exception:
                 delay = backoff.next()
-                logger.exception("the rules could not be loaded; batch of %d kept unacknowledged, retrying in %.1f s", len(batch), delay)
+                logger.exception("the batch of %d could not be handled (the rules?); kept unacknowledged, retrying in %.1f s", len(batch), delay)
             if self.stopping.wait(delay):
                 raise Stopped()
 

@@ -5,6 +5,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from subscriptions.broker import (
     Message,
@@ -169,6 +171,41 @@ def test_storable_text_replaces_only_what_cannot_be_stored():
     assert storable_text("a\x00b\ud800c") == "a\ufffdb\ufffdc"
     assert storable_json({"k\ud800": ["\x00", 1.5, float("inf"), None, {"n": 1}]}) == {"k\ufffd": ["\ufffd", 1.5, "inf", None, {"n": 1}]}
     json.dumps(storable_json({"k\ud800": "\udfff"}), ensure_ascii=False).encode("utf-8")
+
+
+# Any text, lone surrogates (category Cs) and NUL included; numbers near and past the float range.
+any_text = st.text(st.characters(exclude_categories=()), max_size=8)
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _texts(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield key
+            yield from _texts(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _texts(child)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(any_text, json_like, max_size=4), exponent=st.sampled_from(["", "e308", "e309", "E-400", "e400"]),
+       header=any_text)
+def test_conversion_never_raises_and_never_yields_text_the_hub_cannot_store(data, exponent, header):
+    body = json.dumps({**data, "n": f"@{exponent}"}).replace('"@' + exponent + '"', "1" + exponent).encode()
+    for out in convert(message(body, headers={"x-h": header}), rules(source(1), source(2))):
+        assert out.tenant_id in (1, 2) and (out.event is None) != (out.reason is None)
+        if out.event is not None:
+            for text in _texts([out.event["data"], out.event["properties"]]):
+                text.encode("utf-8")
+                assert "\x00" not in text
+            json.dumps(out.event["data"], allow_nan=False)
 
 
 def test_content_type_may_be_absent_or_carry_a_charset():
