@@ -1,8 +1,10 @@
 """Broker dispatch: consume the shared work queue, turn messages into events in batched transactions, ack after commit.
 
 Two halves. `ingest_batch` is ORM only (no pika): convert a batch (broker.convert), route its events (matching,
-before any transaction) and store its events, deliveries and dead letters in ONE transaction. `Dispatcher` is the
-thin pika part: declare, bind, consume, batch, ack.
+before any transaction) and store its events, deliveries and dead letters in ONE transaction, each tenant's events
+in a savepoint of their own, so that what one message or one tenant's configuration does becomes dead letters of
+that message, never a batch that cannot commit.
+`Dispatcher` is the thin pika part: declare, bind, consume, batch, ack.
 
 Why pika's BlockingConnection: the work per batch (the database commit) is synchronous and blocking. With a
 SelectConnection the ioloop would stall during the commit just the same, or need add_callback_threadsafe acks
@@ -25,14 +27,16 @@ from dataclasses import dataclass, field
 
 import pika
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, close_old_connections, connection, transaction
+from django.db import InterfaceError, OperationalError, close_old_connections, connection, transaction
 from django.utils import timezone
 from pika.exceptions import AMQPChannelError, AMQPError, ChannelClosedByBroker
 
 from eventhub.conf import hub_setting
-from subscriptions.broker import Message, Rules, convert, plain_properties
-from subscriptions.pipeline import IncomingEvent, route_events, store_routed_events
-from subscriptions.sources import already_dead_lettered, dead_letter_row, load_rules, rules_stamp, store_dead_letters
+from subscriptions.broker import Converted, Message, Rules, convert, plain_properties, storable_text
+from subscriptions.pipeline import IncomingEvent, RoutedEvents, record_events, route_events, store_routed_events
+from subscriptions.sources import (
+    already_dead_lettered, dead_letter_row, failure, load_rules, not_recorded, rules_stamp, store_dead_letters,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -75,56 +79,149 @@ class RulesCache:
 
 
 def ingest_batch(batch: list[Delivered], cache: RulesCache) -> BatchOutcome:
-    """Store the batch in one transaction; a message the database refuses (e.g. a NUL in PostgreSQL jsonb) alone
-    becomes a dead letter. OperationalError/InterfaceError (the database is away) propagate: nothing is stored."""
+    """Store the batch in one transaction. Whatever one message does, the others are stored: a message that cannot
+    be converted or recorded becomes a dead letter with its reason (and its tenant when a source matched); each
+    tenant's events go in a savepoint of their own, so one tenant's configuration cannot fail another's events.
+    What is no message's doing propagates and nothing is stored (the batch is retried): OperationalError and
+    InterfaceError (the database is away), and a failure to load the rules."""
+    rules = cache.current()
     try:
-        return _ingest(batch, cache)
+        return _ingest(batch, rules, cache.tenants)
     except (OperationalError, InterfaceError):
         raise
-    except DatabaseError:
-        logger.warning("the database refused a batch of %d; storing its messages one by one", len(batch), exc_info=True)
+    except Exception:  # outside the per-tenant savepoints (a bug, or a dead letter refused): isolate message by message
+        logger.exception("a batch of %d could not be stored; storing its messages one by one", len(batch))
     outcome = BatchOutcome()
     for item in batch:
         try:
-            single = _ingest([item], cache)
+            single = _ingest([item], rules, cache.tenants)
         except (OperationalError, InterfaceError):
             raise
-        except DatabaseError as exc:
-            reason = f"the database refused the event: {type(exc).__name__}: {str(exc)[:300]}"
-            with transaction.atomic():
-                store_dead_letters([dead_letter_row(item.message, reason)])
-            single = BatchOutcome(dead=[(item, reason)])
+        except Exception as exc:
+            single = _dead_letter_alone(item, f"the message could not be stored: {failure(exc)}", rules)
         outcome.events += single.events
         outcome.dead += single.dead
     return outcome
 
 
-def _ingest(batch: list[Delivered], cache: RulesCache) -> BatchOutcome:
+def _dead_letter_alone(item: Delivered, reason: str, rules: Rules) -> BatchOutcome:
+    """The last resort for a message that failed even alone: a dead letter for each tenant whose source matches it
+    (or for none); when even that cannot be stored, the message still goes to the dead-letter exchange (before its
+    ack), so it is never lost."""
+    try:
+        sources = rules.matching_sources(item.message.exchange, item.message.routing_key)
+    except Exception:
+        sources = []
+    try:
+        with transaction.atomic():
+            store_dead_letters([dead_letter_row(item.message, reason, s.tenant_id, s.id) for s in sources]
+                               or [dead_letter_row(item.message, reason)])
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.exception("a dead letter could not be stored; the message is kept on the dead-letter exchange only")
+    return BatchOutcome(dead=[(item, reason)])
+
+
+class _Refusals:
+    """The dead letters of one batch: rows to store, and per message the reasons it is published with."""
+
+    def __init__(self, now):
+        self.now = now
+        self.rows: list = []
+        self.reasons: dict[int, tuple[Delivered, list[str]]] = {}  # by position in the batch
+
+    def add(self, position: int, item: Delivered, reason: str, tenant_id=None, source_id=None):
+        self.reasons.setdefault(position, (item, []))[1].append(reason)
+        row = dead_letter_row(item.message, reason, tenant_id, source_id, self.now)
+        if not (item.redelivered and already_dead_lettered(row)):  # its ack was lost after the commit
+            self.rows.append(row)
+
+    def dead(self) -> list[tuple[Delivered, str]]:
+        return [(item, "; ".join(dict.fromkeys(reasons))) for _, (item, reasons) in sorted(self.reasons.items())]
+
+
+def _ingest(batch: list[Delivered], rules: Rules, tenants: dict) -> BatchOutcome:
     now = timezone.now()
     limit = hub_setting("MAX_MESSAGE_BYTES")
-    outcome = BatchOutcome()
-    rules = cache.current()
-    per_tenant: dict[int, list[IncomingEvent]] = defaultdict(list)
-    dead_rows = []
-    for item in batch:
-        reasons = []
-        for converted in convert(item.message, rules, body_limit=limit):
+    refusals = _Refusals(now)
+    per_tenant: dict[int, list[tuple[int, Delivered, Converted]]] = defaultdict(list)
+    for position, item in enumerate(batch):
+        for converted in _convert(item.message, rules, limit):
             if converted.event is not None:
-                per_tenant[converted.tenant_id].append(IncomingEvent(**converted.event))
-                continue
-            reasons.append(converted.reason)
-            row = dead_letter_row(item.message, converted.reason, converted.tenant_id, converted.source_id, now)
-            if not (item.redelivered and already_dead_lettered(row)):  # its ack was lost after the commit
-                dead_rows.append(row)
-        if reasons:
-            outcome.dead.append((item, "; ".join(dict.fromkeys(reasons))))
+                per_tenant[converted.tenant_id].append((position, item, converted))
+            else:
+                refusals.add(position, item, converted.reason, converted.tenant_id, converted.source_id)
     # Matching before the transaction: on SQLite it would hold the database-wide write lock (pipeline.route_events).
-    routed = [route_events(cache.tenants[tenant_id], items, now=now) for tenant_id, items in per_tenant.items()]
+    routed = [(tenants.get(tenant_id), group) for tenant_id, group in per_tenant.items()]
+    routed = [(tenant, group, _route(tenant, group, now)) for tenant, group in routed]
+    events = 0
     with transaction.atomic():
-        for batch_of_tenant in routed:
-            outcome.events += sum(r.created for r in store_routed_events(batch_of_tenant))
-        store_dead_letters(dead_rows)
-    return outcome
+        for tenant, group, routed_group in routed:
+            events += _record_tenant(tenant, group, routed_group, refusals, now)
+        store_dead_letters(refusals.rows)
+    return BatchOutcome(events=events, dead=refusals.dead())
+
+
+def _convert(message: Message, rules: Rules, limit: int) -> list[Converted]:
+    """broker.convert, with an unexpected failure as a reason for each tenant whose source matches (or for none)."""
+    try:
+        return convert(message, rules, body_limit=limit)
+    except Exception as exc:
+        logger.exception("converting a message from %s %r failed", message.exchange, message.routing_key)
+        reason = f"the message could not be converted: {failure(exc)}"
+        try:
+            sources = rules.matching_sources(message.exchange, message.routing_key)
+        except Exception:
+            sources = []
+        return [Converted(s.tenant_id, s.id, reason=reason) for s in sources] or [Converted(None, None, reason=reason)]
+
+
+def _route(tenant, group: list[tuple[int, Delivered, Converted]], now) -> RoutedEvents | None:
+    """The tenant's events routed together, or None when that fails (_record_tenant then takes them one by one)."""
+    if tenant is None:
+        return None
+    try:
+        return route_events(tenant, [IncomingEvent(**converted.event) for _, _, converted in group], now=now)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        logger.warning("tenant %s: %d events could not be routed together; recording them one by one",
+                       tenant.name, len(group), exc_info=True)
+        return None
+
+
+def _record_tenant(tenant, group: list[tuple[int, Delivered, Converted]], routed: RoutedEvents | None,
+                   refusals: _Refusals, now) -> int:
+    """Store one tenant's routed events in a savepoint. When the database or the tenant's configuration (e.g. an
+    endpoint whose body cannot be encoded) refuses the group, each event is recorded alone: the culprits become the
+    tenant's dead letters with the reason, the rest is recorded. (Only that rare path routes inside the transaction.)"""
+    if routed is not None:
+        try:
+            with transaction.atomic():
+                return sum(r.created for r in store_routed_events(routed))
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.warning("tenant %s: %d events could not be recorded together; recording them one by one",
+                           getattr(tenant, "name", None), len(group), exc_info=True)
+    created = 0
+    for position, item, converted in group:
+        try:
+            with transaction.atomic():
+                created += _record(tenant, [converted], now)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:
+            reason = f"the event could not be recorded: {not_recorded(tenant, converted.event, exc)}"
+            refusals.add(position, item, reason, converted.tenant_id, converted.source_id)
+    return created
+
+
+def _record(tenant, converted: list[Converted], now) -> int:
+    if tenant is None:
+        raise LookupError("the source's tenant was not loaded with the rules")
+    return sum(r.created for r in record_events(tenant, [IncomingEvent(**c.event) for c in converted], now=now))
 
 
 # --- the pika part ----------------------------------------------------------------------------
@@ -261,7 +358,8 @@ class Dispatcher:
             self._batch_started = time.monotonic()
             if self.first_message_at is None:
                 self.first_message_at = self._batch_started
-        message = Message(method.exchange, method.routing_key, body, plain_properties(properties))
+        # pika hands over a name that is not UTF-8 as bytes: as text (bytes replaced), so matching can read it.
+        message = Message(_text(method.exchange), _text(method.routing_key), body, plain_properties(properties))
         self._buffer.append(Delivered(method.delivery_tag, message, method.redelivered, properties))
 
     def _flush(self, conn, channel, wait=False):
@@ -294,8 +392,9 @@ class Dispatcher:
         self.last_ack_at = time.monotonic()
 
     def _commit(self, batch) -> BatchOutcome:
-        """On the committer thread. A database that is away: nothing stored, the batch is held unacknowledged
-        (no one else loses it) and retried with back-off; no hot loop, no requeue storm."""
+        """On the committer thread. A database that is away (or rules that cannot be loaded): nothing stored, the
+        batch is held unacknowledged (no one else loses it) and retried with back-off; no hot loop, no requeue
+        storm. What one message does never comes here: ingest_batch dead-letters it."""
         backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
         while True:
             try:
@@ -304,13 +403,16 @@ class Dispatcher:
                 delay = backoff.next()
                 logger.warning("database error on commit (%r); batch of %d kept unacknowledged, retrying in %.1f s", exc, len(batch), delay)
                 connection.close()
-                if self.stopping.wait(delay):
-                    raise Stopped()
+            except Exception:
+                delay = backoff.next()
+                logger.exception("the batch of %d could not be handled (the rules?); kept unacknowledged, retrying in %.1f s", len(batch), delay)
+            if self.stopping.wait(delay):
+                raise Stopped()
 
     def _publish_dead(self, item: Delivered, reason: str):
         props = item.raw_properties or pika.BasicProperties()
         headers = dict(props.headers or {})
-        headers[REASON_HEADER] = reason[:2000]
+        headers[REASON_HEADER] = storable_text(reason[:2000])  # pika encodes UTF-8: no lone surrogate may remain
         headers["x-eventhub-exchange"] = item.message.exchange
         props.headers = headers
         props.delivery_mode = 2
@@ -365,6 +467,10 @@ class Dispatcher:
         if not self._admin.is_open:
             self._admin = self._conn.channel()
             self._admin.confirm_delivery()
+
+
+def _text(name) -> str:
+    return name.decode("utf-8", errors="replace") if isinstance(name, bytes) else name
 
 
 def start_in_background(**options) -> Dispatcher | None:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from eventhub.conf import hub_setting
-from subscriptions.broker import Message, Rules, SourceRule, convert
-from subscriptions.models import DeadLetter, EventType, Source
-from subscriptions.pipeline import IncomingEvent, Recorded, record_events
+from subscriptions.broker import EXCHANGE_TYPES, Message, Rules, SourceRule, convert, storable_json, storable_text, text_problem
+from subscriptions.models import DeadLetter, Event, EventType, Source
+from subscriptions.pipeline import IncomingEvent, Recorded, record_events, routing_index
 from subscriptions.signals import announce, message_dead_lettered
 from tenants.models import Tenant
+
+
+logger = logging.getLogger(__name__)
 
 
 class SourceNameTaken(Exception):
@@ -64,24 +68,38 @@ def rules_stamp() -> tuple:
     return (sources["n"], sources["m"], types["n"], types["m"])
 
 
+def source_row_problem(source: Source) -> str | None:
+    """Why a stored source would break conversion (not the API's stricter rules: a row may predate them), or None."""
+    if source.exchange_type not in EXCHANGE_TYPES:
+        return f"exchange type {source.exchange_type!r} is not one of {', '.join(EXCHANGE_TYPES)}"
+    if not isinstance(source.binding_keys, list) or not all(isinstance(k, str) for k in source.binding_keys):
+        return "its binding keys are not a list of strings"
+    return None
+
+
 def load_rules(tenant_ids=None) -> tuple[Rules, dict[int, Tenant]]:
     """The enabled sources (of `tenant_ids`, or all) as Rules, and their tenants by id."""
     sources = Source.objects.filter(enabled=True).order_by("created_at", "id")
     if tenant_ids is not None:
         sources = sources.filter(tenant_id__in=tenant_ids)
-    rules = [
-        SourceRule(
-            id=s.id,
-            tenant_id=s.tenant_id,
-            exchange=s.exchange,
-            exchange_type=s.exchange_type,
-            binding_keys=tuple(s.binding_keys),
-            type_from=s.type_from,
-            type_field=s.type_field,
-            catch_all_type=s.catch_all_type,
+    rules = []
+    for s in sources:
+        problem = source_row_problem(s)
+        if problem:  # validated at save; a row changed another way must not stop the other tenants' messages
+            logger.error("source %s of tenant %s is ignored: %s", s.id, s.tenant_id, problem)
+            continue
+        rules.append(
+            SourceRule(
+                id=s.id,
+                tenant_id=s.tenant_id,
+                exchange=s.exchange,
+                exchange_type=s.exchange_type,
+                binding_keys=tuple(s.binding_keys),
+                type_from=s.type_from,
+                type_field=s.type_field,
+                catch_all_type=s.catch_all_type,
+            )
         )
-        for s in sources
-    ]
     tenant_ids = {r.tenant_id for r in rules}
     builtin, own = set(), {t: set() for t in tenant_ids}
     for tenant_id, key in EventType.objects.filter(Q(tenant__isnull=True) | Q(tenant_id__in=tenant_ids)).values_list("tenant_id", "key"):
@@ -95,17 +113,18 @@ def load_rules(tenant_ids=None) -> tuple[Rules, dict[int, Tenant]]:
 
 
 def dead_letter_row(message: Message, reason: str, tenant_id=None, source_id=None, now=None) -> DeadLetter:
-    """A DeadLetter for a message (not saved): the body as text, bounded, undecodable bytes replaced."""
+    """A DeadLetter for a message (not saved): the body as text, bounded, undecodable bytes replaced. Every text is
+    made storable (NUL and lone surrogates replaced): a dead letter must be kept whatever the message held."""
     limit = hub_setting("DEAD_LETTER_BODY_BYTES")
     return DeadLetter(
         tenant_id=tenant_id,
         source_id=source_id,
-        exchange=message.exchange[:255],
-        routing_key=message.routing_key[:255],
-        properties=message.properties,
-        body=message.body[:limit].decode("utf-8", errors="replace"),
+        exchange=storable_text(message.exchange[:255]),
+        routing_key=storable_text(message.routing_key[:255]),
+        properties=storable_json(message.properties),
+        body=storable_text(message.body[:limit].decode("utf-8", errors="replace")),
         body_size=len(message.body),
-        reason=reason[:2000],
+        reason=storable_text(reason[:2000]),
         received_at=now or timezone.now(),
     )
 
@@ -132,6 +151,33 @@ def already_dead_lettered(row: DeadLetter) -> bool:
     ).exists()
 
 
+def failure(exc: Exception) -> str:
+    """An exception as a short reason (PostgreSQL's message without the SQL it quotes)."""
+    text = str(exc).split("\nLINE ")[0].strip()
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
+def endpoint_problem(tenant, event: dict) -> str | None:
+    """Which of the tenant's endpoints renders `event` into text the hub cannot store (the usual reason a converted
+    event is refused: a configuration stored around validation), so the dead letter says what to fix. Best effort."""
+    try:
+        timestamp = event["timestamp"] or timezone.now()
+        envelope = Event(event_id=event["id"], type=event["type"], timestamp=timestamp, data=event["data"]).envelope(tenant.name)
+        for route, body in routing_index(tenant).deliveries_for(envelope):
+            problem = text_problem(body) or text_problem(route.url)
+            if problem:
+                return f"endpoint {route.endpoint_id} renders it into text holding {problem}; correct the endpoint, then redrive"
+    except Exception:
+        pass
+    return None
+
+
+def not_recorded(tenant, event: dict, exc: Exception) -> str:
+    """Why record_events refused `event` (already converted, so its own text is storable), for a dead letter."""
+    culprit = endpoint_problem(tenant, event)
+    return f"{culprit} ({failure(exc)})" if culprit else failure(exc)
+
+
 class RedriveFailed(Exception):
     """str(exc) says why the stored message still cannot become an event."""
 
@@ -150,8 +196,15 @@ def redrive_dead_letter(dead_letter: DeadLetter) -> Recorded:
     [outcome] = convert(message, rules, tenant_id=dead_letter.tenant_id, body_limit=hub_setting("MAX_MESSAGE_BYTES"))
     if outcome.event is None:
         raise RedriveFailed(f"The message still cannot become an event: {outcome.reason}.")
+    tenant = tenants[outcome.tenant_id]
     with transaction.atomic():
-        [recorded] = record_events(tenants[outcome.tenant_id], [IncomingEvent(**outcome.event)])
+        try:
+            with transaction.atomic():
+                [recorded] = record_events(tenant, [IncomingEvent(**outcome.event)])
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception as exc:  # e.g. an endpoint of the tenant renders text the database cannot store: a 400, not a 500
+            raise RedriveFailed(f"The event still cannot be recorded: {not_recorded(tenant, outcome.event, exc)}.")
         # A repeat finds its event stored already: redriven_at keeps saying when the letter became that event.
         redriven = DeadLetter.objects.filter(pk=dead_letter.pk)
         if not recorded.created:

@@ -50,7 +50,7 @@ def test_the_dispatcher_outlives_a_broker_stop_and_start_losing_and_doubling_not
     apply_subscription_change(tenant, SubscriptionChange("entryCreated", "SUBSCRIBE"))
     create_endpoint(tenant, {"url": "https://hooks.example.com/a", "events": ["entryCreated"]})
     create_endpoint(tenant, {"url": "https://hooks.example.com/b", "events": ["entry*"]})
-    options = broker.dispatcher_options(url=f"amqp://guest:guest@127.0.0.1:{rabbit_proxy.port}/", batch_size=50, prefetch=100, batch_ms=20)
+    options = broker.dispatcher_options(url=broker.url_via(rabbit_proxy.port), batch_size=50, prefetch=100, batch_ms=20)
     with running_dispatcher(**options) as dispatcher:
         publish_many(broker, 500)
         wait_until(lambda: Event.objects.count() > 0, what="a first batch")

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 import uuid
+from urllib.parse import urlparse
 
 import pika
 from django.db import OperationalError
@@ -28,6 +29,11 @@ class Broker:
         self.channel = self.connection.channel()
         self.channel.confirm_delivery()
         self.channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
+
+    def url_via(self, port):
+        """This broker's URL (its credentials and vhost) through a local port, e.g. a TcpProxy's."""
+        parsed = urlparse(self.url)
+        return parsed._replace(netloc=f"{parsed.username or 'guest'}:{parsed.password or 'guest'}@127.0.0.1:{port}").geturl()
 
     def dispatcher_options(self, **extra):
         return {"url": self.url, "queue": self.queue, "dead_exchange": self.dead_exchange, "dead_queue": self.dead_queue, **extra}

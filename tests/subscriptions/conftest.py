@@ -2,11 +2,12 @@
 
 import pytest
 
+from tests.conftest import SERVICE_URLS
 from tests.subscriptions.broker_helpers import Broker
 
 
 @pytest.fixture
 def broker():
-    broker = Broker()
+    broker = Broker(SERVICE_URLS["rabbitmq"])  # AMQP_URL when set (its vhost), else the local default
     yield broker
     broker.delete()

@@ -5,6 +5,8 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from subscriptions.broker import (
     Message,
@@ -16,6 +18,8 @@ from subscriptions.broker import (
     message_id,
     message_timestamp,
     plain_properties,
+    storable_json,
+    storable_text,
     topic_matches,
 )
 
@@ -132,6 +136,76 @@ def test_no_type_at_all_is_refused():
 def test_unusable_bodies_are_refused_with_their_reason(body, props, reason):
     [out] = convert(message(body, **props), rules(source()))
     assert out.event is None and reason in out.reason and out.tenant_id == 1
+
+
+@pytest.mark.parametrize(
+    "body, props, routing_key, reason",
+    [
+        # JSON escapes decode to text UTF-8 cannot encode (lone surrogates) or PostgreSQL cannot keep (NUL).
+        (b'{"id": "\\ud800"}', {}, None, "body holds a lone surrogate (U+D800) at body.id, which the hub cannot store"),
+        (b'{"a": [1, {"b": "x\\udfffy"}]}', {}, None, "body holds a lone surrogate (U+DFFF) at body.a[1].b"),
+        (b'{"\\ud83d": 1}', {}, None, "body holds a lone surrogate (U+D83D) in a key of body,"),
+        (b'{"text": "nul \\u0000 inside"}', {}, None, "body holds a NUL character (U+0000) at body.text"),
+        (b'{"n": 1e400}', {}, None, "body holds a number out of range (1e400), which the hub cannot store"),
+        (b'{"n": [-1E999]}', {}, None, "body holds a number out of range (-1E999)"),
+        (b"{}", {"headers": {"x-a": "a\x00b"}}, None, "the AMQP properties hold a NUL character (U+0000) at properties.headers.x-a"),
+        (b"{}", {"headers": {"x-f": float("inf")}}, None, "the AMQP properties hold a number out of range (inf) at properties.headers.x-f"),
+        (b"{}", {}, "a.\x00.entryUpdated", "the routing key holds a NUL character (U+0000)"),
+    ],
+)
+def test_text_the_hub_cannot_store_is_refused_at_conversion_with_the_tenant_and_where(body, props, routing_key, reason):
+    msg = message(body, **props) if routing_key is None else message(body, routing_key=routing_key, **props)
+    out = convert(msg, rules(source(1), source(2)))
+    assert sorted(o.tenant_id for o in out) == [1, 2]
+    assert all(o.event is None and reason in o.reason for o in out), out[0].reason
+
+
+def test_escapes_that_decode_to_storable_text_are_kept():
+    body = b'{"pair": "\\ud83d\\ude00", "e": "\\u00e9", "escaped": "\\\\u0000", "big": 1e300, "huge": 123456789012345678901234567890}'
+    [out] = convert(message(body), rules(source()))
+    assert out.event["data"] == {"pair": "\U0001f600", "e": "\u00e9", "escaped": "\\u0000", "big": 1e300, "huge": 123456789012345678901234567890}
+
+
+def test_storable_text_replaces_only_what_cannot_be_stored():
+    assert storable_text("ok \u00e9 \U0001f600") == "ok \u00e9 \U0001f600"
+    assert storable_text("a\x00b\ud800c") == "a\ufffdb\ufffdc"
+    assert storable_json({"k\ud800": ["\x00", 1.5, float("inf"), None, {"n": 1}]}) == {"k\ufffd": ["\ufffd", 1.5, "inf", None, {"n": 1}]}
+    json.dumps(storable_json({"k\ud800": "\udfff"}), ensure_ascii=False).encode("utf-8")
+
+
+# Any text, lone surrogates (category Cs) and NUL included; numbers near and past the float range.
+any_text = st.text(st.characters(exclude_categories=()), max_size=8)
+json_like = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | any_text,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(any_text, children, max_size=4),
+    max_leaves=12,
+)
+
+
+def _texts(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield key
+            yield from _texts(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _texts(child)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(any_text, json_like, max_size=4), exponent=st.sampled_from(["", "e308", "e309", "E-400", "e400"]),
+       header=any_text)
+def test_conversion_never_raises_and_never_yields_text_the_hub_cannot_store(data, exponent, header):
+    body = json.dumps({**data, "n": f"@{exponent}"}).replace('"@' + exponent + '"', "1" + exponent).encode()
+    for out in convert(message(body, headers={"x-h": header}), rules(source(1), source(2))):
+        assert out.tenant_id in (1, 2) and (out.event is None) != (out.reason is None)
+        if out.event is not None:
+            for text in _texts([out.event["data"], out.event["properties"]]):
+                text.encode("utf-8")
+                assert "\x00" not in text
+            json.dumps(out.event["data"], allow_nan=False)
 
 
 def test_content_type_may_be_absent_or_carry_a_charset():
