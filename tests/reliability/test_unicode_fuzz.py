@@ -20,7 +20,7 @@ from django.core.cache import cache
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.models import DeadLetter, Endpoint, Event, EventType, Source
+from subscriptions.models import DeadLetter, Event, EventType, Source
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 
 pytestmark = pytest.mark.django_db
