@@ -1,6 +1,7 @@
 """Dashboard forms. Endpoint and source rules are not repeated here: the API's serializers validate what the forms collect."""
 
 import json
+from datetime import timezone as dt_timezone
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -24,9 +25,11 @@ def parse_json_text(text, label):
     if len(text) > MAX_JSON_CHARS:
         raise forms.ValidationError(f"{label} is longer than {MAX_JSON_CHARS // 1024} KiB.")
     try:
-        return json_limits.loads(text)
+        return json_limits.loads(text, refuse_nul=True)
     except json_limits.NestedTooDeeply as exc:
         raise forms.ValidationError(f"{label} is {exc}.")
+    except json_limits.Unstorable as exc:
+        raise forms.ValidationError([f"At {path}: {message}" if path else f"{label}: {message}" for path, message in exc.problems])
     except json.JSONDecodeError as exc:
         raise forms.ValidationError(f"Not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}.")
 
@@ -42,6 +45,20 @@ def error_messages(error, prefix=""):
     if isinstance(error, list):
         return [m for item in error for m in error_messages(item, prefix)]
     return [f"At {prefix}: {error}" if prefix else str(error)]
+
+
+class UTCDateTimeField(forms.DateTimeField):
+    """A date-time read in UTC, as every stored time is. One with an offset can fall outside the years 1 to 9999 once
+    in UTC (9999-12-31T23:59:59-14:00): a field error here, not an OverflowError from the database adapter."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(dt_timezone.utc)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError("Is out of the range of date-times this hub can store (years 1 to 9999 in UTC).", code="invalid")
 
 
 class EndpointForm(forms.Form):
@@ -199,15 +216,15 @@ class PreviewForm(forms.Form):
 
 
 class ReplayForm(forms.Form):
-    since = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
+    since = UTCDateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}), help_text="UTC")
 
 
 class DeliveryFilterForm(forms.Form):
     endpoint = forms.ChoiceField(required=False)
     type = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "product.created"}))
     status = forms.ChoiceField(required=False, choices=[("", "any status")] + list(DeliveryStatus.choices))
-    since = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
-    until = forms.DateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    since = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
     def __init__(self, *args, endpoints=(), **kwargs):
         super().__init__(*args, **kwargs)

@@ -1,6 +1,5 @@
 """What every API answer shares: the one error shape and a JSON parser with bounded size and depth."""
 
-import re
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied
@@ -72,7 +71,8 @@ class BodyTooLarge(exceptions.ParseError):
 
 
 class BoundedJSONParser(JSONParser):
-    """JSON bodies up to EVENTHUB MAX_BODY_BYTES; anything larger, malformed or too deep is a clear 400."""
+    """JSON bodies up to EVENTHUB MAX_BODY_BYTES; anything larger, malformed or too deep is a clear 400, and so is
+    text or a number no database keeps (a lone surrogate, NUL, NaN, 1e400), naming where it sits (`[0].data.x`)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         limit = hub_setting("MAX_BODY_BYTES")
@@ -85,30 +85,26 @@ class BoundedJSONParser(JSONParser):
             raise BodyTooLarge(f"The request body is larger than {limit} bytes ({limit // 1024} KiB).")
         try:
             text = raw.decode("utf-8")
-            if has_nul_escape(text):
-                raise exceptions.ParseError("The request body holds a NUL character (\\u0000), which the hub cannot store.")
-            return json_limits.loads(text, parse_constant=_refuse_constant)
+            return json_limits.loads(text, refuse_nul=True)
         except UnicodeDecodeError:
             raise exceptions.ParseError("The request body is not UTF-8.")
         except json_limits.NestedTooDeeply as exc:
             raise exceptions.ParseError(f"The request body is nested too deeply (more than {exc.limit} levels).")
+        except json_limits.Unstorable as exc:
+            raise exceptions.ValidationError(problems_by_field(exc.details()))
         except ValueError as exc:
             raise exceptions.ParseError(f"The request body is not valid JSON: {exc}")
 
 
-_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+def problems_by_field(details):
+    """[{field, message}] -> {field: [message, ...]}, the detail a ValidationError carries (one field may have several)."""
+    by_field = {}
+    for item in details:
+        by_field.setdefault(item["field"], []).append(item["message"])
+    return by_field
 
 
-def has_nul_escape(text):
-    """True when JSON text encodes a NUL character (an unescaped backslash + u0000): databases refuse to store it."""
-    return "\\u0000" in text and _NUL_ESCAPE.search(text) is not None
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-__all__ = ["error_body", "error_response", "exception_handler", "BoundedJSONParser", "iso_ms", "status"]
+__all__ = ["error_body", "error_response", "exception_handler", "BoundedJSONParser", "iso_ms", "utc_datetime", "status"]
 
 
 def iso_ms(value):
@@ -116,4 +112,30 @@ def iso_ms(value):
     from datetime import timezone as dt_timezone
 
     value = value.astimezone(dt_timezone.utc)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # The year by hand: strftime's %Y writes year 1 as "1", not "0001", on glibc.
+    return f"{value.year:04d}-" + value.strftime("%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class NotADateTime(ValueError):
+    """str() says what is wrong, for the field that held it."""
+
+
+def utc_datetime(text):
+    """An ISO 8601 date-time with a time zone, in UTC, as every stored time is; NotADateTime when `text` is not one or
+    falls outside the years 1 to 9999 once in UTC (9999-12-31T23:59:59-14:00 is in year 10000): Python, and so both
+    databases' adapters, cannot hold it. The one reading of date-times from outside (bodies and query parameters)."""
+    from datetime import timezone as dt_timezone
+
+    from django.utils.dateparse import parse_datetime
+
+    try:
+        value = parse_datetime(text) if isinstance(text, str) else None
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise NotADateTime("Must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00.000Z.")
+    try:
+        # In UTC also because databases accept only some offsets (PostgreSQL refuses +18:09).
+        return value.astimezone(dt_timezone.utc)
+    except (OverflowError, ValueError):
+        raise NotADateTime("Is out of the range of date-times this hub can store (years 1 to 9999 in UTC).") from None

@@ -1,13 +1,31 @@
-"""How deeply nested the JSON the hub accepts from outside (HTTP bodies, broker messages) may be. Pure.
+"""What JSON the hub accepts from outside (HTTP bodies, dashboard fields, broker messages): how deeply nested, and
+only text and numbers it can store and render again. Pure.
 
 json.loads stops near Python's recursion limit (about 1000 levels), but a value almost that deep is re-encoded later
 from deep inside a request or a worker and raises RecursionError there: a 500, or an event no one can render. A
 fixed, generous bound checked right after parsing turns that into one clear refusal at the door.
+
+json.loads also returns what no database keeps and no answer can carry: a lone surrogate (`"\\ud800"` is valid JSON
+but not a character, so UTF-8 cannot encode it: PostgreSQL refuses it, SQLite keeps it and every later read of the
+row is a 500), infinity (`1e400` overflows a float; `NaN` and `Infinity` are not JSON at all: PostgreSQL refuses
+them, SQLite's JSON check drops the row without a word) and, for the doors that ask, NUL (PostgreSQL keeps no NUL in
+text or jsonb). These are refused here, naming where each sits (`data.x`, `[0].data`), in keys as well as values.
+Integers are kept exactly: both databases store any integer Python reads (at most MAX_INTEGER_DIGITS digits).
 """
 
 import json
+import math
+import re
+import sys
 
 MAX_JSON_DEPTH = 100
+# Python refuses to read (or write) longer integers from text; the limit is read, not assumed, so both stay in step.
+MAX_INTEGER_DIGITS = getattr(sys, "get_int_max_str_digits", lambda: 4300)() or 4300
+MAX_PROBLEMS = 20
+
+# A surrogate pair's escapes (one character), or one surrogate escape alone: a match of 6 characters is a lone one.
+_SURROGATE_ESCAPES = re.compile(r"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class NestedTooDeeply(ValueError):
@@ -18,16 +36,142 @@ class NestedTooDeeply(ValueError):
         self.limit = limit
 
 
-def loads(text, limit: int = MAX_JSON_DEPTH, **kwargs):
-    """json.loads(text, **kwargs) that raises NestedTooDeeply instead of returning (or overflowing on) deep JSON.
-    The one depth check for everything the hub parses from outside: HTTP bodies, broker messages, dashboard fields."""
+class Unstorable(ValueError):
+    """Valid JSON holding text or numbers the hub cannot store or render again. problems: [(path, message)], path
+    as `data.x` / `[0].data` ("" for the whole document); str() reads "path: message" for the first."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        path, message = self.problems[0]
+        super().__init__(f"{path}: {message}" if path else message)
+
+    def details(self, prefix=""):
+        """[{field, message}], the API's error details; prefix places the document inside a larger one."""
+        return [{"field": join_path(prefix, path), "message": message} for path, message in self.problems]
+
+
+class _NotANumber:
+    """Stands in, while parsing, for a number that is not finite, so the walk can say where it was."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text):
+        self.text = text
+
+
+def loads(text, limit: int = MAX_JSON_DEPTH, *, refuse_nul: bool = False, **kwargs):
+    """json.loads(text, **kwargs) for JSON from outside: raises NestedTooDeeply for JSON nested deeper than `limit`,
+    Unstorable for lone surrogates, numbers that are not finite (NaN, Infinity, 1e400) or integers too long to read,
+    and with refuse_nul for NUL characters, in keys or values. The one check for everything the hub parses."""
+    odd_numbers = []
+
+    def number(value):
+        odd_numbers.append(value)
+        return value
+
+    kwargs.setdefault("parse_constant", lambda name: number(_NotANumber(name)))
+    kwargs.setdefault("parse_float", lambda digits: _finite_float(digits, number))
     try:
         value = json.loads(text, **kwargs)
     except RecursionError:
         raise NestedTooDeeply(limit) from None
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):  # the message of int()'s digit limit (Python 3.11+)
+            raise
+        raise Unstorable([("", f"Holds an integer of more than {MAX_INTEGER_DIGITS} digits, more than the hub reads.")]) from None
     if text_nested_deeper_than(text, value, limit):
         raise NestedTooDeeply(limit)
+    if odd_numbers or _may_hold_unstorable_text(text, refuse_nul):
+        problems = unstorable(value, refuse_nul=refuse_nul)
+        if problems:
+            raise Unstorable(problems)
     return value
+
+
+def _finite_float(digits, number):
+    value = float(digits)
+    return value if math.isfinite(value) else number(_NotANumber(digits))
+
+
+def _may_hold_unstorable_text(text, refuse_nul):
+    """Cheap test on the raw text: can the parsed value hold a surrogate (or NUL)? Usually not, and the walk is skipped."""
+    if isinstance(text, (bytes, bytearray)):
+        try:  # as json.loads reads bytes: surrogatepass lets encoded surrogates through
+            text = bytes(text).decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:  # UTF-16 or -32, which json.loads also reads: walk
+            return True
+    if "\\u" in text and (_has_lone_surrogate_escape(text) or (refuse_nul and "\\u0000" in text)):
+        return True
+    return (not text.isascii() and _SURROGATE.search(text) is not None) or (refuse_nul and "\x00" in text)
+
+
+def _has_lone_surrogate_escape(text):
+    return any(len(found.group()) == 6 for found in _SURROGATE_ESCAPES.finditer(text))
+
+
+def unstorable(value, *, refuse_nul: bool = False) -> list[tuple[str, str]]:
+    """[(path, message)] for every lone surrogate, non-finite number (and with refuse_nul, NUL)
+    in `value`, keys included; at most MAX_PROBLEMS. Iterative: never recurses itself."""
+    problems = []
+    stack = [(value, None)]  # (item, path as a linked (parent, segment) pair, built into text only when reported)
+    while stack and len(problems) < MAX_PROBLEMS:
+        item, where = stack.pop()
+        if isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                stack.append((child, (where, key)))
+            for key in item:
+                reason = _text_problem(key, refuse_nul)
+                if reason:
+                    problems.append((_path_text(where), f"Holds a key with {reason}."))
+        elif isinstance(item, list):
+            stack.extend((child, (where, index)) for index, child in reversed(list(enumerate(item))))
+        elif isinstance(item, str):
+            reason = _text_problem(item, refuse_nul)
+            if reason:
+                problems.append((_path_text(where), f"Holds {reason}."))
+        elif isinstance(item, _NotANumber):
+            problems.append((_path_text(where), _number_problem(item.text)))
+        elif isinstance(item, float) and not math.isfinite(item):
+            problems.append((_path_text(where), _number_problem(repr(item))))
+    return problems[:MAX_PROBLEMS]
+
+
+def _text_problem(text, refuse_nul):
+    found = _SURROGATE.search(text) if not text.isascii() else None
+    if found:
+        return f"a lone surrogate (U+{ord(found.group()):04X}), which is not a character: UTF-8 text cannot carry it"
+    if refuse_nul and "\x00" in text:
+        return "a NUL character (\\u0000), which the hub cannot store"
+    return None
+
+
+def _number_problem(text):
+    if text in ("NaN", "Infinity", "-Infinity", "nan", "inf", "-inf"):
+        return f"Is {text}, which is not a JSON number."
+    shown = text if len(text) <= 40 else text[:20] + "…" + text[-10:]
+    return f"Is {shown}, a number too large to store (it overflows to infinity)."
+
+
+def _path_text(where):
+    segments = []
+    while where is not None:
+        where, segment = where
+        segments.append(segment)
+    path = ""
+    for segment in reversed(segments):
+        if isinstance(segment, int):
+            path = f"{path}[{segment}]"
+        else:  # a key that is itself refused is named with its escape, so the answer naming it can be encoded
+            segment = segment.encode("utf-8", "backslashreplace").decode("utf-8")
+            path = f"{path}.{segment}" if path else segment
+    return path
+
+
+def join_path(prefix, name):
+    """`data` + `x` -> `data.x`; `[0]` + `data` -> `[0].data`; either may be empty; an index joins without a dot."""
+    if not prefix or not name:
+        return prefix or name
+    return f"{prefix}{name}" if name.startswith("[") else f"{prefix}.{name}"
 
 
 def nested_deeper_than(value, limit: int = MAX_JSON_DEPTH) -> bool:

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import re
 
-from django.utils.dateparse import parse_datetime
-
+from eventhub.api import NotADateTime, utc_datetime
 from eventhub.conf import hub_setting
 from subscriptions.pipeline import IncomingEvent
 from subscriptions.selectors import visible_event_types
@@ -76,18 +75,15 @@ def _item_problems(item, known):
         yield "data", "Required: the event's data (an object)."
     elif not isinstance(item["data"], dict):
         yield "data", f"Must be an object, not {type(item['data']).__name__}."
-    if item.get("timestamp") is not None and _timestamp(item["timestamp"]) is None:
-        yield "timestamp", "Must be an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00.000Z."
+    if item.get("timestamp") is not None:
+        try:
+            utc_datetime(item["timestamp"])
+        except NotADateTime as exc:
+            yield "timestamp", str(exc)
 
 
 def _timestamp(value):
-    if value is None or not isinstance(value, str):
-        return None
-    try:
-        parsed = parse_datetime(value)
-    except ValueError:
-        return None
-    return parsed if parsed is not None and parsed.tzinfo is not None else None
+    return None if value is None else utc_datetime(value)
 
 
 def _join(prefix, name):

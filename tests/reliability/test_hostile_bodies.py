@@ -17,7 +17,7 @@ def patch_raw(api, raw, content_type="application/json"):
     [
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
         (b'[{"eventType": "product.created", "action": "SUBSCRIBE", "x": "\xff\xfe"}]', "not UTF-8"),
-        (b'[{"eventType": "product.created", "metadata": {"version": NaN}}]', "not valid JSON"),
+        (b'[{"eventType": "product.created", "metadata": {"version": NaN}}]', "NaN, which is not a JSON number"),
         (b'[{"eventType": "product.created", "action": "SUBSCRIBE"}', "not valid JSON"),
         (b"", "must be a JSON list of objects"),
     ],
