@@ -199,3 +199,27 @@ def text_nested_deeper_than(text, value, limit: int = MAX_JSON_DEPTH) -> bool:
     else:
         brackets = text.count("[") + text.count("{")
     return brackets > limit and nested_deeper_than(value, limit)
+
+
+_UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """`text` as the hub can always store and publish it (NUL and lone surrogates become U+FFFD): for what must be
+    kept whatever it held, such as a dead letter's message and reason."""
+    return _UNSTORABLE_CHAR.sub("\ufffd", text)
+
+
+def storable_json(value, depth=0):
+    """A JSON-like value with every text made storable and every non-finite number as text (dead-letter properties)."""
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if depth > MAX_JSON_DEPTH:
+        return None
+    if isinstance(value, dict):
+        return {storable_text(str(k)): storable_json(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [storable_json(v, depth + 1) for v in value]
+    return value

@@ -252,67 +252,19 @@ class Unconvertible(Exception):
 
 
 # --- text the hub can store ---------------------------------------------------------------------
-# UTF-8 cannot encode a lone surrogate (JSON's "\ud800" decodes to one) and PostgreSQL keeps no NUL in text or jsonb,
-# nor a number that is not finite. Such a message is refused at conversion (a dead letter naming where), so it never
-# reaches the database, where it would fail a whole batch: on SQLite with an error no handler expected.
-
-_UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
+# What cannot be stored (a lone surrogate, a NUL, a number that is not finite) is refused at conversion by the one
+# rule of json_limits (a dead letter naming where), so it never reaches the database, where it would fail a whole
+# batch: on SQLite with an error no handler expected.
 
 
-def text_problem(text: str) -> str | None:
-    """What in `text` the hub cannot store (a NUL or a lone surrogate, named with its code point), or None."""
-    found = _UNSTORABLE_CHAR.search(text)
-    if found is None:
+def unstorable_reason(value, where: str) -> str | None:
+    """Why the JSON-like `value` cannot be stored, as a dead letter's reason ("body.id holds a lone surrogate ..."),
+    or None."""
+    problems = json_limits.unstorable(value, refuse_nul=True)
+    if not problems:
         return None
-    char = found.group()
-    return "a NUL character (U+0000)" if char == "\x00" else f"a lone surrogate (U+{ord(char):04X})"
-
-
-def unstorable_problem(value, where: str) -> str | None:
-    """Why the JSON-like `value` cannot be stored ("<what> in <where>.<path>"), or None. Iterative, in document order."""
-    stack = [(value, where)]
-    while stack:
-        item, path = stack.pop()
-        if isinstance(item, str):
-            problem = text_problem(item)
-            if problem:
-                return f"{problem} at {path}"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return f"a number out of range ({item}) at {path}"
-        elif isinstance(item, dict):
-            children = []
-            for key, child in item.items():
-                key = str(key)
-                problem = text_problem(key)
-                if problem:
-                    return f"{problem} in a key of {path}"
-                children.append((child, f"{path}.{key[:60]}"))
-            stack.extend(reversed(children))
-        elif isinstance(item, (list, tuple)):
-            stack.extend(reversed([(child, f"{path}[{i}]") for i, child in enumerate(item)]))
-    return None
-
-
-def storable_text(text: str) -> str:
-    """`text` as the hub can always store and publish it (NUL and lone surrogates become U+FFFD): for reasons and
-    dead letters, which must be kept whatever the message held."""
-    return _UNSTORABLE_CHAR.sub("\ufffd", text)
-
-
-def storable_json(value, depth=0):
-    """A JSON-like value with every text made storable and every non-finite number as text (dead-letter properties)."""
-    if isinstance(value, str):
-        return storable_text(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if depth > 20:
-        return None
-    if isinstance(value, dict):
-        return {storable_text(str(k)): storable_json(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [storable_json(v, depth + 1) for v in value]
-    return value
+    path, message = problems[0]
+    return f"{json_limits.join_path(where, path)} {message[0].lower()}{message[1:]}"
 
 
 def parse_body(message: Message, limit: int = MAX_BODY_BYTES) -> dict:
@@ -332,37 +284,17 @@ def parse_body(message: Message, limit: int = MAX_BODY_BYTES) -> dict:
     except UnicodeDecodeError as exc:
         raise Unconvertible(f"body is not UTF-8 (byte {exc.start})")
     try:
-        data = json_limits.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float)
+        data = json_limits.loads(text, refuse_nul=True)
     except json_limits.NestedTooDeeply as exc:
         raise Unconvertible(f"body is JSON nested too deeply (more than {exc.limit} levels)")
-    except _OutOfRange as exc:
-        raise Unconvertible(f"body holds {exc}, which the hub cannot store")
+    except json_limits.Unstorable as exc:
+        path, message = exc.problems[0]
+        raise Unconvertible(f"{json_limits.join_path('body', path)} {message[0].lower()}{message[1:]}")
     except ValueError as exc:
         raise Unconvertible(f"body is not JSON: {exc}")
     if not isinstance(data, dict):
         raise Unconvertible(f"body is a JSON {_json_kind(data)}, not an object")
-    # Strict UTF-8 and JSON's refusal of raw control characters leave only escapes (backslash-u) to produce a lone
-    # surrogate or a NUL: a body without one needs no walk.
-    if "\\u" in text:
-        problem = unstorable_problem(data, "body")
-        if problem:
-            raise Unconvertible(f"body holds {problem}, which the hub cannot store")
     return data
-
-
-def _refuse_constant(name):
-    raise ValueError(f"{name} is not valid JSON")
-
-
-class _OutOfRange(ValueError):
-    pass
-
-
-def _finite_float(literal: str) -> float:
-    value = float(literal)
-    if not math.isfinite(value):  # 1e400 parses as infinity, which neither JSON nor PostgreSQL can hold
-        raise _OutOfRange(f"a number out of range ({literal[:40]})")
-    return value
 
 
 def _json_kind(value):
@@ -372,12 +304,9 @@ def _json_kind(value):
 def refuse_unstorable_envelope(message: Message):
     """Unconvertible when the routing key or the AMQP properties (stored with the event) hold what cannot be stored:
     strings in AMQP headers are UTF-8 but may hold NUL, and a header may be a float that is not finite."""
-    problem = text_problem(message.routing_key)
+    problem = unstorable_reason(message.routing_key, "routing key") or unstorable_reason(message.properties, "properties")
     if problem:
-        raise Unconvertible(f"the routing key holds {problem}, which the hub cannot store")
-    problem = unstorable_problem(message.properties, "properties")
-    if problem:
-        raise Unconvertible(f"the AMQP properties hold {problem}, which the hub cannot store")
+        raise Unconvertible(problem)
 
 
 def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozenset[str]) -> str:

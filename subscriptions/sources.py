@@ -11,7 +11,8 @@ from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from eventhub.conf import hub_setting
-from subscriptions.broker import EXCHANGE_TYPES, Message, Rules, SourceRule, convert, storable_json, storable_text, text_problem
+from eventhub.json_limits import storable_json, storable_text
+from subscriptions.broker import EXCHANGE_TYPES, Message, Rules, SourceRule, convert, unstorable_reason
 from subscriptions.models import DeadLetter, Event, EventType, Source
 from subscriptions.pipeline import IncomingEvent, Recorded, record_events, routing_index
 from subscriptions.signals import announce, message_dead_lettered
@@ -164,9 +165,9 @@ def endpoint_problem(tenant, event: dict) -> str | None:
         timestamp = event["timestamp"] or timezone.now()
         envelope = Event(event_id=event["id"], type=event["type"], timestamp=timestamp, data=event["data"]).envelope(tenant.name)
         for route, body in routing_index(tenant).deliveries_for(envelope):
-            problem = text_problem(body) or text_problem(route.url)
+            problem = unstorable_reason(body, "its body") or unstorable_reason(route.url, "its URL")
             if problem:
-                return f"endpoint {route.endpoint_id} renders it into text holding {problem}; correct the endpoint, then redrive"
+                return f"endpoint {route.endpoint_id} renders it, and {problem}; correct the endpoint, then redrive"
     except Exception:
         pass
     return None

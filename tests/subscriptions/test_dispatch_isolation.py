@@ -74,7 +74,7 @@ def test_a_lone_surrogate_is_a_dead_letter_of_its_tenant_and_the_batch_around_it
 
     assert outcome.events == 4 and event_ids(tenant) == {"a1", "a2"} and event_ids(other_tenant) == {"g1", "g2"}
     assert Delivery.objects.count() == 4
-    reason = "body holds a lone surrogate (U+D800) at body.id, which the hub cannot store"
+    reason = "body.id holds a lone surrogate (U+D800), which is not a character: UTF-8 text cannot carry it."
     assert [(item.tag, why) for item, why in outcome.dead] == [(3, reason)]  # published to the dead-letter exchange
     row = DeadLetter.objects.get()
     assert (row.tenant_id, row.source_id, row.reason, row.body) == (tenant.id, acme_source.id, reason, SURROGATE.decode())
@@ -93,8 +93,8 @@ def test_nul_and_numbers_out_of_range_are_dead_letters_of_their_tenant_on_every_
     assert event_ids(tenant) == {"a2"} and event_ids(other_tenant) == {"g1"}
     assert [item.tag for item, _ in outcome.dead] == [1, 3]
     reasons = {d["properties"]["messageId"]: d["reason"] for d in api.get("/webhook/acme/dead-letters").json()}
-    assert reasons == {"nul": "body holds a NUL character (U+0000) at body.text, which the hub cannot store",
-                       "huge": "body holds a number out of range (1e400), which the hub cannot store"}
+    assert reasons == {"nul": "body.text holds a NUL character (\\u0000), which the hub cannot store.",
+                       "huge": "body.n is 1e400, a number too large to store (it overflows to infinity)."}
 
 
 @pytest.mark.django_db
@@ -136,7 +136,7 @@ def test_an_endpoint_rendering_unencodable_text_is_named_in_the_dead_letter(tena
     endpoint = Endpoint.objects.get(tenant=tenant)
     Endpoint.objects.filter(pk=endpoint.pk).update(custom_payload={"x\ud800": "/data"})
     ingest_batch([delivered(1, tenant, {"n": 1}, "a1")], RulesCache())
-    assert f"endpoint {endpoint.id} renders it into text holding a lone surrogate (U+D800)" in DeadLetter.objects.get().reason
+    assert f"endpoint {endpoint.id} renders it, and its body holds a lone surrogate (U+D800)" in DeadLetter.objects.get().reason
 
 
 @pytest.mark.django_db
@@ -210,7 +210,7 @@ def test_the_dispatcher_dead_letters_a_lone_surrogate_for_its_tenant_and_keeps_c
         assert dispatcher.thread.is_alive()
     assert event_ids(tenant) == {"a1", "a2", "after"} and event_ids(other_tenant) == {"g1", "g2"}
     [listed] = api.get("/webhook/acme/dead-letters").json()
-    assert "lone surrogate (U+D800) at body.id" in listed["reason"] and listed["properties"]["messageId"] == "bad"
+    assert "body.id holds a lone surrogate (U+D800)" in listed["reason"] and listed["properties"]["messageId"] == "bad"
     [(props, body)] = broker.drain(broker.dead_queue)
     assert body == SURROGATE and "lone surrogate" in props.headers[REASON_HEADER]
 
