@@ -50,6 +50,9 @@ DEFAULTS = {
     # A websocket gets at most one frame per interval (seconds), and keeps at most this many unsent items.
     "MONITOR_BATCH_INTERVAL": 0.1,
     "MONITOR_CONNECTION_BUFFER": 1000,
+    # An open websocket's access is judged again this often (seconds), with the handshake's own rule: a member
+    # removed, a user deactivated, deleted or logged out, a token revoked or expired loses the stream within this.
+    "MONITOR_RECHECK_SECONDS": 2.0,
     # The process-wide queue in front of the channel layer (publishers never wait; beyond these, drop and count).
     "MONITOR_QUEUE_MESSAGES": 10_000,
     "MONITOR_QUEUE_BYTES": 16 * 1024 * 1024,

@@ -5,11 +5,19 @@ Where a token may come from: the `Authorization: Bearer <token>` header (scripts
 which cannot set headers on a websocket, the subprotocol list: `new WebSocket(url, ["eventhub.monitor",
 "bearer.<token>"])`. A `?token=` query parameter is deliberately NOT accepted: query strings end up in access logs
 and proxy logs, subprotocol headers do not. The server answers with the `eventhub.monitor` subprotocol, never the token.
+
+Access is judged at the handshake and again, with the same rule, while the connection is open (`refusal_now`,
+called by the consumer every MONITOR_RECHECK_SECONDS): losing access closes the stream with the same code a new
+handshake would get.
 """
 
 import hashlib
+import inspect
+from importlib import import_module
 
+from channels.auth import get_user
 from channels.security.websocket import OriginValidator
+from django.conf import settings
 from django.utils import timezone
 from oauth2_provider.models import AccessToken
 
@@ -45,6 +53,27 @@ def refusal(scope, tenant_name) -> int | None:
     if user is None or not user.is_authenticated:
         return UNAUTHENTICATED
     return None if membership(user, tenant_name) is not None else FORBIDDEN
+
+
+def refusal_now(scope, tenant_name) -> int | None:
+    """refusal() for a connection that is already open, judged on who its principal is NOW, not at the handshake.
+
+    A token is looked up again by refusal() anyway (revoked = deleted, expired, scope or tenant changed). The user a
+    session names is read again from the session store with the function the handshake's AuthMiddleware used
+    (channels' get_user): so a logout, a password change, a deactivated or deleted user count as well as a lost
+    membership. Touches the database (a few indexed reads); run it in one database_sync_to_async call."""
+    if bearer_token(scope) is None:
+        scope = {**scope, "user": _user_of_session({"session": _session_as_stored(scope)})}
+    return refusal(scope, tenant_name)
+
+
+_user_of_session = inspect.unwrap(get_user)  # channels' get_user, without its own trip to a worker thread
+
+
+def _session_as_stored(scope):
+    """A fresh, not yet loaded copy of the connection's session (the scope's was read at the handshake)."""
+    session = scope.get("session")
+    return import_module(settings.SESSION_ENGINE).SessionStore(getattr(session, "session_key", None) if session is not None else None)
 
 
 def _token_refusal(token, tenant_name):

@@ -9,6 +9,11 @@ whatever the rate. Frames sent to the client:
     {kind: "batch", items: [...], dropped: N}
     {kind: "filter", filter: {...}}      {kind: "paused"}      {kind: "resumed", skipped: N}
     {kind: "error", code, message, details: [{field, message}]}
+
+Access is judged again every MONITOR_RECHECK_SECONDS by a task of its own (never per item, so the stream does not
+wait on the database): a connection that would now be refused is closed with the code a new handshake would get
+(4401: logged out, user deactivated or deleted, token revoked or expired; 4403: no longer a member, or the token
+lost its scope or tenant), and 1011 if access could not be judged at all.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import random
 from collections import deque
 
 from channels.db import database_sync_to_async
@@ -23,18 +29,19 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from eventhub.conf import hub_setting
 from monitor import broadcast
-from monitor.access import SUBPROTOCOL, refusal
+from monitor.access import SUBPROTOCOL, refusal, refusal_now
 from monitor.filters import PASS_ALL, FilterError, parse_filter
 
 logger = logging.getLogger(__name__)
 
 MAX_CLIENT_MESSAGE = 8 * 1024  # characters; a filter is a few hundred
+ACCESS_UNKNOWN = 1011  # the periodic access check itself failed (e.g. the database is away): closed, not trusted
 
 
 class MonitorConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.tenant_name = self.scope["url_route"]["kwargs"]["tenant"]
-        self.flusher = None
+        self.flusher = self.rechecker = None
         code = await database_sync_to_async(refusal)(self.scope, self.tenant_name)
         if code is not None:
             await self.close(code=code)  # before accept: the handshake never completes
@@ -61,11 +68,40 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             }
         )
         self.flusher = asyncio.create_task(self.flush_forever())
+        self.rechecker = asyncio.create_task(self.recheck_forever())
 
     async def disconnect(self, code):
+        if self.rechecker is not None:
+            self.rechecker.cancel()
         if self.flusher is not None:
             self.flusher.cancel()
             await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    # --- access, judged again while the connection is open -------------------------------------------
+    async def recheck_forever(self):
+        every = hub_setting("MONITOR_RECHECK_SECONDS")
+        try:
+            # Connections opened together (a deploy, a reconnect wave) spread their checks over the interval.
+            await asyncio.sleep(random.uniform(0, every))
+            while True:
+                try:
+                    code = await database_sync_to_async(refusal_now)(self.scope, self.tenant_name)
+                except Exception:
+                    logger.warning("live monitor: could not judge the access of %s; closing it", self.channel_name, exc_info=True)
+                    code = ACCESS_UNKNOWN
+                if code is not None:
+                    return await self.end(code)
+                await asyncio.sleep(every)
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # the socket went away while closing; disconnect() follows
+            logger.debug("live monitor: closing %s failed", self.channel_name, exc_info=True)
+
+    async def end(self, code):
+        """Close from the server side: nothing more is sent once access is gone (disconnect() leaves the group)."""
+        self.flusher.cancel()
+        self.buffer.clear()
+        await self.close(code=code)
 
     # --- from the channel layer -----------------------------------------------------------------
     async def monitor_batch(self, event):

@@ -22,6 +22,14 @@ def fresh_channel_layer():
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def no_access_recheck_unless_asked(settings):
+    """Open connections re-check their access every MONITOR_RECHECK_SECONDS; tests about other things do not wait
+    that long, and on PostgreSQL a check from the consumer's task cannot share the rolled-back `db` fixture's
+    connection. test_consumer_revocation.py turns it on with a short interval."""
+    settings.EVENTHUB = {**getattr(settings, "EVENTHUB", {}), "MONITOR_RECHECK_SECONDS": 3600}
+
+
 def session_cookie(user):
     client = Client()
     client.force_login(user)
