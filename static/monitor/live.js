@@ -48,8 +48,15 @@
       try { frame = JSON.parse(ev.data); } catch (e) { return; }
       onFrame(frame);
     };
-    socket.onclose = function () {
-      if (state.socket === socket) scheduleReconnect();
+    socket.onclose = function (ev) {
+      if (state.socket !== socket) return;
+      // The server re-checks access while streaming: once it has ended, reconnecting would only be refused again.
+      if (ev.code === 4401 || ev.code === 4403) {
+        state.socket = null;
+        setConn("offline", ev.code === 4401 ? "access ended · sign in again" : "access ended · no longer a member of this tenant");
+        return;
+      }
+      scheduleReconnect();
     };
   }
 

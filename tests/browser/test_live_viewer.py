@@ -11,7 +11,7 @@ from django.utils import timezone
 from monitor import broadcast
 from monitor.bridge import Bridge
 from subscriptions.models import Source
-from tenants.models import Role
+from tenants.models import Membership, Role
 from tenants.services import add_member, create_tenant, ensure_user
 from tests.conftest import SERVICE_URLS
 
@@ -125,3 +125,13 @@ def test_a_message_published_to_rabbitmq_appears_through_the_bridge(hub_server, 
         bridge.stop()
         channel.exchange_delete(exchange)
         conn.close()
+
+
+def test_a_member_removed_while_watching_sees_access_end_and_the_page_stops_reconnecting(hub_server, member_page, settings):
+    settings.EVENTHUB = {**getattr(settings, "EVENTHUB", {}), "MONITOR_RECHECK_SECONDS": 0.2}
+    page = member_page
+    open_viewer(page, hub_server)
+    Membership.objects.filter(user__username="mia", tenant__name="acme").delete()
+    page.wait_for_selector('#lv-conn[data-state="offline"]', timeout=15_000)
+    # A scheduled reconnect would show its countdown ("offline · retrying in N s") in the same tick as the close.
+    assert page.inner_text("#lv-conn-text") == "access ended · no longer a member of this tenant"
