@@ -7,11 +7,14 @@ import threading
 import time
 import uuid
 
+from urllib.parse import urlsplit, urlunsplit
+
 import pika
 from django.db import OperationalError
 
+from tests.conftest import SERVICE_URLS
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+AMQP_URL = SERVICE_URLS["rabbitmq"]  # AMQP_URL from the environment, else the local default
 
 
 class Broker:
@@ -75,10 +78,29 @@ def wait_until(condition, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def with_port(url, host, port):
+    """`url` with its host and port replaced (credentials, vhost or database kept): the same server through a proxy."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials + '@' if credentials else ''}{host}:{port}"))
+
+
 class TcpProxy:
     """A local TCP forwarder to a real server. cut() kills every connection through it, as a broker restart would;
     down() does that and refuses new connections (accepted and closed at once, as a stopped server's port would)
     until up()."""
+
+    @classmethod
+    def to(cls, url, default_port):
+        """A proxy to the server of `url`; .url is the same url through the proxy."""
+        parts = urlsplit(url)
+        proxy = cls(parts.hostname or "127.0.0.1", parts.port or default_port)
+        proxy.url = with_port(url, "127.0.0.1", proxy.port)
+        return proxy
+
+    @classmethod
+    def to_broker(cls, url=None):
+        return cls.to(url or AMQP_URL, 5672)
 
     def __init__(self, host, port):
         self.target = (host, port)

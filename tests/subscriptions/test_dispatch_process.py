@@ -125,8 +125,8 @@ def test_kill_9_mid_batch_and_restart_every_message_becomes_exactly_one_event(te
 def test_a_cut_connection_is_re_established_and_nothing_is_lost_or_doubled(tenant, broker, settings):
     settings.EVENTHUB = {**settings.EVENTHUB, "RECONNECT_MAX_SECONDS": 1}
     create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
-    proxy = TcpProxy("127.0.0.1", 5672)
-    options = broker.dispatcher_options(url=f"amqp://guest:guest@127.0.0.1:{proxy.port}/", batch_size=50, prefetch=100, batch_ms=20)
+    proxy = TcpProxy.to_broker(broker.url)
+    options = broker.dispatcher_options(url=proxy.url, batch_size=50, prefetch=100, batch_ms=20)
     try:
         with running_dispatcher(**options):
             publish_many(broker, 1000)
