@@ -2,12 +2,14 @@
 
 import json
 from contextlib import contextmanager
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import uuid
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pika
 from django.db import OperationalError
@@ -190,3 +192,23 @@ def running_dispatcher(**options):
         dispatcher.stop()
         thread.join(20)
         assert not thread.is_alive()
+
+
+def unacknowledged(url, queue):
+    """RabbitMQ's own count of the queue's messages delivered to a consumer and not yet acknowledged (rabbitmqctl,
+    no management plugin), or None where rabbitmqctl cannot be run against that broker."""
+    parts = urlsplit(url)
+    if parts.hostname not in (None, "127.0.0.1", "localhost", "::1") or not shutil.which("rabbitmqctl"):
+        return None
+    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+    done = subprocess.run(
+        ["rabbitmqctl", "list_queues", "-p", vhost, "-q", "--no-table-headers", "name", "messages_unacknowledged"],
+        capture_output=True, text=True, timeout=60,
+    )
+    if done.returncode != 0:
+        return None
+    for line in done.stdout.splitlines():
+        name, _, count = line.rpartition("\t")
+        if name == queue:
+            return int(count)
+    raise AssertionError(f"rabbitmqctl does not list the queue {queue} in vhost {vhost}: {done.stdout!r}")
