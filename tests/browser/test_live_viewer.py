@@ -16,7 +16,7 @@ from tenants.services import add_member, create_tenant, ensure_user
 from tests.conftest import SERVICE_URLS
 from tests.subscriptions.broker_helpers import wait_until
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("channel_layer")]
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -17,7 +17,7 @@ from subscriptions.models import Source
 from tests.conftest import SERVICE_URLS
 from tests.monitor.conftest import connected
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("channel_layer")]
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from monitor.broadcast import Broadcaster, make_message
 from subscriptions.models import Delivery, Endpoint
 from tests.monitor.conftest import connected
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("channel_layer")]
 
 
 async def test_a_full_queue_drops_and_counts_instead_of_waiting(tenant, member_cookie):
@@ -28,6 +28,7 @@ async def test_a_full_queue_drops_and_counts_instead_of_waiting(tenant, member_c
     assert sender.publish("acme", make_message("broker", "acme", body="x")) is True
 
 
+@pytest.mark.parametrize("channel_layer", ["in-memory"], indirect=True)
 async def test_with_the_in_memory_layer_and_nobody_watching_nothing_is_queued(tenant):
     sender = Broadcaster(max_messages=3)
     assert sender.publish("acme", make_message("broker", "acme")) is False

@@ -9,7 +9,7 @@ from monitor import broadcast
 from monitor.broadcast import make_message
 from tests.monitor.conftest import in_event_loop, communicator, connected
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("channel_layer")]
 
 
 def item(n=0, tenant="acme", **fields):
