@@ -57,6 +57,37 @@ def _require_servers(request):
                 pytest.skip(reason)
 
 
+if IN_CI:
+    # An optional import that skips locally is a failure under CI, like a missing server.
+    _importorskip = pytest.importorskip
+
+    def _import_or_fail(modname, *args, **kwargs):
+        try:
+            return _importorskip(modname, *args, **kwargs)
+        except pytest.skip.Exception as exc:
+            pytest.fail(f"CI must run this test, but {exc}", pytrace=False)
+
+    pytest.importorskip = _import_or_fail
+
+
+@pytest.fixture(params=["in-memory", pytest.param("redis", marks=pytest.mark.redis)])
+def channel_layer(request, settings):
+    """Runs a test on each channel layer production uses: in-memory (one process) and Redis (REDIS_URL; a fresh
+    prefix per test, so nothing is shared with another test or another run)."""
+    from channels.layers import channel_layers
+
+    if request.param == "redis":
+        import uuid
+
+        config = {"hosts": [SERVICE_URLS["redis"]], "prefix": f"test-{uuid.uuid4().hex[:10]}"}
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": config}}
+    else:
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.clear()
+    yield request.param
+    channel_layers.backends.clear()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Rate-limit counts live in the cache; each test starts with none."""

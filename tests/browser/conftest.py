@@ -7,7 +7,6 @@ writes is committed and the server sees it, and the in-memory channel layer is s
 
 import os
 import shutil
-import socket
 import threading
 import time
 
@@ -20,20 +19,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def hub_server(transactional_db, settings):
     """Base URL of a running hub, e.g. http://127.0.0.1:41234."""
     import uvicorn
 
     settings.ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-    port = free_port()
-    config = uvicorn.Config("eventhub.asgi:application", host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio")
+    # Port 0: the server binds a free port itself; read it once it listens (no race for a port picked beforehand).
+    config = uvicorn.Config("eventhub.asgi:application", host="127.0.0.1", port=0, lifespan="off", log_level="warning", ws="websockets-sansio")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="hub-server", daemon=True)
     thread.start()
@@ -42,6 +35,7 @@ def hub_server(transactional_db, settings):
         if time.monotonic() > deadline or not thread.is_alive():
             raise RuntimeError("the hub server did not start")
         time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)

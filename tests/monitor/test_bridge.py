@@ -2,6 +2,8 @@
 
 import asyncio
 import json
+import socket
+import threading
 import time
 import uuid
 
@@ -15,7 +17,7 @@ from subscriptions.models import Source
 from tests.conftest import SERVICE_URLS
 from tests.monitor.conftest import connected
 
-pytestmark = [pytest.mark.rabbitmq, pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("channel_layer")]
 
 
 @pytest.fixture
@@ -138,9 +140,32 @@ async def test_a_source_whose_exchange_does_not_exist_yet_is_tapped_once_it_does
 
 
 async def test_an_unreachable_broker_is_retried_with_back_off_without_crashing():
-    bridge = Bridge("amqp://guest:guest@127.0.0.1:1/", refresh=0.2, max_backoff=0.3)
+    # A "broker" that accepts and hangs up at once, noting when each try came.
+    server = socket.create_server(("127.0.0.1", 0))
+    tries = []
+
+    def refuse():
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            tries.append(time.monotonic())
+            client.close()
+
+    threading.Thread(target=refuse, daemon=True).start()
+    bridge = Bridge(f"amqp://guest:guest@127.0.0.1:{server.getsockname()[1]}/", refresh=0.2, max_backoff=1.5)
     bridge.start()
-    await asyncio.sleep(1.0)
-    assert bridge.is_alive() and not bridge.connected.is_set()
-    bridge.stop()
+    try:
+        deadline = time.monotonic() + 60
+        while len(tries) < 4 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert len(tries) >= 4 and bridge.is_alive() and not bridge.connected.is_set()
+    finally:
+        bridge.stop()
+        server.close()
     assert not bridge.is_alive()
+    # Waits of 1 s, then doubled up to the 1.5 s cap, each with up to 20 % jitter: never a hot loop. (Lower bounds
+    # only: a busy machine makes the gaps longer, never shorter.)
+    gaps = [b - a for a, b in zip(tries, tries[1:])]
+    assert gaps[0] >= 0.8 and gaps[1] >= 1.2 and gaps[2] >= 1.2, gaps

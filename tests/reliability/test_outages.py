@@ -32,7 +32,7 @@ OUTAGE_SECONDS = 2.5
 
 @pytest.fixture
 def rabbit_proxy():
-    proxy = TcpProxy("127.0.0.1", 5672)
+    proxy = TcpProxy.to_broker(SERVICE_URLS["rabbitmq"])
     yield proxy
     proxy.close()
 
@@ -50,7 +50,7 @@ def test_the_dispatcher_outlives_a_broker_stop_and_start_losing_and_doubling_not
     apply_subscription_change(tenant, SubscriptionChange("entryCreated", "SUBSCRIBE"))
     create_endpoint(tenant, {"url": "https://hooks.example.com/a", "events": ["entryCreated"]})
     create_endpoint(tenant, {"url": "https://hooks.example.com/b", "events": ["entry*"]})
-    options = broker.dispatcher_options(url=broker.url_via(rabbit_proxy.port), batch_size=50, prefetch=100, batch_ms=20)
+    options = broker.dispatcher_options(url=rabbit_proxy.url, batch_size=50, prefetch=100, batch_ms=20)
     with running_dispatcher(**options) as dispatcher:
         publish_many(broker, 500)
         wait_until(lambda: Event.objects.count() > 0, what="a first batch")
@@ -79,7 +79,7 @@ def test_the_monitor_bridge_reconnects_after_a_broker_stop_and_taps_again(tenant
     channel.exchange_declare(exchange, exchange_type="topic")
     now = timezone.now()
     Source.objects.create(tenant=tenant, name="shop", exchange=exchange, binding_keys=["shop.#"], created_at=now, modified_at=now)
-    bridge = Bridge(f"amqp://guest:guest@127.0.0.1:{rabbit_proxy.port}/", refresh=0.2, max_backoff=0.5)
+    bridge = Bridge(rabbit_proxy.url, refresh=0.2, max_backoff=0.5)
     bridge.start()
     try:
         wait_until(lambda: len(bridge.taps) == 1, timeout=15, what="the tap")

@@ -2,17 +2,22 @@
 
 import json
 from contextlib import contextmanager
+import shutil
 import socket
+import subprocess
 import threading
 import time
 import uuid
 from urllib.parse import urlparse
 
+from urllib.parse import unquote, urlsplit, urlunsplit
+
 import pika
 from django.db import OperationalError
 
+from tests.conftest import SERVICE_URLS
 
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+AMQP_URL = SERVICE_URLS["rabbitmq"]  # AMQP_URL from the environment, else the local default
 
 
 class Broker:
@@ -29,11 +34,6 @@ class Broker:
         self.channel = self.connection.channel()
         self.channel.confirm_delivery()
         self.channel.exchange_declare(self.exchange, exchange_type="topic", durable=True)
-
-    def url_via(self, port):
-        """This broker's URL (its credentials and vhost) through a local port, e.g. a TcpProxy's."""
-        parsed = urlparse(self.url)
-        return parsed._replace(netloc=f"{parsed.username or 'guest'}:{parsed.password or 'guest'}@127.0.0.1:{port}").geturl()
 
     def dispatcher_options(self, **extra):
         return {"url": self.url, "queue": self.queue, "dead_exchange": self.dead_exchange, "dead_queue": self.dead_queue, **extra}
@@ -81,10 +81,29 @@ def wait_until(condition, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
+def with_port(url, host, port):
+    """`url` with its host and port replaced (credentials, vhost or database kept): the same server through a proxy."""
+    parts = urlsplit(url)
+    credentials = parts.netloc.rpartition("@")[0]
+    return urlunsplit(parts._replace(netloc=f"{credentials + '@' if credentials else ''}{host}:{port}"))
+
+
 class TcpProxy:
     """A local TCP forwarder to a real server. cut() kills every connection through it, as a broker restart would;
     down() does that and refuses new connections (accepted and closed at once, as a stopped server's port would)
     until up()."""
+
+    @classmethod
+    def to(cls, url, default_port):
+        """A proxy to the server of `url`; .url is the same url through the proxy."""
+        parts = urlsplit(url)
+        proxy = cls(parts.hostname or "127.0.0.1", parts.port or default_port)
+        proxy.url = with_port(url, "127.0.0.1", proxy.port)
+        return proxy
+
+    @classmethod
+    def to_broker(cls, url=None):
+        return cls.to(url or AMQP_URL, 5672)
 
     def __init__(self, host, port):
         self.target = (host, port)
@@ -174,3 +193,23 @@ def running_dispatcher(**options):
         dispatcher.stop()
         thread.join(20)
         assert not thread.is_alive()
+
+
+def unacknowledged(url, queue):
+    """RabbitMQ's own count of the queue's messages delivered to a consumer and not yet acknowledged (rabbitmqctl,
+    no management plugin), or None where rabbitmqctl cannot be run against that broker."""
+    parts = urlsplit(url)
+    if parts.hostname not in (None, "127.0.0.1", "localhost", "::1") or not shutil.which("rabbitmqctl"):
+        return None
+    vhost = unquote(parts.path[1:]) if len(parts.path) > 1 else "/"
+    done = subprocess.run(
+        ["rabbitmqctl", "list_queues", "-p", vhost, "-q", "--no-table-headers", "name", "messages_unacknowledged"],
+        capture_output=True, text=True, timeout=60,
+    )
+    if done.returncode != 0:
+        return None
+    for line in done.stdout.splitlines():
+        name, _, count = line.rpartition("\t")
+        if name == queue:
+            return int(count)
+    raise AssertionError(f"rabbitmqctl does not list the queue {queue} in vhost {vhost}: {done.stdout!r}")

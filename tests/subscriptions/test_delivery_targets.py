@@ -87,8 +87,34 @@ def test_malformed_urls_are_refused_with_a_reason(url, fragment):
         validate_target_url(url, allow_private=True)
 
 
-def test_a_public_name_is_accepted_and_checked_again_when_resolved():
-    assert validate_target_url("https://hooks.example.com/a?b=c") == "https://hooks.example.com/a?b=c"
+def test_a_public_name_is_accepted_and_checked_again_when_resolved(receiver, monkeypatch):
+    import asyncio
+    import socket
+
+    from subscriptions import delivery
+
+    url = f"http://hooks.example.com:{receiver.port}/hook"
+    assert validate_target_url(url) == url  # a public name: accepted when saved
+    asked = []
+
+    class RebindingResolver:  # at send time the name answers with the loopback address (DNS rebinding)
+        async def resolve(self, host, port=0, family=socket.AF_INET):
+            asked.append(host)
+            return [{"hostname": host, "host": "127.0.0.1", "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}]
+
+        async def close(self):
+            pass
+
+    monkeypatch.setattr(delivery, "DefaultResolver", RebindingResolver)
+
+    async def send():
+        async with delivery.Sender(concurrency=1, allow_private=False) as sender:
+            return await sender.send("POST", url, b"{}", {"content-type": "application/json"}, 5)
+
+    result = asyncio.run(send())
+    assert asked == ["hooks.example.com"]  # checked again when resolved ...
+    assert result.refused and result.status_code is None and "hooks.example.com" in result.error  # ... and refused
+    assert receiver.received == []  # nothing reached the loopback receiver
 
 
 @pytest.mark.parametrize(
