@@ -8,7 +8,6 @@ import subprocess
 import threading
 import time
 import uuid
-from urllib.parse import urlparse
 
 from urllib.parse import unquote, urlsplit, urlunsplit
 
