@@ -24,9 +24,9 @@ import django  # noqa: E402
 django.setup()
 
 from subscriptions.catalog import builtin_definitions  # noqa: E402
-from subscriptions.conditions import compile_filter  # noqa: E402
-from subscriptions.matching import Route, RoutingIndex, patterns_match  # noqa: E402
-from subscriptions.payloads import compile_custom_payload, shape_body  # noqa: E402
+from subscriptions.core.conditions import compile_filter  # noqa: E402
+from subscriptions.core.matching import Route, RoutingIndex, patterns_match  # noqa: E402
+from subscriptions.core.payloads import compile_custom_payload, shape_body  # noqa: E402
 
 STORES = [f"store-{i}" for i in range(500)]
 

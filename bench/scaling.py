@@ -220,7 +220,7 @@ def add_endpoints(tenant, urls, first, last):
     from django.utils import timezone
 
     from subscriptions.models import Endpoint, EndpointSecret
-    from subscriptions.signing import generate_secret
+    from subscriptions.core.signing import generate_secret
 
     now = timezone.now()
     with transaction.atomic():

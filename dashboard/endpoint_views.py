@@ -18,7 +18,7 @@ from subscriptions.deliveries import (
     PREVIEW_SIGNATURE_NOTE, UnknownEventType, masked_headers, preview_delivery, replay_endpoint, send_test_event,
 )
 from subscriptions.endpoints import Conflict
-from subscriptions.matching import patterns_match
+from subscriptions.core.matching import patterns_match
 from subscriptions.models import Endpoint
 from subscriptions.selectors import visible_event_types
 from tenants.models import Role

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from eventhub import json_limits
 from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
-from subscriptions.broker import EXCHANGE_TYPES
+from subscriptions.core.amqp import EXCHANGE_TYPES
 from subscriptions.models import DeliveryStatus, Source
 from tenants.models import Role
 

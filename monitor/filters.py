@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from subscriptions.matching import patterns_match
+from subscriptions.core.matching import patterns_match
 
 MAX_TYPES = 20
 MAX_PATTERN = 200

@@ -14,11 +14,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from subscriptions.conditions import compile_filter
+from subscriptions.core.conditions import compile_filter
 from subscriptions.delivery import USER_AGENT, build_request_headers
-from subscriptions.matching import patterns_match
+from subscriptions.core.matching import patterns_match
 from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription, SubscriptionState
-from subscriptions.payloads import compile_custom_payload, shape_body
+from subscriptions.core.payloads import compile_custom_payload, shape_body
 from subscriptions.selectors import find_event_type
 
 SAMPLE_VALUES = {
@@ -166,60 +166,3 @@ def replay_endpoint(endpoint, since, until=None) -> int:
     ]
     Delivery.objects.bulk_create(copies, batch_size=500)
     return len(copies)
-
-
-# --- what an attempt's result means: the retry rules ----------------------------------------------------------
-
-RETRYABLE_STATUS = frozenset({408, 429})
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """What becomes of a delivery after one attempt."""
-
-    status: str  # DeliveryStatus
-    next_attempt_at: object = None  # datetime when retrying
-    error: str = ""  # last_error of the delivery ("" on success)
-    disable_reason: str = ""  # non-empty: disable the endpoint (410 Gone)
-
-    @property
-    def outcome(self):
-        """The delivery_attempted outcome: succeeded, retrying or failed."""
-        return "retrying" if self.status == DeliveryStatus.PENDING else str(self.status)
-
-
-def judge_attempt(result, attempts_made, now, schedule=None, max_retry_after=None) -> Verdict:
-    """2xx succeeds; network errors, timeouts, 408, 429 and 5xx retry on the schedule; other statuses, and a target
-    the SSRF guard refused, fail at once.
-
-    `attempts_made` counts this attempt; schedule[n] is the wait before try n+1, so len(schedule) tries in all.
-    A Retry-After (bounded by max_retry_after) postpones the retry, never hastens it.
-    """
-    from datetime import timedelta
-
-    from eventhub.conf import hub_setting
-    from subscriptions.delivery import parse_retry_after
-
-    schedule = hub_setting("RETRY_SCHEDULE") if schedule is None else schedule
-    max_retry_after = hub_setting("MAX_RETRY_AFTER_SECONDS") if max_retry_after is None else max_retry_after
-    code = result.status_code
-    if code is not None and 200 <= code < 300:
-        return Verdict(DeliveryStatus.SUCCEEDED)
-    if code == 410:
-        reason = "The receiver answered 410 Gone: it no longer accepts webhooks."
-        return Verdict(DeliveryStatus.FAILED, error="HTTP 410 Gone.", disable_reason=reason)
-    if result.refused:
-        return Verdict(DeliveryStatus.FAILED, error=f"{result.error} Not sent, not retried.")
-    if code is not None and not (code >= 500 or code in RETRYABLE_STATUS):
-        hint = " (redirects are not followed)" if 300 <= code < 400 else ""
-        return Verdict(DeliveryStatus.FAILED, error=f"HTTP {code}{hint}: not retried.")
-    error = result.error or f"HTTP {code}."
-    if attempts_made >= len(schedule):
-        return Verdict(DeliveryStatus.FAILED, error=f"{error} Gave up after {attempts_made} attempts.")
-    wait = float(schedule[attempts_made])
-    retry_after = None
-    if code is not None:
-        retry_after = parse_retry_after(next((v for k, v in (result.headers or {}).items() if k.lower() == "retry-after"), None))
-    if retry_after is not None:
-        wait = max(wait, min(retry_after, float(max_retry_after)))
-    return Verdict(DeliveryStatus.PENDING, next_attempt_at=now + timedelta(seconds=wait), error=error)

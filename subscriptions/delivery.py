@@ -4,7 +4,6 @@ sender (aiohttp) that posts a body and reports what came back. Knows no ORM."""
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
 import re
 import socket
@@ -19,7 +18,7 @@ from aiohttp.resolver import DefaultResolver
 
 __all__ = [
     "ForbiddenTarget", "GuardedResolver", "SendResult", "Sender", "TargetError", "build_request_headers",
-    "client_host", "embedded_ipv4", "is_forbidden_address", "parse_retry_after", "validate_headers", "validate_target_url",
+    "client_host", "embedded_ipv4", "is_forbidden_address", "validate_headers", "validate_target_url",
 ]
 
 MAX_HEADERS = 50
@@ -187,7 +186,7 @@ def build_request_headers(extra: dict, msg_id: str, timestamp: int, body: bytes,
 
     The one place the headers are composed, so a preview shows exactly what the worker sends.
     """
-    from subscriptions.signing import signature_headers
+    from subscriptions.core.signing import signature_headers
 
     headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
     for name, value in (extra or {}).items():
@@ -240,22 +239,6 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self):
         await self._inner.close()
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class Sender:

@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from subscriptions.models import Endpoint, EndpointSecret
-from subscriptions.signing import generate_secret
+from subscriptions.core.signing import generate_secret
 
 ROTATED_SECRET_GRACE = timedelta(hours=24)
 

@@ -5,7 +5,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from subscriptions.signing import new_webhook_id
+from subscriptions.core.signing import new_webhook_id
 from tenants.models import Tenant
 
 SCHEMA_TYPES = ("String", "LocalizedString", "Integer", "Number", "Boolean", "Object", "Map", "Array")

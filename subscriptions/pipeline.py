@@ -19,10 +19,10 @@ from django.utils import timezone
 
 from eventhub.conf import hub_setting
 from subscriptions.bulk import bulk_insert
-from subscriptions.conditions import compile_filter
-from subscriptions.matching import Route, Routing, RoutingIndex
+from subscriptions.core.conditions import compile_filter
+from subscriptions.core.matching import Route, Routing, RoutingIndex
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
-from subscriptions.payloads import compile_custom_payload
+from subscriptions.core.payloads import compile_custom_payload
 from subscriptions.signals import announce, events_recorded
 
 logger = logging.getLogger(__name__)

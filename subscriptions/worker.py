@@ -5,7 +5,7 @@ processes share the work; on SQLite the IMMEDIATE transaction mode (settings) se
 lease (the endpoint's timeout plus a margin); a worker killed mid-send simply lets the lease run out and the delivery
 is due again: at-least-once, and receivers dedupe on the stable `webhook-id`. Results are written in batches.
 
-The rules (what a status code means, when to give up) live in subscriptions.deliveries.judge_attempt; the HTTP in
+The rules (what a status code means, when to give up) live in subscriptions.core.retry.judge_attempt; the HTTP in
 subscriptions.delivery.Sender. Database calls run on one dedicated thread, never on the event loop.
 """
 
@@ -27,7 +27,7 @@ from django.utils import timezone
 from eventhub.api import iso_ms
 from eventhub.conf import hub_setting
 from subscriptions.bulk import insert_rows
-from subscriptions.deliveries import judge_attempt
+from subscriptions.core.retry import judge_attempt
 from subscriptions.delivery import SendResult, Sender, build_request_headers
 from subscriptions.endpoints import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint

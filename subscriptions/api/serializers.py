@@ -6,11 +6,11 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from eventhub.conf import hub_setting
-from subscriptions.conditions import FilterError, compile_filter
+from subscriptions.core.conditions import FilterError, compile_filter
 from subscriptions.delivery import TargetError, validate_headers, validate_target_url
-from subscriptions.matching import PATTERN_RE, patterns_match
+from subscriptions.core.matching import PATTERN_RE, patterns_match
 from subscriptions.models import SCHEMA_TYPES
-from subscriptions.payloads import PayloadError, compile_custom_payload
+from subscriptions.core.payloads import PayloadError, compile_custom_payload
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange
 
 

@@ -12,7 +12,7 @@ from subscriptions import selectors
 from subscriptions import sources as source_services
 from subscriptions.api.serializers import ErrorSerializer, MetadataVersionSerializer, NoExtraFieldsMixin, StrictCharField
 from subscriptions.api.views import TenantAPIView
-from subscriptions.broker import EXCHANGE_TYPES, binding_key_problem, exchange_name_problem
+from subscriptions.core.amqp import EXCHANGE_TYPES, binding_key_problem, exchange_name_problem
 from subscriptions.models import DeadLetter, Source
 from subscriptions.services import CONFLICT_MESSAGE
 

@@ -10,7 +10,7 @@ from django.db import migrations, models
 from django.db.models import CharField, Value
 from django.db.models.functions import Cast, Concat
 
-import subscriptions.signing
+import subscriptions.core.signing
 
 
 def keep_the_ids_existing_deliveries_were_sent_with(apps, schema_editor):
@@ -36,6 +36,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="delivery",
             name="webhook_id",
-            field=models.CharField(default=subscriptions.signing.new_webhook_id, editable=False, max_length=40, unique=True),
+            field=models.CharField(default=subscriptions.core.signing.new_webhook_id, editable=False, max_length=40, unique=True),
         ),
     ]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventhub.json_limits import storable_json, storable_text
-from subscriptions.broker import (
+from subscriptions.core.amqp import (
     Message,
     Rules,
     SourceRule,

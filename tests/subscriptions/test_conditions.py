@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.conditions import Filter, FilterError, Undecided, compile_filter, time_budget, validate_filter
+from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, time_budget, validate_filter
 
 ENVELOPE = {
     "id": "evt_1",

@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from subscriptions import dispatch
-from subscriptions.broker import Message
+from subscriptions.core.amqp import Message
 from subscriptions.dispatch import REASON_HEADER, Delivered, RulesCache, ingest_batch
 from subscriptions.endpoints import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, Endpoint, Event, Source

@@ -8,10 +8,10 @@ from hypothesis import strategies as st
 
 from unittest import mock
 
-from subscriptions import matching
-from subscriptions.conditions import compile_filter, scalar_key
-from subscriptions.matching import Route, RoutingIndex, pattern_matches, patterns_match
-from subscriptions.payloads import compile_custom_payload
+from subscriptions.core import matching
+from subscriptions.core.conditions import compile_filter, scalar_key
+from subscriptions.core.matching import Route, RoutingIndex, pattern_matches, patterns_match
+from subscriptions.core.payloads import compile_custom_payload
 
 TYPES = ["product.created", "product.updated", "order.created", "entryCreated"]
 PATTERNS = TYPES + ["product.*", "*", "order.*", "entry*"]

@@ -8,9 +8,9 @@ import pytest
 from django.db import connection
 
 from subscriptions.dispatch import Delivered, RulesCache, ingest_batch
-from subscriptions.broker import Message
+from subscriptions.core.amqp import Message
 from subscriptions.endpoints import create_endpoint
-from subscriptions.matching import RoutingIndex
+from subscriptions.core.matching import RoutingIndex
 from subscriptions.models import Delivery, Endpoint, Event
 from subscriptions.pipeline import IncomingEvent, record_events, route_events, store_routed_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change

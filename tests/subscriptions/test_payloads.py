@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from subscriptions.payloads import CustomPayload, PayloadError, compile_custom_payload, exclude_fields, shape_body
+from subscriptions.core.payloads import CustomPayload, PayloadError, compile_custom_payload, exclude_fields, shape_body
 
 ENVELOPE = {
     "id": "evt_1",

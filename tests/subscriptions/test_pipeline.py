@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from django.db import transaction
 
 from subscriptions import pipeline
 from subscriptions.endpoints import create_endpoint, update_endpoint

@@ -6,7 +6,7 @@ import time
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from subscriptions.signing import generate_secret, secret_bytes, sign, signature_headers
+from subscriptions.core.signing import generate_secret, secret_bytes, sign, signature_headers
 
 BODY = b'{"id":"evt_1","type":"user.created","data":{"name":"Zo\xc3\xab"}}'
 MSG_ID = "msg_2b3Nd8aJ"

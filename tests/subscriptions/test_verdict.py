@@ -1,4 +1,4 @@
-"""The delivery verdict (deliveries.judge_attempt) against the README's rules and the DEFAULT schedule, and the
+"""The delivery verdict (core.retry.judge_attempt) against the README's rules and the DEFAULT schedule, and the
 endpoint's failing clock (worker._update_endpoint_health) against the default 5 days.
 
 README: "2xx is success. Network errors, timeouts, 408, 429 (honouring Retry-After) and 5xx are retried after 0 s,
@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 import pytest
 
 from eventhub.conf import DEFAULTS
-from subscriptions.deliveries import judge_attempt
+from subscriptions.core.retry import judge_attempt
 from subscriptions.delivery import SendResult
 from subscriptions.models import DeliveryStatus
 

@@ -16,7 +16,7 @@ from subscriptions.endpoints import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus, Event
 from subscriptions.pipeline import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.signing import new_message_uuid, new_webhook_id, webhook_id
+from subscriptions.core.signing import new_message_uuid, new_webhook_id, webhook_id
 from subscriptions.worker import deliver_now
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import math
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal

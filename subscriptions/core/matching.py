@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from subscriptions.conditions import DEFAULT_BUDGET, MISSING, Filter, Undecided, path_resolver, scalar_key, time_budget
-from subscriptions.payloads import CustomPayload, shape_body
+from subscriptions.core.conditions import DEFAULT_BUDGET, MISSING, Filter, Undecided, path_resolver, scalar_key, time_budget
+from subscriptions.core.payloads import CustomPayload, shape_body
 
 PATTERN_RE = re.compile(r"^(\*|[A-Za-z0-9_.:*\-]{1,200})$")
 MAX_CACHED_TYPES = 10_000
