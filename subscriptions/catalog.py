@@ -10,12 +10,14 @@ from pathlib import Path
 
 from django.db import transaction
 
+from subscriptions.core.changes import change_pair, change_pair_problem
 from subscriptions.models import SCHEMA_TYPES, EventType
 
 DATA_DIR = Path(__file__).resolve().parent / "catalog_data"
 SOURCES = ("emporix", "entrecode", "codex", "openregister", "ceta")  # display order
 
-_FIELDS = ("source", "kind", "name", "group", "description", "event_schema", "example", "exchange", "routing_key", "position")
+_FIELDS = ("source", "kind", "name", "group", "description", "event_schema", "example", "exchange", "routing_key", "app_id",
+           "changes", "position")
 
 
 class CatalogError(ValueError):
@@ -48,6 +50,17 @@ def validate_type_definition(entry, where="event type"):
     schema = entry.get("eventSchema")
     if not isinstance(schema, dict) or any(t not in SCHEMA_TYPES for t in schema.values()):
         raise CatalogError(f"{where}: eventSchema must map field names to one of {', '.join(SCHEMA_TYPES)}")
+    if "changes" in entry:
+        problem = change_pair_problem(entry["changes"])
+        if problem:
+            raise CatalogError(f"{where}: changes: {problem}")
+        for side in ("new", "old"):
+            root = entry["changes"][side].split(".")[0]
+            if root not in schema:
+                raise CatalogError(f"{where}: changes.{side} names '{root}', which is not in its eventSchema")
+    for field in ("appId", "routingKey", "exchange"):
+        if field in entry and (not isinstance(entry[field], str) or not entry[field]):
+            raise CatalogError(f"{where}: {field} must be a non-empty string")
 
 
 def builtin_definitions():
@@ -69,9 +82,22 @@ def builtin_definitions():
                 "example": entry.get("example"),
                 "exchange": entry.get("exchange", ""),
                 "routing_key": entry.get("routingKey", ""),
+                "app_id": entry.get("appId", ""),
+                "changes": entry.get("changes"),
                 "position": position,
             }
     return definitions
+
+
+@lru_cache(maxsize=1)
+def builtin_change_pairs():
+    """{key: ChangePair} of the built-in update types that declare where their new and old object sit."""
+    return {key: change_pair(d["changes"]) for key, d in builtin_definitions().items() if d["changes"]}
+
+
+@lru_cache(maxsize=1)
+def builtin_keys():
+    return frozenset(builtin_definitions())
 
 
 def sync_catalog(using="default"):

@@ -129,6 +129,9 @@ def event_type_body(event_type):
         "description": event_type.description,
         "eventSchema": event_type.event_schema,
         "example": event_type.example,
+        "changes": event_type.changes,
+        "routingKey": event_type.routing_key or None,
+        "appId": event_type.app_id or None,
         "builtIn": event_type.is_builtin,
     }
 
