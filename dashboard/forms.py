@@ -74,7 +74,7 @@ class EndpointForm(forms.Form):
     custom_payload = forms.CharField(required=False, label="customPayload", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"}),
                                      help_text='JSON whose leaves are JSON pointers into the event: {"id": "/data/id", "kind": "/type"}.')
     payload_format = forms.ChoiceField(
-        label="Payload format", choices=PayloadFormat.choices, initial=PayloadFormat.ENVELOPE,
+        label="Payload format", choices=PayloadFormat.choices, initial=PayloadFormat.ENVELOPE, required=False,
         help_text="envelope: {id, type, timestamp, tenant, data}; data: the producer's body itself (customPayload pointers "
                   "resolve against it, e.g. /object/id); cloudevents: CloudEvents 1.0, structured mode.",
     )
@@ -127,7 +127,7 @@ class EndpointForm(forms.Form):
         wire = {
             "url": data["url"], "method": data["method"], "headers": headers, "events": list(data["events"]) + patterns,
             "eventFilter": data["event_filter"], "customPayload": data["custom_payload"], "enabled": data["enabled"],
-            "payloadFormat": data["payload_format"],
+            "payloadFormat": data.get("payload_format") or PayloadFormat.ENVELOPE,
             "description": data["description"], "timeoutSeconds": data["timeout_seconds"],
         }
         serializer = EndpointSerializer(data=wire, context={"known_event_types": self.known_keys})
