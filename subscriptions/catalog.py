@@ -10,6 +10,7 @@ from pathlib import Path
 
 from django.db import transaction
 
+from subscriptions.core.amqp import TypeRule
 from subscriptions.core.changes import change_pair, change_pair_problem
 from subscriptions.models import SCHEMA_TYPES, EventType
 
@@ -61,6 +62,19 @@ def validate_type_definition(entry, where="event type"):
     for field in ("appId", "routingKey", "exchange"):
         if field in entry and (not isinstance(entry[field], str) or not entry[field]):
             raise CatalogError(f"{where}: {field} must be a non-empty string")
+    typed_by = entry.get("typedBy")
+    if typed_by is not None:
+        if not isinstance(typed_by, dict) or not set(typed_by) <= {"appId", "withoutType", "routingKey", "bodyFields"}:
+            raise CatalogError(f"{where}: typedBy holds appId, withoutType, routingKey and bodyFields")
+        if typed_by.get("appId", entry.get("appId")) != entry.get("appId"):
+            raise CatalogError(f"{where}: typedBy.appId must be the type's appId")
+        if typed_by.get("routingKey") and not entry.get("routingKey"):
+            raise CatalogError(f"{where}: typedBy.routingKey needs the type's routingKey form")
+        fields = typed_by.get("bodyFields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, str) and f in schema for f in fields):
+            raise CatalogError(f"{where}: typedBy.bodyFields must name fields of its eventSchema")
+        if not (typed_by.get("appId") or typed_by.get("withoutType")):
+            raise CatalogError(f"{where}: typedBy needs an appId or withoutType: true (a rule for every message is none)")
 
 
 def builtin_definitions():
@@ -93,6 +107,24 @@ def builtin_definitions():
 def builtin_change_pairs():
     """{key: ChangePair} of the built-in update types that declare where their new and old object sit."""
     return {key: change_pair(d["changes"]) for key, d in builtin_definitions().items() if d["changes"]}
+
+
+@lru_cache(maxsize=1)
+def type_rules():
+    """The catalog's typing rules for broker messages (core.amqp.TypeRule; Rules orders them by precedence)."""
+    rules = []
+    for doc in catalog_sources():
+        for entry in doc["types"]:
+            typed_by = entry.get("typedBy")
+            if typed_by:
+                rules.append(TypeRule(
+                    event_type=entry["key"],
+                    app_id=typed_by.get("appId", ""),
+                    without_type=bool(typed_by.get("withoutType")),
+                    body_fields=tuple(typed_by.get("bodyFields", ())),
+                    routing_key_form=entry["routingKey"] if typed_by.get("routingKey") else "",
+                ))
+    return tuple(rules)
 
 
 @lru_cache(maxsize=1)

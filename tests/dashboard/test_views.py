@@ -416,3 +416,9 @@ def test_the_endpoint_form_chooses_the_payload_format_and_the_preview_follows_it
     endpoint = Endpoint.objects.get(tenant=tenant)
     assert endpoint.payload_format == "cloudevents"
     assert "CloudEvents 1.0" in editor.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+
+
+def test_a_catalog_type_page_shows_its_routing_key_form_app_id_and_change_pair(viewer):
+    entry = viewer.get(BASE + "catalog/entryUpdated/").content.decode()
+    assert "{shortID}.{modelTitle}.{entryID}.entryUpdated" in entry and "data.oldEntryData" in entry
+    assert "ec.tasks-api" in viewer.get(BASE + "catalog/cmd.startTask/").content.decode()
