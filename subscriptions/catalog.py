@@ -34,8 +34,14 @@ def catalog_sources():
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("source") != source:
             raise CatalogError(f"{path.name}: 'source' must be {source!r}")
+        # The languages its names come in: "de" like the others, unless the source documents have none (then say so).
+        languages = doc.get("languages", ["en", "de"])
         for entry in doc["types"]:
-            validate_type_definition(entry, where=f"{path.name}: {entry.get('key')!r}")
+            where = f"{path.name}: {entry.get('key')!r}"
+            validate_type_definition(entry, where=where)
+            missing = [lang for lang in languages if lang not in entry["name"] or lang not in entry["group"]]
+            if missing:
+                raise CatalogError(f"{where}: no {', '.join(missing)} name or group (or declare the source's languages)")
         sources.append(doc)
     return tuple(sources)
 
