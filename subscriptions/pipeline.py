@@ -102,11 +102,14 @@ def route_events(tenant, incoming: list[IncomingEvent], now=None) -> RoutedEvent
         index = routing_index(tenant)
         budget = hub_setting("MATCHING_BUDGET_MS") / 1000
         pairs = change_pairs(tenant, {event.type for event in pending.values()})
+        ways: dict[tuple, str] = {}  # CloudEvents sources, one per way in of the batch
         for event_id, event in pending.items():
             envelope = event.envelope(tenant.name, pairs.get(event.type))
             if "changed" in envelope:
                 event.changed = envelope["changed"]  # computed once; the live monitor shows it (not a column)
-            routings[event_id] = index.route(envelope, budget, way_in(event))
+            way = (event.origin, event.source_id)
+            source = ways.get(way) or ways.setdefault(way, way_in(event))
+            routings[event_id] = index.route(envelope, budget, source)
         undecided = sum(bool(r.undecided) for r in routings.values())
         if undecided:
             logger.warning("tenant %s: for %d of %d events some endpoints' eventFilters were not decided within the "
