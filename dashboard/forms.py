@@ -10,7 +10,7 @@ from eventhub import json_limits
 from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
 from subscriptions.core.amqp import EXCHANGE_TYPES
-from subscriptions.models import DeliveryStatus, Source
+from subscriptions.models import DeliveryStatus, PayloadFormat, Source
 from tenants.models import Role
 
 MAX_JSON_CHARS = 64 * 1024
@@ -73,6 +73,11 @@ class EndpointForm(forms.Form):
                                    help_text='JSON: {"data.price": {"$gt": 100}}. Leave empty to deliver every selected event.')
     custom_payload = forms.CharField(required=False, label="customPayload", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"}),
                                      help_text='JSON whose leaves are JSON pointers into the event: {"id": "/data/id", "kind": "/type"}.')
+    payload_format = forms.ChoiceField(
+        label="Payload format", choices=PayloadFormat.choices, initial=PayloadFormat.ENVELOPE, required=False,
+        help_text="envelope: {id, type, timestamp, tenant, data}; data: the producer's body itself (customPayload pointers "
+                  "resolve against it, e.g. /object/id); cloudevents: CloudEvents 1.0, structured mode.",
+    )
     description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
     timeout_seconds = forms.IntegerField(label="Timeout (seconds)", min_value=1, max_value=60, initial=15)
     enabled = forms.BooleanField(required=False, initial=True)
@@ -94,7 +99,8 @@ class EndpointForm(forms.Form):
         return {
             "url": endpoint.url, "method": endpoint.method, "events": [p for p in endpoint.events if "*" not in p],
             "patterns": "\n".join(known_patterns), "event_filter": json_text(endpoint.event_filter),
-            "custom_payload": json_text(endpoint.custom_payload), "description": endpoint.description,
+            "custom_payload": json_text(endpoint.custom_payload), "payload_format": endpoint.payload_format,
+            "description": endpoint.description,
             "timeout_seconds": endpoint.timeout_seconds, "enabled": endpoint.enabled, "version": endpoint.version,
         }
 
@@ -121,12 +127,14 @@ class EndpointForm(forms.Form):
         wire = {
             "url": data["url"], "method": data["method"], "headers": headers, "events": list(data["events"]) + patterns,
             "eventFilter": data["event_filter"], "customPayload": data["custom_payload"], "enabled": data["enabled"],
+            "payloadFormat": data.get("payload_format") or PayloadFormat.ENVELOPE,
             "description": data["description"], "timeoutSeconds": data["timeout_seconds"],
         }
         serializer = EndpointSerializer(data=wire, context={"known_event_types": self.known_keys})
         if not serializer.is_valid():
             where = {"url": "url", "method": "method", "headers": "__all__", "events": "events", "eventFilter": "event_filter",
-                     "customPayload": "custom_payload", "description": "description", "timeoutSeconds": "timeout_seconds"}
+                     "customPayload": "custom_payload", "payloadFormat": "payload_format", "description": "description",
+                     "timeoutSeconds": "timeout_seconds"}
             for wire_name, error in serializer.errors.items():
                 field = where.get(wire_name, "__all__")
                 label = "Headers: " if wire_name == "headers" else ""

@@ -52,3 +52,12 @@ def localize(strings, preferences, fallbacks=()):
     """{lang: text} reduced to the one chosen language, as the Emporix API answers it."""
     lang = choose_language(strings or {}, preferences, fallbacks)
     return {lang: strings[lang]} if lang is not None else {}
+
+
+def within(preferences, languages):
+    """The preferences a tenant allows: tags (or their primary subtag) among `languages`, and "*"; all when the
+    tenant names no languages. As Emporix: a language not configured for the project is ignored."""
+    if not languages:
+        return preferences
+    allowed = {lang.lower() for lang in languages}
+    return [tag for tag in preferences if tag == "*" or tag in allowed or tag.split("-", 1)[0] in allowed]

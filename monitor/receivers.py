@@ -61,6 +61,7 @@ def on_events_recorded(sender, tenant, events, deliveries=0, **kwargs):
                 routingKey=event.routing_key or None,
                 properties=event.properties or None,
                 eventId=event.event_id,
+                changed=getattr(event, "changed", None),  # update events whose type declares a change pair
             ),
         )
 

@@ -10,12 +10,15 @@ from pathlib import Path
 
 from django.db import transaction
 
+from subscriptions.core.amqp import TypeRule
+from subscriptions.core.changes import change_pair, change_pair_problem
 from subscriptions.models import SCHEMA_TYPES, EventType
 
 DATA_DIR = Path(__file__).resolve().parent / "catalog_data"
 SOURCES = ("emporix", "entrecode", "codex", "openregister", "ceta")  # display order
 
-_FIELDS = ("source", "kind", "name", "group", "description", "event_schema", "example", "exchange", "routing_key", "position")
+_FIELDS = ("source", "kind", "name", "group", "description", "event_schema", "example", "exchange", "routing_key", "app_id",
+           "changes", "position")
 
 
 class CatalogError(ValueError):
@@ -31,8 +34,14 @@ def catalog_sources():
         doc = json.loads(path.read_text(encoding="utf-8"))
         if doc.get("source") != source:
             raise CatalogError(f"{path.name}: 'source' must be {source!r}")
+        # The languages its names come in: "de" like the others, unless the source documents have none (then say so).
+        languages = doc.get("languages", ["en", "de"])
         for entry in doc["types"]:
-            validate_type_definition(entry, where=f"{path.name}: {entry.get('key')!r}")
+            where = f"{path.name}: {entry.get('key')!r}"
+            validate_type_definition(entry, where=where)
+            missing = [lang for lang in languages if lang not in entry["name"] or lang not in entry["group"]]
+            if missing:
+                raise CatalogError(f"{where}: no {', '.join(missing)} name or group (or declare the source's languages)")
         sources.append(doc)
     return tuple(sources)
 
@@ -48,6 +57,30 @@ def validate_type_definition(entry, where="event type"):
     schema = entry.get("eventSchema")
     if not isinstance(schema, dict) or any(t not in SCHEMA_TYPES for t in schema.values()):
         raise CatalogError(f"{where}: eventSchema must map field names to one of {', '.join(SCHEMA_TYPES)}")
+    if "changes" in entry:
+        problem = change_pair_problem(entry["changes"])
+        if problem:
+            raise CatalogError(f"{where}: changes: {problem}")
+        for side in ("new", "old"):
+            root = entry["changes"][side].split(".")[0]
+            if root not in schema:
+                raise CatalogError(f"{where}: changes.{side} names '{root}', which is not in its eventSchema")
+    for field in ("appId", "routingKey", "exchange"):
+        if field in entry and (not isinstance(entry[field], str) or not entry[field]):
+            raise CatalogError(f"{where}: {field} must be a non-empty string")
+    typed_by = entry.get("typedBy")
+    if typed_by is not None:
+        if not isinstance(typed_by, dict) or not set(typed_by) <= {"appId", "withoutType", "routingKey", "bodyFields"}:
+            raise CatalogError(f"{where}: typedBy holds appId, withoutType, routingKey and bodyFields")
+        if typed_by.get("appId", entry.get("appId")) != entry.get("appId"):
+            raise CatalogError(f"{where}: typedBy.appId must be the type's appId")
+        if typed_by.get("routingKey") and not entry.get("routingKey"):
+            raise CatalogError(f"{where}: typedBy.routingKey needs the type's routingKey form")
+        fields = typed_by.get("bodyFields", [])
+        if not isinstance(fields, list) or not all(isinstance(f, str) and f in schema for f in fields):
+            raise CatalogError(f"{where}: typedBy.bodyFields must name fields of its eventSchema")
+        if not (typed_by.get("appId") or typed_by.get("withoutType")):
+            raise CatalogError(f"{where}: typedBy needs an appId or withoutType: true (a rule for every message is none)")
 
 
 def builtin_definitions():
@@ -69,9 +102,40 @@ def builtin_definitions():
                 "example": entry.get("example"),
                 "exchange": entry.get("exchange", ""),
                 "routing_key": entry.get("routingKey", ""),
+                "app_id": entry.get("appId", ""),
+                "changes": entry.get("changes"),
                 "position": position,
             }
     return definitions
+
+
+@lru_cache(maxsize=1)
+def builtin_change_pairs():
+    """{key: ChangePair} of the built-in update types that declare where their new and old object sit."""
+    return {key: change_pair(d["changes"]) for key, d in builtin_definitions().items() if d["changes"]}
+
+
+@lru_cache(maxsize=1)
+def type_rules():
+    """The catalog's typing rules for broker messages (core.amqp.TypeRule; Rules orders them by precedence)."""
+    rules = []
+    for doc in catalog_sources():
+        for entry in doc["types"]:
+            typed_by = entry.get("typedBy")
+            if typed_by:
+                rules.append(TypeRule(
+                    event_type=entry["key"],
+                    app_id=typed_by.get("appId", ""),
+                    without_type=bool(typed_by.get("withoutType")),
+                    body_fields=tuple(typed_by.get("bodyFields", ())),
+                    routing_key_form=entry["routingKey"] if typed_by.get("routingKey") else "",
+                ))
+    return tuple(rules)
+
+
+@lru_cache(maxsize=1)
+def builtin_keys():
+    return frozenset(builtin_definitions())
 
 
 def sync_catalog(using="default"):

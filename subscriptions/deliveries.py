@@ -18,7 +18,8 @@ from subscriptions.core.conditions import compile_filter
 from subscriptions.delivery import USER_AGENT, build_request_headers
 from subscriptions.core.matching import patterns_match
 from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription, SubscriptionState
-from subscriptions.core.payloads import compile_custom_payload, shape_body
+from subscriptions.core.changes import change_pair
+from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source, compile_custom_payload, shape_body
 from subscriptions.selectors import find_event_type
 
 SAMPLE_VALUES = {
@@ -39,7 +40,7 @@ PREVIEW_SIGNATURE_NOTE = (
 # What a caller who may not manage an endpoint sees in place of a header value (often a receiver's credentials).
 MASKED = None
 _HUB_SET = {"webhook-id": None, "webhook-timestamp": None, "webhook-signature": None,
-            "content-type": "application/json", "user-agent": USER_AGENT}
+            "content-type": frozenset(CONTENT_TYPES.values()), "user-agent": frozenset({USER_AGENT})}
 
 
 class UnknownEventType(LookupError):
@@ -61,17 +62,19 @@ class Preview:
     body: str | None = None
     headers: dict | None = None  # signed with PREVIEW_SECRET, never the endpoint's
     signed_with: str = PREVIEW_SIGNED_WITH
+    content_type: str = "application/json"
 
 
-def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
-    """Would the endpoint get this event, and with which exact body and headers (the signature made with
-    PREVIEW_SECRET, not the endpoint's)? Raises UnknownEventType."""
+def preview_delivery(endpoint, event_type_key, data=None, now=None, origin=EventOrigin.HTTP) -> Preview:
+    """Would the endpoint get this event (as if it came in by `origin`), and with which exact body and headers (the
+    signature made with PREVIEW_SECRET, not the endpoint's)? Raises UnknownEventType."""
     tenant = endpoint.tenant
     event_type = find_event_type(tenant, event_type_key)
     if event_type is None:
         raise UnknownEventType(f"Event type '{event_type_key}' does not exist.")
     now = now or timezone.now()
-    envelope = Event(event_id=f"preview-{uuid.uuid4()}", type=event_type.key, timestamp=now, data=sample_data(event_type) if data is None else data).envelope(tenant.name)
+    event = Event(event_id=f"preview-{uuid.uuid4()}", type=event_type.key, timestamp=now, data=sample_data(event_type) if data is None else data)
+    envelope = event.envelope(tenant.name, change_pair(event_type.changes))
 
     reasons = []
     subscription = EventSubscription.objects.filter(tenant=tenant, event_type=event_type).first()
@@ -86,9 +89,11 @@ def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
 
     excluded = subscription.excluded_fields if subscription is not None else []
     payload = compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None
-    body = json.dumps(shape_body(envelope, excluded, payload), ensure_ascii=False, separators=(",", ":"))
-    headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), [PREVIEW_SECRET])
-    return Preview(matches=not reasons, reasons=reasons, envelope=envelope, body=body, headers=headers)
+    shaped = shape_body(envelope, excluded, payload, endpoint.payload_format, cloudevents_source(tenant.name, origin))
+    body = json.dumps(shaped, ensure_ascii=False, separators=(",", ":"))
+    content_type = CONTENT_TYPES.get(endpoint.payload_format, "application/json")
+    headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), [PREVIEW_SECRET], content_type)
+    return Preview(matches=not reasons, reasons=reasons, envelope=envelope, body=body, headers=headers, content_type=content_type)
 
 
 def masked_headers(headers: dict) -> dict:
@@ -102,7 +107,7 @@ def masked_request_headers(headers: dict) -> dict:
     name and value, not by the endpoint's current headers: those may have changed, or the endpoint be gone."""
     def set_by_hub(name, value):
         lower = name.lower()
-        return lower in _HUB_SET and (_HUB_SET[lower] is None or _HUB_SET[lower] == value)
+        return lower in _HUB_SET and (_HUB_SET[lower] is None or value in _HUB_SET[lower])
 
     return {name: value if set_by_hub(name, value) else MASKED for name, value in (headers or {}).items()}
 
@@ -110,7 +115,7 @@ def masked_request_headers(headers: dict) -> dict:
 @transaction.atomic
 def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery."""
-    preview = preview_delivery(endpoint, event_type_key, data)
+    preview = preview_delivery(endpoint, event_type_key, data, origin=EventOrigin.TEST)
     now = timezone.now()
     event = Event.objects.create(
         tenant=endpoint.tenant,
@@ -123,11 +128,12 @@ def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     )
     event_envelope = event.envelope(endpoint.tenant.name)
     body = json.loads(preview.body)
-    if body.get("id") == preview.envelope["id"]:
+    if isinstance(body, dict) and body.get("id") == preview.envelope["id"]:
         body["id"] = event_envelope["id"]
     return Delivery.objects.create(
         tenant=endpoint.tenant, event=event, endpoint=endpoint, url=endpoint.url, event_type=event.type,
-        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), next_attempt_at=now, created_at=now,
+        body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), content_type=preview.content_type,
+        next_attempt_at=now, created_at=now,
     )
 
 
@@ -160,9 +166,9 @@ def replay_endpoint(endpoint, since, until=None) -> int:
     copies = [
         Delivery(
             tenant_id=d.tenant_id, event_id=d.event_id, endpoint=endpoint, url=endpoint.url, event_type=d.event_type,
-            body=d.body, next_attempt_at=now, created_at=now,
+            body=d.body, content_type=d.content_type, next_attempt_at=now, created_at=now,
         )
-        for d in originals.only("tenant_id", "event_id", "event_type", "body")
+        for d in originals.only("tenant_id", "event_id", "event_type", "body", "content_type")
     ]
     Delivery.objects.bulk_create(copies, batch_size=500)
     return len(copies)

@@ -181,14 +181,16 @@ def validate_headers(headers: dict) -> dict:
 USER_AGENT = "eventhub-webhooks/1.0 (+Standard Webhooks)"
 
 
-def build_request_headers(extra: dict, msg_id: str, timestamp: int, body: bytes, secrets) -> dict:
-    """Every header of a delivery request: JSON content type, user agent, the endpoint's own, then the signature.
+def build_request_headers(extra: dict, msg_id: str, timestamp: int, body: bytes, secrets,
+                          content_type: str = "application/json") -> dict:
+    """Every header of a delivery request: the body's content type (application/cloudevents+json for CloudEvents),
+    user agent, the endpoint's own, then the signature.
 
     The one place the headers are composed, so a preview shows exactly what the worker sends.
     """
     from subscriptions.core.signing import signature_headers
 
-    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT}
+    headers = {"Content-Type": content_type or "application/json", "User-Agent": USER_AGENT}
     for name, value in (extra or {}).items():
         for own in [h for h in headers if h.lower() == name.lower()]:
             del headers[own]  # an endpoint may override content type and user agent

@@ -5,6 +5,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from subscriptions.core.changes import changes_of
 from subscriptions.core.signing import new_webhook_id
 from tenants.models import Tenant
 
@@ -24,7 +25,10 @@ class EventType(models.Model):
     event_schema = models.JSONField(default=dict)
     example = models.JSONField(null=True, blank=True)
     exchange = models.CharField(max_length=200, blank=True, default="")
-    routing_key = models.CharField(max_length=300, blank=True, default="")
+    routing_key = models.CharField(max_length=300, blank=True, default="")  # its form, e.g. {shortID}.{modelTitle}.{entryID}.entryCreated
+    app_id = models.CharField(max_length=200, blank=True, default="")  # the AMQP appId its producer sets, when documented
+    # Where an update event carries its new and its old object: {"new": path, "old": path} into data (core/changes.py).
+    changes = models.JSONField(null=True, blank=True)
     position = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -68,6 +72,14 @@ class EventSubscription(models.Model):
         return f"{self.tenant_id}:{self.event_type_id} {self.state} v{self.version}"
 
 
+class PayloadFormat(models.TextChoices):
+    """How a delivered body is shaped (core/payloads.py)."""
+
+    ENVELOPE = "envelope", "eventhub envelope {id, type, timestamp, tenant, data}"
+    DATA = "data", "the producer's body itself"
+    CLOUDEVENTS = "cloudevents", "CloudEvents 1.0, structured mode"
+
+
 class Endpoint(models.Model):
     """A webhook receiver of one tenant: where, how, which events, filtered and reshaped how."""
 
@@ -79,6 +91,7 @@ class Endpoint(models.Model):
     events = models.JSONField(default=list)
     event_filter = models.JSONField(null=True, blank=True)
     custom_payload = models.JSONField(null=True, blank=True)
+    payload_format = models.CharField(max_length=16, choices=PayloadFormat.choices, default=PayloadFormat.ENVELOPE)
     description = models.TextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
     disabled_reason = models.TextField(blank=True, default="")
@@ -181,11 +194,15 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.tenant_id}:{self.type} {self.event_id}"
 
-    def envelope(self, tenant_name):
-        """What the hub delivers: {id, type, timestamp, tenant, data}."""
+    def envelope(self, tenant_name, change_pair=None):
+        """What the hub delivers: {id, type, timestamp, tenant, data}, plus `changed` when the type declares a change
+        pair (core.changes.ChangePair; see selectors.change_pairs)."""
         from eventhub.api import iso_ms
 
-        return {"id": self.event_id, "type": self.type, "timestamp": iso_ms(self.timestamp), "tenant": tenant_name, "data": self.data}
+        envelope = {"id": self.event_id, "type": self.type, "timestamp": iso_ms(self.timestamp), "tenant": tenant_name, "data": self.data}
+        if change_pair is not None:
+            envelope["changed"] = changes_of(self.data, change_pair)
+        return envelope
 
 
 class DeliveryStatus(models.TextChoices):
@@ -209,6 +226,8 @@ class Delivery(models.Model):
     url = models.URLField(max_length=2048)
     event_type = models.CharField(max_length=200)
     body = models.TextField()
+    # Rendered with the body (its format decides it), so a retry hours later says what the stored body is.
+    content_type = models.CharField(max_length=64, default="application/json")
     status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempt_count = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)

@@ -22,7 +22,8 @@ from subscriptions.bulk import bulk_insert
 from subscriptions.core.conditions import compile_filter
 from subscriptions.core.matching import Route, Routing, RoutingIndex
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
-from subscriptions.core.payloads import compile_custom_payload
+from subscriptions.selectors import change_pairs
+from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source, compile_custom_payload
 from subscriptions.signals import announce, events_recorded
 
 logger = logging.getLogger(__name__)
@@ -100,13 +101,26 @@ def route_events(tenant, incoming: list[IncomingEvent], now=None) -> RoutedEvent
     if pending:
         index = routing_index(tenant)
         budget = hub_setting("MATCHING_BUDGET_MS") / 1000
-        routings = {event_id: index.route(event.envelope(tenant.name), budget) for event_id, event in pending.items()}
+        pairs = change_pairs(tenant, {event.type for event in pending.values()})
+        ways: dict[tuple, str] = {}  # CloudEvents sources, one per way in of the batch
+        for event_id, event in pending.items():
+            envelope = event.envelope(tenant.name, pairs.get(event.type))
+            if "changed" in envelope:
+                event.changed = envelope["changed"]  # computed once; the live monitor shows it (not a column)
+            way = (event.origin, event.source_id)
+            source = ways.get(way) or ways.setdefault(way, way_in(event))
+            routings[event_id] = index.route(envelope, budget, source)
         undecided = sum(bool(r.undecided) for r in routings.values())
         if undecided:
             logger.warning("tenant %s: for %d of %d events some endpoints' eventFilters were not decided within the "
                            "matching budget (%s ms per event); those deliveries are failed, not sent", tenant.pk,
                            undecided, len(pending), hub_setting("MATCHING_BUDGET_MS"))
     return RoutedEvents(tenant, ids, list(pending.values()), routings, now)
+
+
+def way_in(event: Event) -> str:
+    """The CloudEvents source of an event: the hub, its tenant and how it came in."""
+    return cloudevents_source(event.tenant.name, event.origin, event.source_id)
 
 
 def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
@@ -128,6 +142,7 @@ def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
                     url=route.url,
                     event_type=event.type,
                     body=body,
+                    content_type=CONTENT_TYPES.get(route.payload_format, "application/json"),
                     # Undecided filter: recorded as failed, never sent, saying why (a manual retry sends it).
                     status=DeliveryStatus.FAILED if undecided else DeliveryStatus.PENDING,
                     next_attempt_at=None if undecided else now,
@@ -217,7 +232,9 @@ def build_routing_index(tenant) -> RoutingIndex:
         )
     }
     routes = []
-    for endpoint in Endpoint.objects.filter(tenant=tenant, enabled=True).only("id", "url", "events", "event_filter", "custom_payload"):
+    for endpoint in Endpoint.objects.filter(tenant=tenant, enabled=True).only(
+        "id", "url", "events", "event_filter", "custom_payload", "payload_format"
+    ):
         try:
             routes.append(
                 Route(
@@ -226,6 +243,7 @@ def build_routing_index(tenant) -> RoutingIndex:
                     patterns=tuple(endpoint.events),
                     filter=compile_filter(endpoint.event_filter, stored=True),
                     payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
+                    payload_format=endpoint.payload_format,
                 )
             )
         except ValueError:

@@ -16,6 +16,21 @@ def find_event_type(tenant, key):
     return visible_event_types(tenant).filter(key=key).first()
 
 
+def change_pairs(tenant, keys):
+    """{key: ChangePair} for those of `keys` whose type declares a change pair: built-in types from the catalog files
+    (no query), the tenant's own types with one query, made only when `keys` holds a type that is not built in."""
+    from subscriptions.catalog import builtin_change_pairs, builtin_keys
+    from subscriptions.core.changes import change_pair
+
+    builtin = builtin_change_pairs()
+    pairs = {key: builtin[key] for key in keys if key in builtin}
+    own = [key for key in keys if key not in builtin_keys()]
+    if own:
+        rows = EventType.objects.filter(tenant=tenant, key__in=own, changes__isnull=False).values_list("key", "changes")
+        pairs.update((key, pair) for key, pair in ((key, change_pair(spec)) for key, spec in rows) if pair is not None)
+    return pairs
+
+
 def event_subscriptions(tenant, event_types=None, states=None):
     """[(EventType, EventSubscription | None)] for the tenant; states may include "NONE" (never subscribed)."""
     types = visible_event_types(tenant)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from eventhub.conf import hub_setting
 from eventhub.json_limits import storable_json, storable_text
+from subscriptions.catalog import type_rules
 from subscriptions.core.amqp import EXCHANGE_TYPES, Message, Rules, SourceRule, convert, unstorable_reason
 from subscriptions.models import DeadLetter, Event, EventType, Source
 from subscriptions.pipeline import IncomingEvent, Recorded, record_events, routing_index
@@ -107,7 +108,7 @@ def load_rules(tenant_ids=None) -> tuple[Rules, dict[int, Tenant]]:
         (builtin if tenant_id is None else own[tenant_id]).add(key)
     known = {t: frozenset(builtin | keys) for t, keys in own.items()}
     tenants = Tenant.objects.in_bulk(tenant_ids)
-    return Rules(rules, known), tenants
+    return Rules(rules, known, type_rules()), tenants
 
 
 # --- dead letters ---------------------------------------------------------------------------

@@ -55,7 +55,8 @@ class Job:
     timeout: float
     # The delivery's webhook-id, made with its row: the same on every retry; a replay is a new delivery, a new id.
     message_id: str
-    stored_url: str = ""  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
+    stored_url: str = ""
+    content_type: str = "application/json"  # the delivery's, rendered with its body  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,7 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             due.order_by("next_attempt_at", "id").values_list(
                 "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id",
                 "endpoint__url", "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
-                "endpoint__disabled_reason", "webhook_id",
+                "endpoint__disabled_reason", "webhook_id", "content_type",
             )[:limit]
         )
         if not rows:
@@ -118,9 +119,10 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             delivery_id=delivery_id, tenant_id=tenant_id, endpoint_id=endpoint_id, event_type=event_type,
             attempt_number=attempt_count + 1, method=method, url=endpoint_url, body=body.encode(), extra_headers=headers or {},
             secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url, message_id=message_id,
+            content_type=content_type,
         )
         for (delivery_id, tenant_id, event_type, body, attempt_count, stored_url, endpoint_id, endpoint_url, method,
-             headers, timeout, _, _, message_id) in sendable
+             headers, timeout, _, _, message_id, content_type) in sendable
     ]
 
 
@@ -261,7 +263,7 @@ async def send_job(sender: Sender, job: Job) -> Sent:
     """Sign with the endpoint's current secrets at send time (webhook-timestamp = now) and send."""
     started_at = timezone.now()
     try:
-        headers = build_request_headers(job.extra_headers, job.message_id, int(time.time()), job.body, job.secrets)
+        headers = build_request_headers(job.extra_headers, job.message_id, int(time.time()), job.body, job.secrets, job.content_type)
         result = await sender.send(job.method, job.url, job.body, headers, job.timeout)
     except Exception as exc:  # a bug must not lose the delivery: it is recorded and retried like a network error
         logger.exception("delivery %s could not be sent", job.delivery_id)

@@ -10,7 +10,7 @@ class MembershipInline(admin.TabularInline):
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ["name", "default_language", "created_at"]
+    list_display = ["name", "default_language", "languages", "created_at"]
     search_fields = ["name"]
     inlines = [MembershipInline]
 

@@ -18,6 +18,9 @@ def validate_tenant_name(value):
 class Tenant(models.Model):
     name = models.CharField(max_length=63, unique=True, validators=[validate_tenant_name])
     default_language = models.CharField(max_length=16, default="en")
+    # The tenant's languages (Emporix's project_lang): Accept-Language picks among them, others are ignored; empty:
+    # every language the catalog has.
+    languages = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,6 @@
 """Writes that concern tenants and their access: tenants, members, API clients and tokens."""
 
+import re
 import secrets
 from datetime import timedelta
 
@@ -15,13 +16,21 @@ from tenants.models import ApiClient, Membership, Role, Tenant, validate_tenant_
 from tenants.scopes import SCOPES, unknown_scopes
 
 CLI_CLIENT_NAME = "command line"
+LANGUAGE_TAG_RE = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})?$")
 
 
-def create_tenant(name, default_language="en"):
+def create_tenant(name, default_language="en", languages=()):
+    """languages: the tenant's languages (Emporix's project languages); its default is always among them."""
     validate_tenant_name(name)
     if default_language not in hub_setting("LANGUAGES"):
         raise ValidationError(f"default language must be one of {', '.join(hub_setting('LANGUAGES'))}.")
-    tenant, created = Tenant.objects.get_or_create(name=name, defaults={"default_language": default_language})
+    languages = list(dict.fromkeys(lang.strip().lower() for lang in languages if lang.strip()))
+    bad = [lang for lang in languages if not LANGUAGE_TAG_RE.match(lang)]
+    if bad:
+        raise ValidationError(f"'{bad[0]}' is not a language code (e.g. de, fr-ch).")
+    if languages and default_language not in languages:
+        languages.insert(0, default_language)
+    tenant, created = Tenant.objects.get_or_create(name=name, defaults={"default_language": default_language, "languages": languages})
     return tenant, created
 
 

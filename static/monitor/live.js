@@ -192,6 +192,7 @@
       ["Exchange", item.exchange], ["Routing key", item.routingKey], ["Type", item.type], ["Outcome", item.outcome],
       ["Reason", item.reason], ["Event id", item.eventId], ["Delivery id", item.deliveryId], ["Attempt", item.attempt],
       ["Dead letter id", item.deadLetterId], ["Endpoint id", item.endpointId],
+      ["Changed", Array.isArray(item.changed) ? (item.changed.join(", ") || "(nothing)") : undefined],
     ].forEach(function (pair) {
       if (pair[1] === undefined || pair[1] === null || pair[1] === "") return;
       var dt = document.createElement("dt");

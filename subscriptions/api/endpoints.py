@@ -38,6 +38,7 @@ def endpoint_body(endpoint, secret=None, header_values=False):
         "events": endpoint.events,
         "eventFilter": endpoint.event_filter,
         "customPayload": endpoint.custom_payload,
+        "payloadFormat": endpoint.payload_format,
         "enabled": endpoint.enabled,
         "disabledReason": endpoint.disabled_reason,
         "description": endpoint.description,

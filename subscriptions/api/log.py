@@ -153,6 +153,8 @@ PreviewOutput = inline_serializer("DeliveryPreview", {
     "signedWith": serializers.ChoiceField(choices=[delivery_services.PREVIEW_SIGNED_WITH], help_text=(
         "Always \"placeholder\": the signature verifies with placeholderSecret only.")),
     "placeholderSecret": serializers.CharField(help_text="The published placeholder secret the preview is signed with."),
+    "changed": serializers.ListField(child=serializers.CharField(), required=False, help_text=(
+        "For update events whose type declares a change pair: the paths whose values differ between new and old.")),
 })
 
 
@@ -303,8 +305,11 @@ class PreviewView(SampleEventMixin, TenantAPIView):
     def post(self, request, tenant, endpoint_id):
         preview = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.preview_delivery)
         headers = preview.headers if shows_header_values(request) else delivery_services.masked_request_headers(preview.headers)
-        return Response({"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": headers,
-                         "signedWith": preview.signed_with, "placeholderSecret": delivery_services.PREVIEW_SECRET})
+        answer = {"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": headers,
+                  "signedWith": preview.signed_with, "placeholderSecret": delivery_services.PREVIEW_SECRET}
+        if "changed" in preview.envelope:  # an update event whose type declares a change pair
+            answer["changed"] = preview.envelope["changed"]
+        return Response(answer)
 
 
 class TestSendView(SampleEventMixin, TenantAPIView):

@@ -10,7 +10,8 @@ from subscriptions.core.conditions import FilterError, compile_filter
 from subscriptions.delivery import TargetError, validate_headers, validate_target_url
 from subscriptions.core.matching import PATTERN_RE, patterns_match
 from subscriptions.models import SCHEMA_TYPES
-from subscriptions.core.payloads import PayloadError, compile_custom_payload
+from subscriptions.core.changes import change_pair_problem
+from subscriptions.core.payloads import ENVELOPE, FORMATS, PayloadError, compile_custom_payload
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange
 
 
@@ -132,6 +133,13 @@ class EventTypeSerializer(NoExtraFieldsMixin, serializers.Serializer):
     description = LocalizedStringField(required=False)
     eventSchema = serializers.DictField(child=serializers.ChoiceField(choices=SCHEMA_TYPES), required=False)
     example = serializers.JSONField(required=False, allow_null=True)
+    changes = serializers.JSONField(
+        required=False, allow_null=True,
+        help_text='For update events: where in data the new and the old object sit, {"new": "newObject", "old": '
+                  '"oldObject"}; events of the type then carry `changed`, the paths whose values differ.',
+    )
+    routingKey = serializers.CharField(read_only=True, help_text="The routing-key form its producer publishes with.")
+    appId = serializers.CharField(read_only=True, help_text="The AMQP appId its producer sets, when documented.")
     builtIn = serializers.BooleanField(read_only=True)
 
     def validate_type(self, value):
@@ -146,12 +154,21 @@ class EventTypeSerializer(NoExtraFieldsMixin, serializers.Serializer):
             raise serializers.ValidationError("At most 200 root fields.")
         return value
 
+    def validate_changes(self, value):
+        if value is None:
+            return None
+        problem = change_pair_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
     def model_values(self):
         data = self.validated_data
         values = {"kind": data["kind"], "name": data["name"], "group": data["group"]}
         values["description"] = data.get("description", {})
         values["event_schema"] = data.get("eventSchema", {})
         values["example"] = data.get("example")
+        values["changes"] = data.get("changes")
         return values
 
 
@@ -169,6 +186,11 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     events = serializers.ListField(child=StrictCharField(max_length=200), min_length=1, max_length=100)
     eventFilter = serializers.JSONField(required=False, allow_null=True, default=None)
     customPayload = serializers.JSONField(required=False, allow_null=True, default=None)
+    payloadFormat = serializers.ChoiceField(
+        choices=list(FORMATS), default=ENVELOPE,
+        help_text="envelope: {id, type, timestamp, tenant, data}; data: the producer's body as the root (customPayload "
+                  "pointers resolve against it); cloudevents: CloudEvents 1.0 structured mode.",
+    )
     enabled = serializers.BooleanField(default=True)
     disabledReason = serializers.CharField(read_only=True)
     description = serializers.CharField(max_length=2000, allow_blank=True, default="")
@@ -222,7 +244,7 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
         data = self.validated_data
         mapping = {
             "url": "url", "method": "method", "headers": "headers", "events": "events", "eventFilter": "event_filter",
-            "customPayload": "custom_payload", "enabled": "enabled", "description": "description", "timeoutSeconds": "timeout_seconds",
+            "customPayload": "custom_payload", "payloadFormat": "payload_format", "enabled": "enabled", "description": "description", "timeoutSeconds": "timeout_seconds",
         }
         return {model: data[wire] for wire, model in mapping.items() if wire in data}
 

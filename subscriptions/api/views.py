@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from eventhub.api import error_response, flatten_details, iso_ms
 from eventhub.conf import hub_setting
-from eventhub.languages import localize, parse_accept_language
+from eventhub.languages import localize, parse_accept_language, within
 from subscriptions import selectors, services
 from subscriptions.api.serializers import (
     ErrorSerializer,
@@ -69,7 +69,7 @@ class EventSubscriptionsView(TenantAPIView):
         if bad:
             raise ValidationError({"subscription": [f"'{bad[0]}' is not one of {', '.join(STATES)}."]})
         rows = selectors.event_subscriptions(self.tenant, csv_param(request, "eventType"), states)
-        preferences = parse_accept_language(request.headers.get("Accept-Language"))
+        preferences = within(parse_accept_language(request.headers.get("Accept-Language")), self.tenant.languages)
         fallbacks = (self.tenant.default_language, "en")
         return Response([subscription_item(t, s, preferences, fallbacks) for t, s in rows])
 
@@ -129,6 +129,9 @@ def event_type_body(event_type):
         "description": event_type.description,
         "eventSchema": event_type.event_schema,
         "example": event_type.example,
+        "changes": event_type.changes,
+        "routingKey": event_type.routing_key or None,
+        "appId": event_type.app_id or None,
         "builtIn": event_type.is_builtin,
     }
 

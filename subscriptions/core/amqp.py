@@ -109,15 +109,59 @@ class SourceRule:
         return any(binding_matches(self.exchange_type, key, routing_key) for key in self.binding_keys)
 
 
+@lru_cache(maxsize=1024)
+def _routing_key_form_regex(form: str) -> re.Pattern:
+    # "{shortID}.{modelTitle}.{entryID}.entryCreated": a {placeholder} is one word, anything else is literal.
+    words = [r"[^.]+" if re.fullmatch(r"\{[^{}.]+\}", w) else re.escape(w) for w in form.split(".")]
+    return re.compile(r"\.".join(words) + r"\Z", re.DOTALL)
+
+
+def routing_key_fits(form: str, routing_key: str) -> bool:
+    """Does the routing key have the catalog's form ({placeholder} words stand for any one word)?"""
+    return _routing_key_form_regex(form).match(routing_key) is not None
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """How the catalog types a message whose `type` property does not name the event (catalog `typedBy`).
+
+    A message matches when it has the `app_id` (if given), no `type` property (if `without_type`), a routing key of
+    `routing_key_form` (if given) and every one of `body_fields`. entrecode's ec.tasks-api sends the task id as its
+    type: every message of that appId is a cmd.startTask; deal.push's two commands differ by their fields; builds
+    carry no type: buildFinished has result and buildID, and a bare platform object on a {platformType} key starts
+    a build. Rules with an appId are tried before the type property, the others only for a type the catalog lacks.
+    """
+
+    event_type: str
+    app_id: str = ""
+    without_type: bool = False
+    body_fields: tuple[str, ...] = ()
+    routing_key_form: str = ""
+
+    def matches(self, message: Message, data: dict) -> bool:
+        if self.app_id and message.properties.get("appId") != self.app_id:
+            return False
+        if self.without_type and message.properties.get("type") not in (None, ""):
+            return False
+        if self.routing_key_form and not routing_key_fits(self.routing_key_form, message.routing_key):
+            return False
+        return all(name in data for name in self.body_fields)
+
+
 @dataclass
 class Rules:
-    """Everything conversion needs: sources (in creation order) and, per tenant, the event type keys it may use."""
+    """Everything conversion needs: sources (in creation order), per tenant the event type keys it may use, and the
+    catalog's typing rules (in catalog order, the first that matches wins)."""
 
     sources: list[SourceRule]
     known_types: dict[int, frozenset[str]]  # tenant id -> built-in and the tenant's own keys
+    type_rules: tuple[TypeRule, ...] = ()
     _by_exchange: dict[str, list[SourceRule]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
+        # Most specific first: an appId before none, then more body fields before fewer, so a bare build start
+        # never shadows a build event whatever the catalog's order.
+        self.type_rules = tuple(sorted(self.type_rules, key=lambda r: (not r.app_id, -len(r.body_fields))))
         for rule in self.sources:
             self._by_exchange.setdefault(rule.exchange, []).append(rule)
 
@@ -308,8 +352,15 @@ def refuse_unstorable_envelope(message: Message):
         raise Unconvertible(problem)
 
 
-def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozenset[str]) -> str:
-    """The event type per the source's type_from; unknown types become catch_all_type or Unconvertible."""
+def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozenset[str],
+                   type_rules: tuple[TypeRule, ...] = ()) -> str:
+    """The event type: an appId rule of the catalog first (the appId says who sent it, whatever its type property
+    holds), then per the source's type_from; a type unknown there is typed by the catalog's other rules, else becomes
+    catch_all_type or Unconvertible."""
+    if rule.type_from != TYPE_FROM_BODY_FIELD:
+        for type_rule in type_rules:
+            if type_rule.app_id and type_rule.event_type in known and type_rule.matches(message, data):
+                return type_rule.event_type
     candidate = None
     if rule.type_from == TYPE_FROM_BODY_FIELD:
         candidate = _field(data, rule.type_field)
@@ -325,6 +376,9 @@ def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozen
             raise Unconvertible("no event type: no AMQP type property and an empty routing key")
     if candidate in known:
         return candidate
+    for type_rule in type_rules:
+        if not type_rule.app_id and type_rule.event_type in known and type_rule.matches(message, data):
+            return type_rule.event_type
     if rule.catch_all_type:
         return rule.catch_all_type
     raise Unconvertible(f"unknown event type '{candidate[:200]}' and the source has no catch-all type")
@@ -369,7 +423,7 @@ def convert(message: Message, rules: Rules, tenant_id: int | None = None, body_l
     out = []
     for rule in sources:
         try:
-            event_type = event_type_for(rule, message, data, rules.known_types.get(rule.tenant_id, frozenset()))
+            event_type = event_type_for(rule, message, data, rules.known_types.get(rule.tenant_id, frozenset()), rules.type_rules)
         except Unconvertible as exc:
             out.append(Converted(rule.tenant_id, rule.id, reason=str(exc)))
             continue

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from time import monotonic
 from typing import Any
@@ -12,10 +12,12 @@ from typing import Any
 import regex
 
 __all__ = [
-    "Filter", "FilterError", "Undecided", "compile_filter", "path_resolver", "scalar_key", "time_budget", "validate_filter", "MISSING",
+    "Filter", "FilterError", "Undecided", "compile_filter", "json_equal", "path_resolver", "scalar_key", "time_budget",
+    "validate_filter", "MISSING",
 ]
 
-ENVELOPE_KEYS = frozenset({"id", "type", "timestamp", "tenant", "data"})
+# `changed` is there for update events whose type declares a change pair (core/changes.py).
+ENVELOPE_KEYS = frozenset({"id", "type", "timestamp", "tenant", "data", "changed"})
 MAX_DEPTH = 16
 MAX_CONDITIONS = 256
 MAX_REGEXES = 16  # per filter, checked when a filter is saved (see compile_filter's `stored`)
@@ -26,6 +28,8 @@ DEFAULT_BUDGET = 0.05
 # `regex` unrolls counted repeats when compiling, so "(?:(?:a{1000}){1000}){1000}" alone would exhaust
 # memory; the estimated unrolled size of all patterns in one filter is capped.
 MAX_REGEX_EXPANSION = 20_000
+MAX_CHANGE_PATTERNS = 64  # paths in one $changed
+MAX_CHANGE_PATTERN_LENGTH = 200
 REGEX_OPTIONS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
 
 _MISSING = object()  # what a path resolves to when the envelope has nothing there
@@ -154,6 +158,9 @@ def _json_equal(a: Any, b: Any) -> bool:
     if type(a) is dict:
         return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
     return a == b
+
+
+json_equal = _json_equal  # JSON equality, type-strict: also what core/changes.py compares values with
 
 
 def _scalar_key(value: Any) -> tuple:
@@ -290,6 +297,55 @@ def _at(resolve: Callable[[Any], Any], test: Test) -> Test:
     return lambda envelope: test(resolve(envelope))
 
 
+# --- $changed: which paths of the envelope's `changed` (core/changes.py) a filter asks about ---
+
+def change_pattern_problem(pattern: Any) -> str | None:
+    """Why `pattern` cannot be a $changed path ("title", "price.*"), or None."""
+    if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_CHANGE_PATTERN_LENGTH:
+        return f"a changed path is a non-empty string of at most {MAX_CHANGE_PATTERN_LENGTH} characters"
+    if "" in pattern.split("."):
+        return f"'{pattern}' has an empty segment: segments are separated by single dots"
+    if any("*" in segment and segment != "*" for segment in pattern.split(".")):
+        return f"'{pattern}': '*' stands alone as a segment (it matches one path segment)"
+    return None
+
+
+def compile_change_patterns(patterns: Iterable[str]) -> Callable[[Any], bool]:
+    """test(changed) -> does any pattern select any changed path? Patterns are validated before (see
+    change_pattern_problem). A pattern selects a path when they agree segment by segment ('*' matches any one
+    segment) as far as the shorter goes: `price` selects `price.amount`, and `price.amount` selects `price` (the
+    whole price was added, removed or replaced by a non-object, so its amount changed too)."""
+    exact: set[tuple[str, ...]] = set()
+    wild: list[tuple[str, ...]] = []
+    for pattern in patterns:
+        segments = tuple(pattern.split("."))
+        if "*" in segments:
+            wild.append(segments)
+        else:
+            exact.add(segments)
+    prefixes = {segments[:n] for segments in exact for n in range(1, len(segments) + 1)}
+    wild_patterns = tuple(wild)
+
+    def selects(path: str) -> bool:
+        segments = tuple(path.split("."))
+        if segments in prefixes:  # a pattern lies below (or at) the changed path
+            return True
+        for n in range(1, len(segments)):
+            if segments[:n] in exact:  # the changed path lies below a pattern
+                return True
+        for pattern in wild_patterns:
+            if all(p == "*" or p == s for p, s in zip(pattern, segments)):
+                return True
+        return False
+
+    def test(changed: Any) -> bool:
+        if type(changed) is not list:
+            return False
+        return any(type(path) is str and selects(path) for path in changed)
+
+    return test
+
+
 # --- compilation: every check happens here, once, so matching never validates ---
 
 _COMPARISONS = {"$gt": operator.gt, "$gte": operator.ge, "$lt": operator.lt, "$lte": operator.le}
@@ -321,8 +377,10 @@ class _Compiler:
                 tests.append(self._combine(key, condition, path, depth))
             elif key == "$not":
                 tests.append(_negate(self.filter(condition, path, depth + 1)))
+            elif key == "$changed":
+                tests.append(self._changed(condition, path))
             elif key.startswith("$"):
-                raise FilterError(path, f"unknown operator {key} (a filter allows $and, $or, $not)")
+                raise FilterError(path, f"unknown operator {key} (a filter allows $and, $or, $not, $changed)")
             else:
                 tests.append(self._condition(key, condition, path, depth + 1))
                 if depth == 1:
@@ -353,6 +411,18 @@ class _Compiler:
             self._count(f"{path}[{i}]")
             tests.append(self.filter(nested, f"{path}[{i}]", depth + 2))
         return _all(tests) if key == "$and" else _any(tests)
+
+    def _changed(self, patterns: Any, path: str) -> Test:
+        """{"$changed": ["title", "price.*"]}: holds when the envelope's `changed` has a path one pattern selects."""
+        if type(patterns) is not list or not patterns:
+            raise FilterError(path, "$changed must be a non-empty list of paths")
+        if len(patterns) > MAX_CHANGE_PATTERNS:
+            raise FilterError(path, f"$changed lists more than {MAX_CHANGE_PATTERNS} paths")
+        for i, pattern in enumerate(patterns):
+            problem = change_pattern_problem(pattern)
+            if problem:
+                raise FilterError(f"{path}[{i}]", problem)
+        return _at(_resolver("changed"), compile_change_patterns(patterns))
 
     def _condition(self, key: str, condition: Any, path: str, depth: int) -> Test:
         if "" in key.split("."):

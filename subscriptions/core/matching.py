@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any, NamedTuple
 
 from subscriptions.core.conditions import DEFAULT_BUDGET, MISSING, Filter, Undecided, path_resolver, scalar_key, time_budget
-from subscriptions.core.payloads import CustomPayload, shape_body
+from subscriptions.core.payloads import ENVELOPE, CustomPayload, shape_body
 
 PATTERN_RE = re.compile(r"^(\*|[A-Za-z0-9_.:*\-]{1,200})$")
 MAX_CACHED_TYPES = 10_000
@@ -46,6 +46,7 @@ class Route:
     patterns: tuple[str, ...]
     filter: Filter
     payload: CustomPayload | None
+    payload_format: str = ENVELOPE  # payloads.FORMATS
 
 
 class Routing(NamedTuple):
@@ -147,11 +148,12 @@ class RoutingIndex:
         """[(route, body)] for every endpoint the envelope goes to; the body is the JSON text to send."""
         return self.route(envelope).deliveries
 
-    def route(self, envelope: dict, budget: float = DEFAULT_BUDGET) -> Routing:
+    def route(self, envelope: dict, budget: float = DEFAULT_BUDGET, source: str | None = None) -> Routing:
         """Which endpoints the envelope goes to, with the body each gets (the JSON text to send).
 
-        Order of the rules: subscription, patterns, eventFilter on the full envelope, then excludedFields and
-        customPayload (payloads.shape_body), so an excluded field never leaves the hub.
+        Order of the rules: subscription, patterns, eventFilter on the full envelope, then excludedFields, the
+        endpoint's payload format and customPayload (payloads.shape_body), so an excluded field never leaves the hub.
+        `source` is the CloudEvents source of the event's way in (payloads.cloudevents_source).
 
         All filters of the event share `budget` seconds (conditions.time_budget), so one tenant's costly filters
         cost at most that per event; a filter still undecided when it is spent lands in `undecided`. Bodies are
@@ -175,8 +177,10 @@ class RoutingIndex:
                 except Undecided:
                     undecided.append(route)
         excluded = self._subscriptions[event_type]
-        return Routing([(r, _body(envelope, excluded, r)) for r in matched], [(r, _body(envelope, excluded, r)) for r in undecided])
+        return Routing([(r, _body(envelope, excluded, r, source)) for r in matched],
+                       [(r, _body(envelope, excluded, r, source)) for r in undecided])
 
 
-def _body(envelope: dict, excluded: tuple[str, ...], route: Route) -> str:
-    return json.dumps(shape_body(envelope, excluded, route.payload), ensure_ascii=False, separators=(",", ":"))
+def _body(envelope: dict, excluded: tuple[str, ...], route: Route, source: str | None) -> str:
+    shaped = shape_body(envelope, excluded, route.payload, route.payload_format, source)
+    return json.dumps(shaped, ensure_ascii=False, separators=(",", ":"))

@@ -1,13 +1,22 @@
-"""Delivered body shaping: excludedFields removal and customPayload (RFC 6901 JSON pointer) rendering."""
+"""Delivered body shaping: excludedFields removal, customPayload (RFC 6901 JSON pointer) rendering and the payload
+formats (envelope, data, cloudevents): the one place a body is built."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from typing import Any, Union
+from urllib.parse import quote
 
 from jsonpointer import EndOfList, JsonPointer, JsonPointerException
 
-__all__ = ["CustomPayload", "PayloadError", "compile_custom_payload", "exclude_fields", "shape_body"]
+__all__ = [
+    "CONTENT_TYPES", "CustomPayload", "FORMATS", "PayloadError", "cloudevents_source", "compile_custom_payload", "exclude_fields",
+    "shape_body",
+]
+
+ENVELOPE, DATA, CLOUDEVENTS = "envelope", "data", "cloudevents"  # models.PayloadFormat's values
+FORMATS = (ENVELOPE, DATA, CLOUDEVENTS)
+CONTENT_TYPES = {ENVELOPE: "application/json", DATA: "application/json", CLOUDEVENTS: "application/cloudevents+json"}
 
 MAX_DEPTH = 16
 MAX_LEAVES = 256
@@ -52,19 +61,45 @@ def compile_custom_payload(spec: dict) -> CustomPayload:
     return CustomPayload(_compile(spec, "", 1, leaves))
 
 
-def shape_body(envelope: dict, excluded_fields: Iterable[str], custom_payload: CustomPayload | None) -> dict:
-    """The one place a delivered body is built: exclusion first, so no pointer can reach an excluded field.
+def shape_body(envelope: dict, excluded_fields: Iterable[str], custom_payload: CustomPayload | None,
+               payload_format: str = ENVELOPE, source: str | None = None) -> dict:
+    """The one place a delivered body is built: exclusion first, so no pointer and no format can reach an excluded
+    field; then the format and customPayload.
 
-    The result is a new dict; nested values are shared with envelope, so serialize it, don't mutate it.
+    - envelope: {id, type, timestamp, tenant, data (, changed)}; customPayload pointers resolve against it.
+    - data: the producer's body (`data`) is the root; customPayload pointers resolve against it ({"Id": "/object/id"}).
+    - cloudevents: CloudEvents 1.0 structured mode; `data` is the event's data, or the customPayload rendered against
+      the envelope; `source` is the URI reference of the way in (cloudevents_source).
+
+    The result is a new dict or `data` itself; nested values are shared with envelope, so serialize it, don't mutate it.
     """
     data = envelope.get("data")
     if excluded_fields and isinstance(data, dict):
-        envelope = {**envelope, "data": exclude_fields(data, excluded_fields)}
-    else:
-        envelope = dict(envelope)
+        data = exclude_fields(data, excluded_fields)
+        envelope = {**envelope, "data": data}
+    if payload_format == DATA:
+        return data if custom_payload is None else custom_payload.render(data)
+    if payload_format == CLOUDEVENTS:
+        return {
+            "specversion": "1.0",
+            "id": envelope["id"],
+            "source": source or cloudevents_source(envelope.get("tenant") or "", "http"),
+            "type": envelope["type"],
+            "time": envelope["timestamp"],
+            "datacontenttype": "application/json",
+            "data": data if custom_payload is None else custom_payload.render(envelope),
+        }
     if custom_payload is None:
-        return envelope
+        return dict(envelope)
     return custom_payload.render(envelope)
+
+
+def cloudevents_source(tenant: str, origin: str, source_id: Any = None) -> str:
+    """A CloudEvents `source`: a URI reference naming the hub, the tenant and the way the event came in, e.g.
+    /eventhub/acme/http, /eventhub/acme/sources/<broker source id>, /eventhub/acme/test. With the event id (unique
+    per tenant) it identifies the event, as the specification asks of source + id."""
+    way = f"sources/{source_id}" if origin == "broker" and source_id else origin
+    return f"/eventhub/{quote(tenant, safe='')}/{way}"
 
 
 def _compile(spec: Any, path: str, depth: int, leaves: list[int]) -> Template:

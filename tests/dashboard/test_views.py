@@ -1,5 +1,6 @@
 """The dashboard's pages and actions, as a user of each role meets them."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -402,3 +403,22 @@ def test_the_catalog_redirects_back_only_to_this_site(editor):
 def test_an_empty_overview_says_where_events_come_from(viewer):
     html = viewer.get(BASE).content.decode()
     assert "No events in the last hour" in html and 'href="/t/acme/sources/"' in html and "No endpoint is failing" in html
+
+
+def test_the_endpoint_form_chooses_the_payload_format_and_the_preview_follows_it(editor, tenant):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    data = {**VALID, "custom_payload": "", "payload_format": "data", "preview_type": "product.created", "preview_sample": '{"id": "p1"}'}
+    answer = editor.post(BASE + "endpoints/preview/", data).json()
+    assert answer["ok"] and answer["body"] == '{"id":"p1"}'
+    cloud = editor.post(BASE + "endpoints/preview/", {**data, "payload_format": "cloudevents"}).json()
+    assert json.loads(cloud["body"])["specversion"] == "1.0" and cloud["headers"]["Content-Type"] == "application/cloudevents+json"
+    assert editor.post(BASE + "endpoints/new/", {**VALID, "payload_format": "cloudevents"}).status_code == 201
+    endpoint = Endpoint.objects.get(tenant=tenant)
+    assert endpoint.payload_format == "cloudevents"
+    assert "CloudEvents 1.0" in editor.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+
+
+def test_a_catalog_type_page_shows_its_routing_key_form_app_id_and_change_pair(viewer):
+    entry = viewer.get(BASE + "catalog/entryUpdated/").content.decode()
+    assert "{shortID}.{modelTitle}.{entryID}.entryUpdated" in entry and "data.oldEntryData" in entry
+    assert "ec.tasks-api" in viewer.get(BASE + "catalog/cmd.startTask/").content.decode()

@@ -260,6 +260,29 @@ class TestAcceptLanguage:
         assert set(get_item(api, "product.created")["event"]["name"]) == {"de"}
         assert set(get_item(api, "product.created", HTTP_ACCEPT_LANGUAGE="fr, ja;q=0.5")["event"]["name"]) == {"de"}
 
+    def test_a_language_the_tenant_does_not_have_is_ignored_and_its_default_answers(self, api, tenant):
+        # Emporix: Accept-Language languages must be the project's (project_lang), "otherwise they will be ignored".
+        tenant.languages, tenant.default_language = ["en", "fr"], "en"
+        tenant.save()
+        assert set(get_item(api, "product.created", HTTP_ACCEPT_LANGUAGE="de, en;q=0.5")["event"]["name"]) == {"en"}
+        assert set(get_item(api, "product.created", HTTP_ACCEPT_LANGUAGE="de-CH, fr;q=0.9")["event"]["name"]) == {"en"}
+        tenant.languages, tenant.default_language = ["de", "en"], "de"
+        tenant.save()
+        assert set(get_item(api, "product.created", HTTP_ACCEPT_LANGUAGE="en-GB, de;q=0.5")["event"]["name"]) == {"en"}
+        assert set(get_item(api, "product.created", HTTP_ACCEPT_LANGUAGE="nl")["event"]["name"]) == {"de"}
+
+    @pytest.mark.parametrize("key", ["entry.insert", "media.upload", "job.failed"])
+    def test_codex_types_have_german_names(self, api, key):
+        event = get_item(api, key, HTTP_ACCEPT_LANGUAGE="de")["event"]
+        assert set(event["name"]) == set(event["group"]) == set(event["description"]) == {"de"}
+
+    def test_ceta_says_it_has_no_german_names_and_answers_in_english(self, api):
+        from subscriptions.catalog import catalog_sources
+
+        ceta = next(doc for doc in catalog_sources() if doc["source"] == "ceta")
+        assert ceta["languages"] == ["en"] and "nur auf Englisch" in ceta["description"]["de"]
+        assert set(get_item(api, "project_created", HTTP_ACCEPT_LANGUAGE="de")["event"]["name"]) == {"en"}
+
     def test_q_zero_excludes_a_language_and_garbage_is_ignored(self, api):
         item = get_item(api, "product.created", HTTP_ACCEPT_LANGUAGE="de;q=0, ;;, en;q=abc, en")
         assert set(item["event"]["name"]) == {"en"}

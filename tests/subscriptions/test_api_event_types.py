@@ -77,3 +77,11 @@ def test_update_and_delete_a_custom_type(api):
 def test_creating_types_needs_the_eventtype_manage_scope(tenant, api_client_for):
     response = api_client_for(tenant, "webhook.subscription_read", "webhook.subscription_manage").post(TYPES, CUSTOM, format="json")
     assert response.status_code == 403 and "webhook.eventtype_manage" in response.json()["message"]
+
+
+def test_the_catalog_api_shows_routing_key_forms_app_ids_and_change_pairs(api):
+    types = {t["type"]: t for t in api.get(TYPES).json()}
+    assert types["entryCreated"]["routingKey"] == "{shortID}.{modelTitle}.{entryID}.entryCreated"
+    assert types["cmd.startTask"]["appId"] == "ec.tasks-api" and types["permissionsUpdated"]["appId"] == "ecAuth"
+    assert types["entryUpdated"]["changes"] == {"new": "data", "old": "oldEntryData"}
+    assert types["entryCreated"]["changes"] is None and types["product.created"]["routingKey"] is None

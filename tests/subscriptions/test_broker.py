@@ -253,3 +253,37 @@ def test_pika_properties_become_amqplib_names_and_json_values():
     assert plain == {"contentType": "application/json", "messageId": "m1", "type": "entryCreated", "appId": "a", "timestamp": 5,
                      "persistent": True, "headers": {"x-b": "bytes", "x-bin": "base64:/w==", "n": {"deep": [1, "2"]}}}
     json.dumps(plain)
+
+
+# --- the catalog's typing rules (appId, no type property) --------------------------------------------------------
+
+
+def typed(routing_key, body, **props):
+    from subscriptions.catalog import builtin_definitions, type_rules
+
+    every = frozenset(builtin_definitions())
+    converted = convert(Message("publicAPI", routing_key, json.dumps(body).encode(), props),
+                        Rules([source()], {1: every}, type_rules()))
+    return converted[0].event["type"] if converted[0].event else converted[0].reason
+
+
+def test_an_appid_rule_types_every_message_of_that_app_whatever_its_type_property():
+    assert typed("publishEntries", {"commandID": "c"}, type="publishEntries", appId="ec.tasks-api") == "cmd.startTask"
+    assert typed("x", {"commandID": "c"}, type="entryCreated", appId="ec.tasks-api") == "cmd.startTask"
+
+
+def test_deal_push_commands_share_an_appid_and_differ_by_their_fields():
+    assert typed("x", {"ticket": "t", "message": {}}, type="string", appId="deal.push") == "cmd.createPushTicket"
+    assert typed("x", {"messageToken": "m"}, type="string", appId="deal.push") == "cmd.deletePushToken"
+
+
+def test_untyped_builds_are_typed_by_their_routing_key_form_and_fields():
+    assert typed("ios", {"result": "success", "buildID": "b"}) == "buildFinished"
+    assert typed("ios", {"uuid": "u", "buildID": "b", "eventType": "e"}) == "buildEvent"
+    assert typed("web", {"platform": "web"}) == "cmd.startBuild"
+
+
+def test_shape_rules_never_override_a_type_the_message_names():
+    assert typed("ios", {"result": "success", "buildID": "b"}, type="entryCreated") == "entryCreated"
+    assert typed("a.b", {"result": "x", "buildID": "b"}, type="nothing").startswith("unknown event type 'nothing'")
+    assert typed("a.somethingElse", {}).startswith("unknown event type 'somethingElse'")  # not one word: no build

@@ -171,3 +171,19 @@ def test_the_embedded_dispatcher_starts_only_with_an_amqp_url(tenant, broker, se
     finally:
         dispatcher.stop_and_wait()
     assert not dispatcher.thread.is_alive()
+
+
+def test_entrecode_tasks_and_builds_are_typed_by_the_catalogs_rules_not_dead_lettered(tenant, broker, run_dispatcher):
+    # 000: a task's AMQP type is the task id and its appId ec.tasks-api; builds carry no type, on a {platformType} key.
+    source(tenant, broker)
+    run_dispatcher()
+    broker.publish("publishEntries", {"commandID": "c1", "_accountID": "41d7413d"}, type="publishEntries", app_id="ec.tasks-api",
+                   message_id="task-1")
+    broker.publish("ios", {"result": "success", "buildID": "b1", "timestamp": "t", "content": None}, type=None, message_id="build-finished")
+    broker.publish("ios", {"uuid": "u1", "buildID": "b1", "eventType": "progress", "message": "50%"}, type=None, message_id="build-event")
+    broker.publish("android", {"platform": "android", "config": {}}, type=None, message_id="build-start")
+    wait_until(lambda: Event.objects.count() == 4, what="four typed events")
+    types = dict(Event.objects.values_list("event_id", "type"))
+    assert types == {"task-1": "cmd.startTask", "build-finished": "buildFinished", "build-event": "buildEvent", "build-start": "cmd.startBuild"}
+    assert Event.objects.get(event_id="task-1").properties["type"] == "publishEntries"  # the task id is kept
+    assert not DeadLetter.objects.exists()

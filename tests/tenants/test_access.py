@@ -114,6 +114,12 @@ class TestCommands:
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
         assert client.get("/webhook/initech/event-subscriptions").status_code == 200
 
+    def test_create_tenant_with_languages_keeps_the_default_among_them(self):
+        call_command("create_tenant", "initech", "--language", "de", "--languages", "en, FR")
+        assert Tenant.objects.get(name="initech").languages == ["de", "en", "fr"]
+        with pytest.raises(CommandError, match="not a language code"):
+            call_command("create_tenant", "hooli", "--languages", "english")
+
     def test_create_tenant_refuses_a_bad_name(self):
         with pytest.raises(CommandError, match="not a valid tenant name"):
             call_command("create_tenant", "Not_Valid")

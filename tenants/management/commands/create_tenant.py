@@ -12,10 +12,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name")
         parser.add_argument("--language", default="en", help="the tenant's default language (en, de, nl)")
+        parser.add_argument("--languages", default="", help="the tenant's languages, comma-separated (e.g. en,de,fr): "
+                            "Accept-Language picks among them; default: every language the catalog has")
 
-    def handle(self, name, language, **options):
+    def handle(self, name, language, languages="", **options):
         try:
-            tenant, created = create_tenant(name, language)
+            tenant, created = create_tenant(name, language, languages.split(","))
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages))
         self.stdout.write(f"tenant {tenant.name} {'created' if created else 'already exists'}")
