@@ -355,8 +355,9 @@ def refuse_unstorable_envelope(message: Message):
 def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozenset[str],
                    type_rules: tuple[TypeRule, ...] = ()) -> str:
     """The event type: an appId rule of the catalog first (the appId says who sent it, whatever its type property
-    holds), then per the source's type_from; a type unknown there is typed by the catalog's other rules, else becomes
-    catch_all_type or Unconvertible."""
+    holds), then per the source's type_from; a type unknown there is typed by the catalog's rules on the body's
+    fields, then becomes the source's catch_all_type, then a rule on the routing key's form alone (entrecode's bare
+    build start), else Unconvertible."""
     if rule.type_from != TYPE_FROM_BODY_FIELD:
         for type_rule in type_rules:
             if type_rule.app_id and type_rule.event_type in known and type_rule.matches(message, data):
@@ -376,11 +377,13 @@ def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozen
             raise Unconvertible("no event type: no AMQP type property and an empty routing key")
     if candidate in known:
         return candidate
-    for type_rule in type_rules:
-        if not type_rule.app_id and type_rule.event_type in known and type_rule.matches(message, data):
-            return type_rule.event_type
-    if rule.catch_all_type:
+    shaped = [r for r in type_rules if not r.app_id and r.event_type in known and r.matches(message, data)]
+    if shaped and shaped[0].body_fields:  # most body fields first: a message shaped like a build event
+        return shaped[0].event_type
+    if rule.catch_all_type:  # the source's own choice beats a guess from the routing key's form alone
         return rule.catch_all_type
+    if shaped:
+        return shaped[0].event_type
     raise Unconvertible(f"unknown event type '{candidate[:200]}' and the source has no catch-all type")
 
 

@@ -258,12 +258,12 @@ def test_pika_properties_become_amqplib_names_and_json_values():
 # --- the catalog's typing rules (appId, no type property) --------------------------------------------------------
 
 
-def typed(routing_key, body, **props):
+def typed(routing_key, body, catch_all="", **props):
     from subscriptions.catalog import builtin_definitions, type_rules
 
     every = frozenset(builtin_definitions())
     converted = convert(Message("publicAPI", routing_key, json.dumps(body).encode(), props),
-                        Rules([source()], {1: every}, type_rules()))
+                        Rules([source(catch_all_type=catch_all)], {1: every}, type_rules()))
     return converted[0].event["type"] if converted[0].event else converted[0].reason
 
 
@@ -281,6 +281,12 @@ def test_untyped_builds_are_typed_by_their_routing_key_form_and_fields():
     assert typed("ios", {"result": "success", "buildID": "b"}) == "buildFinished"
     assert typed("ios", {"uuid": "u", "buildID": "b", "eventType": "e"}) == "buildEvent"
     assert typed("web", {"platform": "web"}) == "cmd.startBuild"
+
+
+def test_a_source_catch_all_beats_a_guess_from_the_routing_key_form_alone_but_not_a_build_shaped_body():
+    # Another system's untyped message on a one-word key is that source's catch-all, not an entrecode build start.
+    assert typed("web", {"platform": "web"}, catch_all="custom.catchall") == "custom.catchall"
+    assert typed("ios", {"result": "success", "buildID": "b"}, catch_all="custom.catchall") == "buildFinished"
 
 
 def test_shape_rules_never_override_a_type_the_message_names():
