@@ -9,15 +9,15 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from eventhub.api import NotADateTime, error_response, iso_ms, utc_datetime
-from subscriptions import deliveries as delivery_services
+from subscriptions.delivery import actions as delivery_services
 from subscriptions import selectors
 from subscriptions.api.endpoints import MANAGE_SCOPE, EndpointContextMixin, shows_header_values
 from subscriptions.api.serializers import ErrorSerializer
 from subscriptions.api.views import TenantAPIView
-from subscriptions.ingest import IngestError, parse_events
+from subscriptions.pipeline.ingest import IngestError, parse_events
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.pipeline import record_events
-from subscriptions.worker import deliver_now, wake_workers
+from subscriptions.pipeline.recording import record_events
+from subscriptions.delivery.worker import deliver_now, wake_workers
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 NOT_FOUND = {404: ErrorSerializer}

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from eventhub.api import error_response, iso_ms
 from subscriptions import selectors
-from subscriptions import sources as source_services
+from subscriptions.broker import sources as source_services
 from subscriptions.api.serializers import ErrorSerializer, MetadataVersionSerializer, NoExtraFieldsMixin, StrictCharField
 from subscriptions.api.views import TenantAPIView
 from subscriptions.core.amqp import EXCHANGE_TYPES, binding_key_problem, exchange_name_problem

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, Event
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 

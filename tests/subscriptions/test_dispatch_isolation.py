@@ -12,13 +12,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from subscriptions import dispatch
+from subscriptions.broker import dispatch
 from subscriptions.core.amqp import Message
-from subscriptions.dispatch import REASON_HEADER, Delivered, RulesCache, ingest_batch
-from subscriptions.endpoints import create_endpoint
+from subscriptions.broker.dispatch import REASON_HEADER, Delivered, RulesCache, ingest_batch
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, Endpoint, Event, Source
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source, dead_letter_row
+from subscriptions.broker.sources import create_source, dead_letter_row
 from tests.subscriptions.broker_helpers import running_dispatcher, wait_until
 
 EXCHANGE = "publicAPI"

@@ -19,12 +19,13 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from subscriptions import dispatch, worker
-from subscriptions.endpoints import create_endpoint
+from subscriptions.broker import dispatch
+from subscriptions.delivery import worker
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus, Event
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source
+from subscriptions.broker.sources import create_source
 from tests.conftest import IN_CI
 from tests.subscriptions.broker_helpers import running_dispatcher, unacknowledged, wait_until
 

@@ -14,7 +14,7 @@ import pytest
 
 from eventhub.conf import DEFAULTS
 from subscriptions.core.retry import judge_attempt
-from subscriptions.delivery import SendResult
+from subscriptions.delivery.sender import SendResult
 from subscriptions.models import DeliveryStatus
 
 # Written from the README, not read from the code: the wait before try 1, 2, ... 8; after try 8 the delivery fails.
@@ -176,13 +176,13 @@ def test_retry_after_does_not_keep_a_delivery_alive_past_its_last_try():
 
 @pytest.fixture
 def endpoint(tenant):
-    from subscriptions.endpoints import create_endpoint
+    from subscriptions.endpoints.services import create_endpoint
 
     return create_endpoint(tenant, {"url": "https://receiver.example/hook", "events": ["*"]})[0]
 
 
 def health(endpoint, ok, now, gone=None):
-    from subscriptions.worker import _update_endpoint_health
+    from subscriptions.delivery.worker import _update_endpoint_health
 
     return _update_endpoint_health({endpoint.pk: ok}, gone or {}, now)
 

@@ -6,7 +6,7 @@ lease (the endpoint's timeout plus a margin); a worker killed mid-send simply le
 is due again: at-least-once, and receivers dedupe on the stable `webhook-id`. Results are written in batches.
 
 The rules (what a status code means, when to give up) live in subscriptions.core.retry.judge_attempt; the HTTP in
-subscriptions.delivery.Sender. Database calls run on one dedicated thread, never on the event loop.
+subscriptions.delivery.sender.Sender. Database calls run on one dedicated thread, never on the event loop.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from eventhub.api import iso_ms
 from eventhub.conf import hub_setting
 from subscriptions.bulk import insert_rows
 from subscriptions.core.retry import judge_attempt
-from subscriptions.delivery import SendResult, Sender, build_request_headers
-from subscriptions.endpoints import signing_secrets_by_endpoint
+from subscriptions.delivery.sender import SendResult, Sender, build_request_headers
+from subscriptions.endpoints.services import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from subscriptions.signals import announce, delivery_attempted, endpoint_disabled, events_recorded
 
@@ -302,7 +302,7 @@ def wake_workers(**kwargs):
         worker.wake()
 
 
-events_recorded.connect(wake_workers, dispatch_uid="subscriptions.worker.wake_workers")
+events_recorded.connect(wake_workers, dispatch_uid="subscriptions.delivery.worker.wake_workers")
 
 
 class DeliveryWorker:

@@ -9,7 +9,7 @@ import re
 
 from eventhub.api import NotADateTime, utc_datetime
 from eventhub.conf import hub_setting
-from subscriptions.pipeline import IncomingEvent
+from subscriptions.pipeline.recording import IncomingEvent
 from subscriptions.selectors import visible_event_types
 
 # The idempotency key: printable ASCII without spaces, so it can travel in logs, URLs and headers unchanged.

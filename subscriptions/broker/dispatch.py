@@ -34,8 +34,8 @@ from pika.exceptions import AMQPChannelError, AMQPError, ChannelClosedByBroker
 from eventhub.conf import hub_setting
 from eventhub.json_limits import storable_text
 from subscriptions.core.amqp import Converted, Message, Rules, convert, plain_properties
-from subscriptions.pipeline import IncomingEvent, RoutedEvents, record_events, route_events, store_routed_events
-from subscriptions.sources import (
+from subscriptions.pipeline.recording import IncomingEvent, RoutedEvents, record_events, route_events, store_routed_events
+from subscriptions.broker.sources import (
     already_dead_lettered, dead_letter_row, failure, load_rules, not_recorded, rules_stamp, store_dead_letters,
 )
 
