@@ -309,7 +309,7 @@ def hot_path(tenant, events, endpoints, rounds=2):
 
 def stamp_ms(tenant, calls=30):
     """What record_events pays per call to check that the tenant's routing index is current (two aggregates)."""
-    from subscriptions.pipeline.recording import routing_stamp
+    from subscriptions.pipeline.routing import routing_stamp
 
     started = time.perf_counter()
     for _ in range(calls):

@@ -14,9 +14,8 @@ from subscriptions import selectors
 from subscriptions.api.endpoints import MANAGE_SCOPE, EndpointContextMixin, shows_header_values
 from subscriptions.api.serializers import ErrorSerializer
 from subscriptions.api.views import TenantAPIView
-from subscriptions.pipeline.ingest import IngestError, parse_events
+from subscriptions.pipeline.ingest import IngestError, ingest_events
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.pipeline.recording import record_events
 from subscriptions.delivery.worker import deliver_now, wake_workers
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
@@ -181,10 +180,9 @@ class EventsView(TenantAPIView):
     )
     def post(self, request, tenant):
         try:
-            incoming = parse_events(self.tenant, request.data)
+            results = ingest_events(self.tenant, request.data)
         except IngestError as exc:
             return error_response(400, str(exc), exc.details)
-        results = record_events(self.tenant, incoming)
         body = [{"id": r.event_id, "created": r.created, "deliveries": r.deliveries} for r in results]
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
