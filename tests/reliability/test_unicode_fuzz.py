@@ -253,7 +253,7 @@ def broker_rules(tenant, other_tenant):
 
 def broker_message(exchange, routing_key, body: bytes, message_id):
     from subscriptions.core.amqp import Message
-    from subscriptions.broker.dispatch import Delivered
+    from subscriptions.broker.ingest import Delivered
 
     return Delivered(tag=0, message=Message(exchange, routing_key, body, {"contentType": "application/json", "messageId": message_id}))
 
@@ -261,7 +261,7 @@ def broker_message(exchange, routing_key, body: bytes, message_id):
 def check_broker_message(doors, tenant, data):
     """A message body with anything in it becomes an event that reads back, or a dead letter of its tenant; the other
     tenant's message in the same batch is stored either way."""
-    from subscriptions.broker.dispatch import RulesCache, ingest_batch
+    from subscriptions.broker.ingest import RulesCache, ingest_batch
 
     cache.clear()
     bad_id, good_id = f"fuzz-{uuid.uuid4().hex}", f"good-{uuid.uuid4().hex}"

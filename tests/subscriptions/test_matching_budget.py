@@ -7,7 +7,7 @@ import time
 import pytest
 from django.db import connection
 
-from subscriptions.broker.dispatch import Delivered, RulesCache, ingest_batch
+from subscriptions.broker.ingest import Delivered, RulesCache, ingest_batch
 from subscriptions.core.amqp import Message
 from subscriptions.endpoints.services import create_endpoint
 from subscriptions.core.matching import RoutingIndex
