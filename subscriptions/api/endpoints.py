@@ -10,7 +10,7 @@ from eventhub.api import error_response, iso_ms
 from subscriptions.endpoints import services as endpoint_services
 from subscriptions import selectors
 from subscriptions.api.serializers import EndpointOutputSerializer, EndpointSerializer, ErrorSerializer
-from subscriptions.api.views import TenantAPIView
+from subscriptions.api.event_subscriptions import TenantAPIView
 from subscriptions.delivery.actions import masked_headers
 from subscriptions.models import Endpoint
 from subscriptions.services import CONFLICT_MESSAGE

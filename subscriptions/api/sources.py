@@ -11,7 +11,7 @@ from eventhub.api import error_response, iso_ms
 from subscriptions import selectors
 from subscriptions.broker import sources as source_services
 from subscriptions.api.serializers import ErrorSerializer, MetadataVersionSerializer, NoExtraFieldsMixin, StrictCharField
-from subscriptions.api.views import TenantAPIView
+from subscriptions.api.event_subscriptions import TenantAPIView
 from subscriptions.core.amqp import EXCHANGE_TYPES, binding_key_problem, exchange_name_problem
 from subscriptions.models import DeadLetter, Source
 from subscriptions.services import CONFLICT_MESSAGE

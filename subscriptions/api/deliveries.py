@@ -13,7 +13,7 @@ from subscriptions.delivery import actions as delivery_services
 from subscriptions import selectors
 from subscriptions.api.endpoints import MANAGE_SCOPE, EndpointContextMixin, shows_header_values
 from subscriptions.api.serializers import ErrorSerializer
-from subscriptions.api.views import TenantAPIView
+from subscriptions.api.event_subscriptions import TenantAPIView
 from subscriptions.pipeline.ingest import IngestError, ingest_events
 from subscriptions.models import Delivery, DeliveryStatus
 from subscriptions.delivery.worker import deliver_now, wake_workers
