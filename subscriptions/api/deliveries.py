@@ -1,4 +1,5 @@
-"""HTTP ingest and the event and delivery log: /webhook/{tenant}/events and /webhook/{tenant}/deliveries."""
+"""The delivery log and its actions: /webhook/{tenant}/deliveries[/{id}[/retry]], and an endpoint's replay, preview and
+test send (/webhook/{tenant}/endpoints/{id}/replay|preview|test)."""
 
 import json
 
@@ -13,31 +14,10 @@ from subscriptions.delivery import actions as delivery_services
 from subscriptions import selectors
 from subscriptions.api.endpoints import MANAGE_SCOPE, EndpointContextMixin, shows_header_values
 from subscriptions.api.serializers import ErrorSerializer
-from subscriptions.api.event_subscriptions import TenantAPIView
-from subscriptions.pipeline.ingest import IngestError, ingest_events
+from subscriptions.api.base import ERRORS, NOT_FOUND, TenantAPIView
+from subscriptions.api.pagination import Pagination
 from subscriptions.models import Delivery, DeliveryStatus
 from subscriptions.delivery.worker import deliver_now, wake_workers
-
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
-NOT_FOUND = {404: ErrorSerializer}
-MAX_PAGE_SIZE = 200
-PAGE_PARAMETERS = [
-    OpenApiParameter("pageNumber", OpenApiTypes.INT, description="1-based page number (default 1)"),
-    OpenApiParameter("pageSize", OpenApiTypes.INT, description=f"items per page (default 50, at most {MAX_PAGE_SIZE})"),
-]
-
-
-def page(request, queryset):
-    """pageNumber/pageSize (as the Emporix APIs page); the bound keeps every answer small."""
-    values = {}
-    for name, default, upper in (("pageNumber", 1, 10_000), ("pageSize", 50, MAX_PAGE_SIZE)):
-        raw = request.query_params.get(name, str(default))
-        if not raw.isdigit() or not 1 <= int(raw) <= upper:
-            raise ValidationError({name: [f"Must be a whole number from 1 to {upper}."]})
-        values[name] = int(raw)
-    start = (values["pageNumber"] - 1) * values["pageSize"]
-    return list(queryset[start : start + values["pageSize"]])
-
 
 def datetime_param(request, name, required=False):
     raw = request.query_params.get(name)
@@ -99,34 +79,11 @@ def delivery_body(delivery, full=False, header_values=False):
     return body
 
 
-def event_body(event):
-    return {
-        "id": event.event_id,
-        "type": event.type,
-        "timestamp": iso_ms(event.timestamp),
-        "receivedAt": iso_ms(event.received_at),
-        "origin": event.origin,
-        "data": event.data,
-        "deliveries": [delivery_summary(d) for d in event.deliveries.all()],
-    }
-
-
-EventInput = inline_serializer(
-    "IngestEvent",
-    {"type": serializers.CharField(), "id": serializers.CharField(required=False, max_length=200),
-     "timestamp": serializers.DateTimeField(required=False), "data": serializers.DictField()},
-)
-IngestResult = inline_serializer("IngestResult", {"id": serializers.CharField(), "created": serializers.BooleanField(), "deliveries": serializers.IntegerField()})
 DeliverySummary = inline_serializer("DeliverySummary", {
     "id": serializers.CharField(), "endpoint": serializers.CharField(allow_null=True), "url": serializers.CharField(),
     "status": serializers.ChoiceField(choices=DeliveryStatus.values), "attemptCount": serializers.IntegerField(),
     "lastStatusCode": serializers.IntegerField(allow_null=True), "lastError": serializers.CharField(),
     "nextAttemptAt": serializers.DateTimeField(allow_null=True),
-})
-EventOutput = inline_serializer("Event", {
-    "id": serializers.CharField(), "type": serializers.CharField(), "timestamp": serializers.DateTimeField(),
-    "receivedAt": serializers.DateTimeField(), "origin": serializers.CharField(), "data": serializers.DictField(),
-    "deliveries": DeliverySummary.__class__(many=True),
 })
 AttemptOutput = inline_serializer("Attempt", {
     "startedAt": serializers.DateTimeField(), "durationMs": serializers.FloatField(), "statusCode": serializers.IntegerField(allow_null=True),
@@ -155,38 +112,6 @@ PreviewOutput = inline_serializer("DeliveryPreview", {
 })
 
 
-class EventsView(TenantAPIView):
-    required_scopes = {"GET": "webhook.event_read", "POST": "webhook.event_publish"}
-
-    @property
-    def throttle_scope(self):
-        # Publishing has its own rate limit (EVENTHUB RATE_LIMITS["ingest"]); reading the log counts as any API call.
-        return "ingest" if self.request.method == "POST" else "api"
-
-    @extend_schema(
-        summary="Recent events, newest first, each with its deliveries",
-        parameters=[OpenApiParameter("type", OpenApiTypes.STR, description="only events of this type"), *PAGE_PARAMETERS],
-        responses={200: EventOutput.__class__(many=True), **ERRORS},
-    )
-    def get(self, request, tenant):
-        events = selectors.recent_events(self.tenant, request.query_params.get("type") or None)
-        return Response([event_body(e) for e in page(request, events)])
-
-    @extend_schema(
-        summary="Publish one event or a list; `id` is an idempotency key (the same id twice is stored once)",
-        description="Every item is validated first: one bad item refuses the whole request and nothing is stored.",
-        request=EventInput.__class__(many=True),
-        responses={202: IngestResult.__class__(many=True), **ERRORS},
-    )
-    def post(self, request, tenant):
-        try:
-            results = ingest_events(self.tenant, request.data)
-        except IngestError as exc:
-            return error_response(400, str(exc), exc.details)
-        body = [{"id": r.event_id, "created": r.created, "deliveries": r.deliveries} for r in results]
-        return Response(body, status=status.HTTP_202_ACCEPTED)
-
-
 class DeliveryMixin:
     def get_delivery(self, delivery_id):
         if not str(delivery_id).isdigit():
@@ -207,7 +132,7 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
             OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values),
             OpenApiParameter("eventType", OpenApiTypes.STR),
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="created at or after"),
-            *PAGE_PARAMETERS,
+            *Pagination.parameters(),
         ],
         responses={200: DeliveryOutput.__class__(many=True), **ERRORS},
     )
@@ -221,7 +146,7 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
         deliveries = selectors.deliveries_log(
             self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since")
         )
-        return Response([delivery_body(d) for d in page(request, deliveries)])  # no headers in the list
+        return self.paged_response(deliveries, delivery_body)  # no headers in the list
 
 
 class DeliveryDetailView(DeliveryMixin, TenantAPIView):
@@ -314,5 +239,3 @@ class TestSendView(SampleEventMixin, TenantAPIView):
         delivery = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.send_test_event)
         deliver_now(ids=[delivery.pk])  # at most the endpoint's timeout; a retry, if any, is the worker's
         return Response(delivery_body(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), full=True, header_values=shows_header_values(request)))
-
-

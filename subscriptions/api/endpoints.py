@@ -10,12 +10,11 @@ from eventhub.api import error_response, iso_ms
 from subscriptions.endpoints import services as endpoint_services
 from subscriptions import selectors
 from subscriptions.api.serializers import EndpointOutputSerializer, EndpointSerializer, ErrorSerializer
-from subscriptions.api.event_subscriptions import TenantAPIView
+from subscriptions.api.base import ERRORS, TenantAPIView
 from subscriptions.delivery.actions import masked_headers
 from subscriptions.models import Endpoint
 from subscriptions.services import CONFLICT_MESSAGE
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 MANAGE_SCOPE = "webhook.endpoint_manage"
 HEADER_VALUES_NOTE = (
     f"The values of `headers` (often a receiver's credentials) are shown only to tokens with `{MANAGE_SCOPE}`; "

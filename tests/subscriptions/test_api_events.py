@@ -97,6 +97,20 @@ def test_the_event_log_lists_recent_events_with_deliveries_paged_and_filtered(ap
     assert api.get(URL, {"pageSize": 1000}).status_code == 400
 
 
+@pytest.mark.parametrize("query", ["pageSize=0", "pageSize=201", "pageSize=", "pageNumber=0", "pageNumber=10001",
+                                   "pageNumber=x", "pageSize=%C2%B2", "pageNumber=%D9%A1"])
+def test_a_page_parameter_that_is_not_a_whole_number_in_range_is_a_400_naming_it(api, query):
+    response = api.get(f"{URL}?{query}")
+    assert response.status_code == 400, response.content
+    assert response.json()["details"][0]["field"] == query.split("=")[0]
+
+
+def test_a_page_past_the_end_is_an_empty_list_without_a_total(api, routed):
+    post(api, {"type": "product.created", "id": "e1", "data": {}})
+    response = api.get(URL, {"pageSize": 1, "pageNumber": 2})
+    assert response.status_code == 200 and response.json() == [] and "X-Total-Count" not in response
+
+
 def test_scopes_and_tenants_are_enforced(tenant, other_tenant, api_client_for, routed):
     reader = api_client_for(tenant, "webhook.event_read")
     assert reader.post(URL, {"type": "product.created", "data": {}}, format="json").status_code == 403
