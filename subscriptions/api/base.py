@@ -20,11 +20,11 @@ class TenantAPIView(APIView):
 
     pagination_class = Pagination
 
-    def paged_response(self, queryset, render):
-        """One page of the queryset (pageNumber, pageSize), each row rendered; the body is a bare list."""
+    def paged_response(self, queryset, serializer_class, **context):
+        """One page of the queryset (pageNumber, pageSize), rendered by the output serializer; a bare list."""
         paginator = self.pagination_class()
         rows = paginator.paginate_queryset(queryset, self.request, view=self)
-        return paginator.get_paginated_response([render(row) for row in rows])
+        return paginator.get_paginated_response(serializer_class(rows, many=True, context=context).data)
 
 
 def list_body(request):

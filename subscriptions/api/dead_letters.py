@@ -5,27 +5,13 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from eventhub.api import error_response, iso_ms
+from eventhub.api import error_response
 from subscriptions.api.base import ERRORS, TenantAPIView
+from subscriptions.api.outputs import DeadLetterSerializer
 from subscriptions.api.pagination import CountedPagination
 from subscriptions.api.serializers import ErrorSerializer
 from subscriptions.broker import sources as source_services
 from subscriptions.models import DeadLetter
-
-
-def dead_letter_body(dead_letter):
-    return {
-        "id": dead_letter.id,
-        "sourceId": str(dead_letter.source_id) if dead_letter.source_id else None,
-        "exchange": dead_letter.exchange,
-        "routingKey": dead_letter.routing_key,
-        "properties": dead_letter.properties,
-        "body": dead_letter.body,
-        "bodySize": dead_letter.body_size,
-        "reason": dead_letter.reason,
-        "receivedAt": iso_ms(dead_letter.received_at),
-        "redrivenAt": iso_ms(dead_letter.redriven_at) if dead_letter.redriven_at else None,
-    }
 
 
 class DeadLettersView(TenantAPIView):
@@ -37,10 +23,10 @@ class DeadLettersView(TenantAPIView):
         parameters=[
             *CountedPagination.parameters(),
         ],
-        responses={200: OpenApiTypes.OBJECT, **ERRORS},
+        responses={200: DeadLetterSerializer(many=True), **ERRORS},
     )
     def get(self, request, tenant):
-        return self.paged_response(source_services.dead_letters_of(self.tenant), dead_letter_body)
+        return self.paged_response(source_services.dead_letters_of(self.tenant), DeadLetterSerializer)
 
 
 class RedriveView(TenantAPIView):
@@ -60,5 +46,5 @@ class RedriveView(TenantAPIView):
         except source_services.RedriveFailed as exc:
             return error_response(400, str(exc))
         return Response(
-            {"eventId": recorded.event_id, "created": recorded.created, "deliveries": recorded.deliveries, "deadLetter": dead_letter_body(dead_letter)}
+            {"eventId": recorded.event_id, "created": recorded.created, "deliveries": recorded.deliveries, "deadLetter": DeadLetterSerializer(dead_letter).data}
         )

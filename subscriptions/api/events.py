@@ -5,24 +5,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from eventhub.api import error_response, iso_ms
+from eventhub.api import error_response
 from subscriptions import selectors
 from subscriptions.api.base import ERRORS, TenantAPIView
-from subscriptions.api.deliveries import DeliverySummary, delivery_summary
+from subscriptions.api.outputs import EventSerializer
 from subscriptions.api.pagination import Pagination
 from subscriptions.pipeline.ingest import IngestError, ingest_events
-
-
-def event_body(event):
-    return {
-        "id": event.event_id,
-        "type": event.type,
-        "timestamp": iso_ms(event.timestamp),
-        "receivedAt": iso_ms(event.received_at),
-        "origin": event.origin,
-        "data": event.data,
-        "deliveries": [delivery_summary(d) for d in event.deliveries.all()],
-    }
 
 
 EventInput = inline_serializer(
@@ -31,13 +19,6 @@ EventInput = inline_serializer(
      "timestamp": serializers.DateTimeField(required=False), "data": serializers.DictField()},
 )
 IngestResult = inline_serializer("IngestResult", {"id": serializers.CharField(), "created": serializers.BooleanField(), "deliveries": serializers.IntegerField()})
-EventOutput = inline_serializer("Event", {
-    "id": serializers.CharField(), "type": serializers.CharField(), "timestamp": serializers.DateTimeField(),
-    "receivedAt": serializers.DateTimeField(), "origin": serializers.CharField(), "data": serializers.DictField(),
-    "deliveries": DeliverySummary.__class__(many=True),
-})
-
-
 class EventsView(TenantAPIView):
     required_scopes = {"GET": "webhook.event_read", "POST": "webhook.event_publish"}
 
@@ -49,11 +30,11 @@ class EventsView(TenantAPIView):
     @extend_schema(
         summary="Recent events, newest first, each with its deliveries",
         parameters=[OpenApiParameter("type", OpenApiTypes.STR, description="only events of this type"), *Pagination.parameters()],
-        responses={200: EventOutput.__class__(many=True), **ERRORS},
+        responses={200: EventSerializer(many=True), **ERRORS},
     )
     def get(self, request, tenant):
         events = selectors.recent_events(self.tenant, request.query_params.get("type") or None)
-        return self.paged_response(events, event_body)
+        return self.paged_response(events, EventSerializer)
 
     @extend_schema(
         summary="Publish one event or a list; `id` is an idempotency key (the same id twice is stored once)",
