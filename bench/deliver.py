@@ -62,9 +62,9 @@ def prepare(urls, events):
     """Tenant, subscription, one endpoint per receiver, N events: N x M pending deliveries. Returns their bodies."""
     from django.core.management import call_command
 
-    from subscriptions.endpoints import create_endpoint
+    from subscriptions.endpoints.services import create_endpoint
     from subscriptions.models import Delivery
-    from subscriptions.pipeline import IncomingEvent, record_events
+    from subscriptions.pipeline.recording import IncomingEvent, record_events
     from subscriptions.services import SubscriptionChange, apply_subscription_change
     from tenants.services import create_tenant
 
@@ -106,7 +106,7 @@ async def raw_client(requests, concurrency):
 
 
 async def hub_worker(total, concurrency, batch):
-    from subscriptions.worker import DeliveryWorker
+    from subscriptions.delivery.worker import DeliveryWorker
 
     worker = DeliveryWorker(concurrency=concurrency, batch=batch, poll_seconds=0.05)
 

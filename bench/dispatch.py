@@ -89,7 +89,7 @@ def raw_pika(queue, count, prefetch, batch):
 
 
 def hub(options, count):
-    from subscriptions.dispatch import Dispatcher
+    from subscriptions.broker.dispatch import Dispatcher
 
     dispatcher = Dispatcher(**options)
     thread = threading.Thread(target=dispatcher.run, daemon=True)
@@ -111,10 +111,10 @@ def main():
     args = parser.parse_args()
 
     from eventhub.conf import hub_setting
-    from subscriptions.endpoints import create_endpoint
+    from subscriptions.endpoints.services import create_endpoint
     from subscriptions.models import Delivery, Event
     from subscriptions.services import SubscriptionChange, apply_subscription_change
-    from subscriptions.sources import create_source
+    from subscriptions.broker.sources import create_source
     from tenants.services import create_tenant
 
     prefetch = args.prefetch or hub_setting("PREFETCH")

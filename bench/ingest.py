@@ -50,7 +50,7 @@ BARE_APP = textwrap.dedent(
 )
 
 SUBSCRIBE = (
-    "from subscriptions.endpoints import create_endpoint; "
+    "from subscriptions.endpoints.services import create_endpoint; "
     "from subscriptions.services import SubscriptionChange, apply_subscription_change; "
     "from tenants.models import Tenant; t = Tenant.objects.get(name='bench'); "
     "apply_subscription_change(t, SubscriptionChange('product.created', 'SUBSCRIBE')); "

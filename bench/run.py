@@ -139,7 +139,7 @@ def scaling_tables(run):
             stamp = next((by[(k, c)].get("stamp_ms") for k in kinds if (k, c) in by), None)
             stamp = f"{stamp:.2f} ms" if stamp is not None else ""
             lines.append(f"| {c} | " + " | ".join(cells) + f" | {stamp} | >= 0.8 of base | {'yes' if met else '**no**'} |")
-        lines += ["", "The routing check (`pipeline.routing_stamp`: count and latest change of the tenant's endpoints and "
+        lines += ["", "The routing check (`pipeline.routing.routing_stamp`: count and latest change of the tenant's endpoints and "
                   "subscriptions) runs once per record_events call and reads every endpoint row of the tenant, so it grows with "
                   "the endpoints; the index lookup itself does not (bench/matching.py). See bench/profiles/README.md.", ""]
     for r in rows:

@@ -93,10 +93,10 @@ def table(model):
 def dispatch_scaling(env, messages, pg):
     import pika
 
-    from subscriptions.endpoints import create_endpoint
+    from subscriptions.endpoints.services import create_endpoint
     from subscriptions.models import Endpoint, Event
     from subscriptions.services import SubscriptionChange, apply_subscription_change
-    from subscriptions.sources import create_source
+    from subscriptions.broker.sources import create_source
     from tenants.services import create_tenant
 
     sys.path.insert(0, str(ROOT / "bench"))
@@ -157,9 +157,9 @@ def dispatch_scaling(env, messages, pg):
 
 
 def deliver_scaling(env, deliveries, urls, pg):
-    from subscriptions.endpoints import create_endpoint
+    from subscriptions.endpoints.services import create_endpoint
     from subscriptions.models import Attempt, Delivery
-    from subscriptions.pipeline import IncomingEvent, record_events
+    from subscriptions.pipeline.recording import IncomingEvent, record_events
     from subscriptions.services import SubscriptionChange, apply_subscription_change
     from tenants.services import create_tenant
 
@@ -272,8 +272,8 @@ def store_old_log(tenant, rows, pg):
 
 def hot_path(tenant, events, endpoints, rounds=2):
     """Best of `rounds`: events/s through record_events (batches of 250) and deliveries/s of a DeliveryWorker."""
-    from subscriptions.pipeline import IncomingEvent, record_events
-    from subscriptions.worker import DeliveryWorker
+    from subscriptions.pipeline.recording import IncomingEvent, record_events
+    from subscriptions.delivery.worker import DeliveryWorker
 
     best_record = best_deliver = 0.0
     for _ in range(rounds):
@@ -309,7 +309,7 @@ def hot_path(tenant, events, endpoints, rounds=2):
 
 def stamp_ms(tenant, calls=30):
     """What record_events pays per call to check that the tenant's routing index is current (two aggregates)."""
-    from subscriptions.pipeline import routing_stamp
+    from subscriptions.pipeline.routing import routing_stamp
 
     started = time.perf_counter()
     for _ in range(calls):

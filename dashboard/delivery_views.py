@@ -7,7 +7,7 @@ from django.views.decorators.http import require_POST
 from dashboard.access import sees_header_values, tenant_view
 from dashboard.forms import DeliveryFilterForm
 from dashboard.pages import paginate
-from subscriptions.deliveries import NotRetryable, masked_request_headers, retry_delivery
+from subscriptions.delivery.actions import NotRetryable, masked_request_headers, retry_delivery
 from subscriptions.models import Delivery, Endpoint
 
 PER_PAGE = 50

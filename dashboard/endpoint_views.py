@@ -13,11 +13,11 @@ from dashboard.access import MANAGES_ENDPOINTS, sees_header_values, tenant_view
 from dashboard.forms import EndpointForm, PreviewForm, ReplayForm
 from dashboard.pages import paginate
 from dashboard.selectors import endpoint_health
-from subscriptions import endpoints as endpoint_services
-from subscriptions.deliveries import (
+from subscriptions.endpoints import services as endpoint_services
+from subscriptions.delivery.actions import (
     PREVIEW_SIGNATURE_NOTE, UnknownEventType, masked_headers, preview_delivery, replay_endpoint, send_test_event,
 )
-from subscriptions.endpoints import Conflict
+from subscriptions.endpoints.services import Conflict
 from subscriptions.core.matching import patterns_match
 from subscriptions.models import Endpoint
 from subscriptions.selectors import visible_event_types

@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from dashboard.access import tenant_view
 from dashboard.forms import DeadLetterFilterForm, SourceForm
 from dashboard.pages import paginate
-from subscriptions import sources as source_services
+from subscriptions.broker import sources as source_services
 from subscriptions.models import DeadLetter, Source
 from subscriptions.selectors import visible_event_types
 from tenants.models import Role

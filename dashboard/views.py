@@ -9,7 +9,7 @@ from dashboard.access import tenant_view
 from dashboard.forms import MemberForm, SubscriptionFieldsForm
 from dashboard.pages import localized, paginate, redirect_back
 from subscriptions.catalog import SOURCES, catalog_sources
-from subscriptions.deliveries import sample_data
+from subscriptions.delivery.actions import sample_data
 from subscriptions.selectors import event_subscriptions, find_event_type
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange, apply_subscription_change
 from tenants.access import tenants_of

@@ -41,7 +41,7 @@ def seed():
     """A demo tenant with subscriptions, three endpoints, an hour of events and deliveries, a source and dead letters."""
     from django.utils import timezone
 
-    from subscriptions.endpoints import create_endpoint
+    from subscriptions.endpoints.services import create_endpoint
     from subscriptions.models import Attempt, DeadLetter, Delivery, DeliveryStatus, Event, Source
     from subscriptions.services import SubscriptionChange, apply_subscription_change
     from tenants.models import Role
@@ -105,7 +105,7 @@ def seed():
 
 def publish_traffic(seconds=4.0):
     """A few seconds of events into the demo tenant, as HTTP ingest would record them, for the live viewer's shot."""
-    from subscriptions.pipeline import IncomingEvent, record_events
+    from subscriptions.pipeline.recording import IncomingEvent, record_events
     from tenants.models import Tenant
 
     demo, rng = Tenant.objects.get(name="demo"), random.Random(7)

@@ -7,15 +7,14 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from eventhub.api import error_response, iso_ms
-from subscriptions import endpoints as endpoint_services
+from subscriptions.endpoints import services as endpoint_services
 from subscriptions import selectors
 from subscriptions.api.serializers import EndpointOutputSerializer, EndpointSerializer, ErrorSerializer
-from subscriptions.api.views import TenantAPIView
-from subscriptions.deliveries import masked_headers
+from subscriptions.api.base import ERRORS, TenantAPIView
+from subscriptions.delivery.actions import masked_headers
 from subscriptions.models import Endpoint
 from subscriptions.services import CONFLICT_MESSAGE
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 MANAGE_SCOPE = "webhook.endpoint_manage"
 HEADER_VALUES_NOTE = (
     f"The values of `headers` (often a receiver's credentials) are shown only to tokens with `{MANAGE_SCOPE}`; "

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from eventhub.conf import hub_setting
 from subscriptions.core.conditions import FilterError, compile_filter
-from subscriptions.delivery import TargetError, validate_headers, validate_target_url
+from subscriptions.delivery.sender import TargetError, validate_headers, validate_target_url
 from subscriptions.core.matching import PATTERN_RE, patterns_match
 from subscriptions.models import SCHEMA_TYPES
 from subscriptions.core.changes import change_pair_problem

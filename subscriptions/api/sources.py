@@ -1,24 +1,21 @@
-"""Broker sources and dead letters API: /webhook/{tenant}/sources[/{id}], /webhook/{tenant}/dead-letters[/{id}/redrive]."""
+"""Broker sources: /webhook/{tenant}/sources[/{id}]: which exchanges and keys a tenant's events come from."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
 from eventhub.api import error_response, iso_ms
 from subscriptions import selectors
-from subscriptions import sources as source_services
+from subscriptions.broker import sources as source_services
 from subscriptions.api.serializers import ErrorSerializer, MetadataVersionSerializer, NoExtraFieldsMixin, StrictCharField
-from subscriptions.api.views import TenantAPIView
+from subscriptions.api.base import ERRORS, TenantAPIView
 from subscriptions.core.amqp import EXCHANGE_TYPES, binding_key_problem, exchange_name_problem
-from subscriptions.models import DeadLetter, Source
+from subscriptions.models import Source
 from subscriptions.services import CONFLICT_MESSAGE
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 MAX_BINDING_KEYS = 50
-DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 50, 200
 
 WIRE_TO_MODEL = {
     "name": "name", "exchange": "exchange", "exchangeType": "exchange_type", "bindingKeys": "binding_keys",
@@ -145,71 +142,3 @@ class SourceDetailView(SourceContextMixin, TenantAPIView):
     def delete(self, request, tenant, source_id):
         source_services.delete_source(self.get_source(source_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
-
-
-# --- dead letters ---------------------------------------------------------------------------
-
-
-def dead_letter_body(dead_letter):
-    return {
-        "id": dead_letter.id,
-        "sourceId": str(dead_letter.source_id) if dead_letter.source_id else None,
-        "exchange": dead_letter.exchange,
-        "routingKey": dead_letter.routing_key,
-        "properties": dead_letter.properties,
-        "body": dead_letter.body,
-        "bodySize": dead_letter.body_size,
-        "reason": dead_letter.reason,
-        "receivedAt": iso_ms(dead_letter.received_at),
-        "redrivenAt": iso_ms(dead_letter.redriven_at) if dead_letter.redriven_at else None,
-    }
-
-
-def page_param(request, name, default, maximum):
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
-        raise ValidationError({name: [f"Expected a whole number from 1 to {maximum}."]})
-    return int(raw)
-
-
-class DeadLettersView(TenantAPIView):
-    required_scopes = {"GET": "webhook.source_read"}
-
-    @extend_schema(
-        summary="Broker messages of the tenant's sources that could not become events, newest first",
-        parameters=[
-            OpenApiParameter("pageNumber", OpenApiTypes.INT, description="1-based page (default 1)"),
-            OpenApiParameter("pageSize", OpenApiTypes.INT, description=f"items per page (default {DEFAULT_PAGE_SIZE}, at most {MAX_PAGE_SIZE})"),
-        ],
-        responses={200: OpenApiTypes.OBJECT, **ERRORS},
-    )
-    def get(self, request, tenant):
-        size = page_param(request, "pageSize", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        number = page_param(request, "pageNumber", 1, 1_000_000)
-        rows = source_services.dead_letters_of(self.tenant)
-        total = rows.count()
-        page = rows[(number - 1) * size: number * size]
-        return Response([dead_letter_body(d) for d in page], headers={"X-Total-Count": str(total)})
-
-
-class RedriveView(TenantAPIView):
-    required_scopes = {"POST": "webhook.source_manage"}
-
-    @extend_schema(summary="Convert a dead-lettered message again (e.g. after creating the missing source or type)",
-                   request=None, responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, **ERRORS})
-    def post(self, request, tenant, dead_letter_id):
-        try:
-            if not dead_letter_id.isdigit() or len(dead_letter_id) > 18:  # a bigint, never a database error
-                raise ValueError(dead_letter_id)
-            dead_letter = DeadLetter.objects.get(pk=int(dead_letter_id), tenant=self.tenant)
-        except (DeadLetter.DoesNotExist, ValueError):
-            raise NotFound(f"Dead letter '{dead_letter_id}' does not exist.")
-        try:
-            recorded = source_services.redrive_dead_letter(dead_letter)
-        except source_services.RedriveFailed as exc:
-            return error_response(400, str(exc))
-        return Response(
-            {"eventId": recorded.event_id, "created": recorded.created, "deliveries": recorded.deliveries, "deadLetter": dead_letter_body(dead_letter)}
-        )

@@ -1,11 +1,11 @@
 from django.urls import path
 
-from subscriptions.api import endpoints, log, sources, views
+from subscriptions.api import dead_letters, deliveries, endpoints, event_subscriptions, event_types, events, sources
 
 urlpatterns = [
-    path("webhook/<str:tenant>/event-subscriptions", views.EventSubscriptionsView.as_view(), name="event-subscriptions"),
-    path("webhook/<str:tenant>/event-types", views.EventTypesView.as_view(), name="event-types"),
-    path("webhook/<str:tenant>/event-types/<str:key>", views.EventTypeDetailView.as_view(), name="event-type-detail"),
+    path("webhook/<str:tenant>/event-subscriptions", event_subscriptions.EventSubscriptionsView.as_view(), name="event-subscriptions"),
+    path("webhook/<str:tenant>/event-types", event_types.EventTypesView.as_view(), name="event-types"),
+    path("webhook/<str:tenant>/event-types/<str:key>", event_types.EventTypeDetailView.as_view(), name="event-type-detail"),
 ]
 
 urlpatterns += [
@@ -15,18 +15,18 @@ urlpatterns += [
 ]
 
 urlpatterns += [
-    path("webhook/<str:tenant>/events", log.EventsView.as_view(), name="events"),
-    path("webhook/<str:tenant>/deliveries", log.DeliveriesView.as_view(), name="deliveries"),
-    path("webhook/<str:tenant>/deliveries/<str:delivery_id>", log.DeliveryDetailView.as_view(), name="delivery-detail"),
-    path("webhook/<str:tenant>/deliveries/<str:delivery_id>/retry", log.RetryDeliveryView.as_view(), name="delivery-retry"),
-    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/replay", log.ReplayEndpointView.as_view(), name="endpoint-replay"),
-    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/preview", log.PreviewView.as_view(), name="endpoint-preview"),
-    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/test", log.TestSendView.as_view(), name="endpoint-test"),
+    path("webhook/<str:tenant>/events", events.EventsView.as_view(), name="events"),
+    path("webhook/<str:tenant>/deliveries", deliveries.DeliveriesView.as_view(), name="deliveries"),
+    path("webhook/<str:tenant>/deliveries/<str:delivery_id>", deliveries.DeliveryDetailView.as_view(), name="delivery-detail"),
+    path("webhook/<str:tenant>/deliveries/<str:delivery_id>/retry", deliveries.RetryDeliveryView.as_view(), name="delivery-retry"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/replay", deliveries.ReplayEndpointView.as_view(), name="endpoint-replay"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/preview", deliveries.PreviewView.as_view(), name="endpoint-preview"),
+    path("webhook/<str:tenant>/endpoints/<str:endpoint_id>/test", deliveries.TestSendView.as_view(), name="endpoint-test"),
 ]
 
 urlpatterns += [
     path("webhook/<str:tenant>/sources", sources.SourcesView.as_view(), name="sources"),
     path("webhook/<str:tenant>/sources/<str:source_id>", sources.SourceDetailView.as_view(), name="source-detail"),
-    path("webhook/<str:tenant>/dead-letters", sources.DeadLettersView.as_view(), name="dead-letters"),
-    path("webhook/<str:tenant>/dead-letters/<str:dead_letter_id>/redrive", sources.RedriveView.as_view(), name="dead-letter-redrive"),
+    path("webhook/<str:tenant>/dead-letters", dead_letters.DeadLettersView.as_view(), name="dead-letters"),
+    path("webhook/<str:tenant>/dead-letters/<str:dead_letter_id>/redrive", dead_letters.RedriveView.as_view(), name="dead-letter-redrive"),
 ]

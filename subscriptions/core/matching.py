@@ -1,6 +1,6 @@
 """Which endpoints get an event: `events` patterns (exact keys or `*` wildcards), the routing index, and the bodies.
 
-Pure: plain data in, plain data out. The index is built once per configuration change (see pipeline.routing_index)
+Pure: plain data in, plain data out. The index is built once per configuration change (see pipeline/routing.py)
 and answers per event with a dict lookup plus the candidates' compiled filters, never a scan of every endpoint.
 """
 

@@ -1,7 +1,7 @@
 """What one delivery attempt's result means: succeeded, retry when, or give up (and whether to disable the endpoint).
 
 Pure: the result's status code, headers, error and whether the SSRF guard refused it in; a Verdict out. The worker
-applies it (subscriptions.worker); the schedule and the Retry-After bound are settings, passed in or read once.
+applies it (subscriptions.delivery.worker); the schedule and the Retry-After bound are settings, passed in or read once.
 """
 
 from __future__ import annotations

@@ -132,7 +132,7 @@ def receiver():
 
 
 def test_send_a_test_event_to_a_local_receiver_and_find_the_delivery_with_its_attempt(hub_server, page, owner_login, receiver, settings):
-    from subscriptions import worker  # part of the app: an import error is a failure, never a skip
+    from subscriptions.delivery import worker  # part of the app: an import error is a failure, never a skip
     settings.EVENTHUB = {**getattr(settings, "EVENTHUB", {}), "ALLOW_PRIVATE_TARGETS": True}
     log_in(page, hub_server)
     page.goto(f"{hub_server}/t/acme/endpoints/new/")
@@ -160,7 +160,7 @@ def test_send_a_test_event_to_a_local_receiver_and_find_the_delivery_with_its_at
 def test_create_the_missing_source_and_re_drive_a_dead_letter(hub_server, page, owner_login):
     from subscriptions.core.amqp import Message
     from subscriptions.models import DeadLetter, Event
-    from subscriptions.sources import dead_letter_row, store_dead_letters
+    from subscriptions.broker.sources import dead_letter_row, store_dead_letters
 
     message = Message("shop.events", "shop.product.created", b'{"id": "p-7", "note": "<b>bold</b>"}', {"messageId": "m-7", "type": "product.created"})
     reason = "no enabled source matches exchange 'shop.events' and routing key 'shop.product.created'"

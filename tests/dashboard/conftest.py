@@ -1,7 +1,7 @@
 import pytest
 from django.test import Client
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from tenants.models import Role
 from tenants.services import add_member, ensure_user
 

@@ -7,8 +7,8 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from subscriptions.deliveries import PREVIEW_SECRET
-from subscriptions.endpoints import create_endpoint
+from subscriptions.delivery.actions import PREVIEW_SECRET
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Event
 from tenants.models import Role
 

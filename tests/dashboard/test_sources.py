@@ -10,7 +10,7 @@ from django.utils import timezone
 from subscriptions.core.amqp import Message
 from subscriptions.models import DeadLetter, Delivery, Event, Source
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source, dead_letter_row, store_dead_letters, update_source
+from subscriptions.broker.sources import create_source, dead_letter_row, store_dead_letters, update_source
 from tenants.models import Role
 
 pytestmark = pytest.mark.django_db

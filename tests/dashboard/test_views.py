@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from subscriptions.endpoints import create_endpoint, update_endpoint
+from subscriptions.endpoints.services import create_endpoint, update_endpoint
 from subscriptions.models import (
     Attempt, DeadLetter, Delivery, DeliveryStatus, Endpoint, EndpointSecret, Event, EventSubscription, Source,
 )

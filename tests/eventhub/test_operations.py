@@ -11,9 +11,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from eventhub import health
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, DeliveryStatus, Event
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.retention import prune
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 

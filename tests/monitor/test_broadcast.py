@@ -36,7 +36,7 @@ async def test_with_the_in_memory_layer_and_nobody_watching_nothing_is_queued(te
 
 
 def record(tenant):
-    from subscriptions.pipeline import IncomingEvent, record_events
+    from subscriptions.pipeline.recording import IncomingEvent, record_events
 
     return record_events(tenant, [IncomingEvent("product.created", {"id": "p1", "name": "<b>x</b>"}, id="evt-1")])
 

@@ -10,10 +10,10 @@ import pytest
 from django.db.models import Count, F
 
 from eventhub.metrics import REGISTRY
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Event
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.worker import start_in_background
+from subscriptions.delivery.worker import start_in_background
 from tests.reliability.faults import HostileReceiver
 from tests.subscriptions.broker_helpers import wait_until
 

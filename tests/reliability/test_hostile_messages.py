@@ -5,10 +5,10 @@ nothing is lost: the good messages around it are stored once."""
 import pytest
 
 from subscriptions.core.amqp import Message, parse_body
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, Event
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source
+from subscriptions.broker.sources import create_source
 from tests.subscriptions.broker_helpers import running_dispatcher, wait_until
 
 # Deep enough to pass json.loads at a shallow stack, too deep to be encoded again from deep inside Django.

@@ -4,11 +4,11 @@ under the same webhook-id, and no more than the first 4 KiB of any answer is rea
 
 import pytest
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.worker import deliver_now
+from subscriptions.delivery.worker import deliver_now
 from tests.reliability.faults import HUGE, HostileReceiver
 from tests.subscriptions.broker_helpers import wait_until
 

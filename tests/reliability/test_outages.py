@@ -18,11 +18,11 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from monitor.bridge import Bridge
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus, Event, Source
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source
+from subscriptions.broker.sources import create_source
 from tests.conftest import SERVICE_URLS
 from tests.subscriptions.broker_helpers import TcpProxy, running_dispatcher, wait_until
 

@@ -9,7 +9,7 @@ import pytest
 from pythonjsonlogger.json import JsonFormatter
 from rest_framework.test import APIClient
 
-from subscriptions.worker import deliver_now
+from subscriptions.delivery.worker import deliver_now
 from tenants.scopes import SCOPES
 from tenants.services import create_api_client
 

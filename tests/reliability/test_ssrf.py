@@ -11,11 +11,11 @@ import socket
 import pytest
 from aiohttp.abc import AbstractResolver
 
-import subscriptions.delivery
-from subscriptions.endpoints import create_endpoint
+import subscriptions.delivery.sender
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
-from subscriptions.pipeline import IncomingEvent, record_events
-from subscriptions.worker import deliver_now
+from subscriptions.pipeline.recording import IncomingEvent, record_events
+from subscriptions.delivery.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
 BASE = "/webhook/acme"
@@ -56,7 +56,7 @@ def dns(monkeypatch):
         async def close(self):
             pass
 
-    monkeypatch.setattr(subscriptions.delivery, "DefaultResolver", ScriptedResolver)
+    monkeypatch.setattr(subscriptions.delivery.sender, "DefaultResolver", ScriptedResolver)
     answers.asked = asked
     return answers
 
@@ -97,8 +97,8 @@ def test_numeric_spellings_of_loopback_are_refused_at_save_even_where_private_ta
 @pytest.mark.parametrize("location", ["http://127.0.0.1:{port}/internal", "http://localhost:{port}/internal"])
 def test_a_redirect_from_a_public_looking_endpoint_is_not_followed(tenant, api, receiver, dns, monkeypatch, status, location):
     # The receiver plays the public internet: its address counts as public for this test, nothing else does.
-    real = subscriptions.delivery.is_forbidden_address
-    monkeypatch.setattr(subscriptions.delivery, "is_forbidden_address", lambda address: address != "127.0.0.1" and real(address))
+    real = subscriptions.delivery.sender.is_forbidden_address
+    monkeypatch.setattr(subscriptions.delivery.sender, "is_forbidden_address", lambda address: address != "127.0.0.1" and real(address))
     dns["hooks.example.com"] = [["127.0.0.1"]]
     dns["localhost"] = [["127.0.0.1"]]
     receiver.script = lambda r: (status, {"Location": location.format(port=receiver.port)}, "", 0) if r.path == "/hook" else (200, {}, "ok", 0)

@@ -245,7 +245,7 @@ def test_source_create(doors, body):
 
 @pytest.fixture
 def broker_rules(tenant, other_tenant):
-    from subscriptions.sources import create_source
+    from subscriptions.broker.sources import create_source
 
     create_source(tenant, {"name": "fuzz", "exchange": "fuzz.events", "binding_keys": ["#"], "catch_all_type": "product.created"})
     create_source(other_tenant, {"name": "good", "exchange": "good.events", "binding_keys": ["#"]})
@@ -253,7 +253,7 @@ def broker_rules(tenant, other_tenant):
 
 def broker_message(exchange, routing_key, body: bytes, message_id):
     from subscriptions.core.amqp import Message
-    from subscriptions.dispatch import Delivered
+    from subscriptions.broker.ingest import Delivered
 
     return Delivered(tag=0, message=Message(exchange, routing_key, body, {"contentType": "application/json", "messageId": message_id}))
 
@@ -261,7 +261,7 @@ def broker_message(exchange, routing_key, body: bytes, message_id):
 def check_broker_message(doors, tenant, data):
     """A message body with anything in it becomes an event that reads back, or a dead letter of its tenant; the other
     tenant's message in the same batch is stored either way."""
-    from subscriptions.dispatch import RulesCache, ingest_batch
+    from subscriptions.broker.ingest import RulesCache, ingest_batch
 
     cache.clear()
     bad_id, good_id = f"fuzz-{uuid.uuid4().hex}", f"good-{uuid.uuid4().hex}"

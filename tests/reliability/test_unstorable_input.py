@@ -5,7 +5,7 @@ every later read or a silent drop on the other): run this file on both."""
 
 import pytest
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Endpoint, Event, EventType, Source
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 

@@ -179,7 +179,7 @@ def _close(sock):
 @contextmanager
 def running_dispatcher(**options):
     """A Dispatcher consuming on a thread while the block runs; stopped (its batch acknowledged) and joined after."""
-    from subscriptions.dispatch import Dispatcher
+    from subscriptions.broker.dispatch import Dispatcher
 
     dispatcher = Dispatcher(**options)
     thread = threading.Thread(target=dispatcher.run, daemon=True)

@@ -6,11 +6,11 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.worker import deliver_now
+from subscriptions.delivery.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
 

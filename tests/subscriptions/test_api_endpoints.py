@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from subscriptions.endpoints import signing_secrets
+from subscriptions.endpoints.services import signing_secrets
 from subscriptions.models import Endpoint
 from subscriptions.services import CONFLICT_MESSAGE
 

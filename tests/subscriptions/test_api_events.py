@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, Event
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 
@@ -95,6 +95,20 @@ def test_the_event_log_lists_recent_events_with_deliveries_paged_and_filtered(ap
     assert created[0]["deliveries"][0]["endpoint"] == str(routed.pk)
     assert len(api.get(URL, {"type": "product.created", "pageSize": 2, "pageNumber": 2}).json()) == 1
     assert api.get(URL, {"pageSize": 1000}).status_code == 400
+
+
+@pytest.mark.parametrize("query", ["pageSize=0", "pageSize=201", "pageSize=", "pageNumber=0", "pageNumber=10001",
+                                   "pageNumber=x", "pageSize=%C2%B2", "pageNumber=%D9%A1"])
+def test_a_page_parameter_that_is_not_a_whole_number_in_range_is_a_400_naming_it(api, query):
+    response = api.get(f"{URL}?{query}")
+    assert response.status_code == 400, response.content
+    assert response.json()["details"][0]["field"] == query.split("=")[0]
+
+
+def test_a_page_past_the_end_is_an_empty_list_without_a_total(api, routed):
+    post(api, {"type": "product.created", "id": "e1", "data": {}})
+    response = api.get(URL, {"pageSize": 1, "pageNumber": 2})
+    assert response.status_code == 200 and response.json() == [] and "X-Total-Count" not in response
 
 
 def test_scopes_and_tenants_are_enforced(tenant, other_tenant, api_client_for, routed):

@@ -8,13 +8,13 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from monitor import broadcast
-from subscriptions.deliveries import PREVIEW_SECRET, masked_request_headers, preview_delivery
-from subscriptions.delivery import USER_AGENT
-from subscriptions.endpoints import create_endpoint
+from subscriptions.delivery.actions import PREVIEW_SECRET, masked_request_headers, preview_delivery
+from subscriptions.delivery.sender import USER_AGENT
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.worker import deliver_now
+from subscriptions.delivery.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
 

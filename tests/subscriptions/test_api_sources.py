@@ -7,7 +7,7 @@ import pytest
 from subscriptions.core.amqp import Message
 from subscriptions.models import DeadLetter, Event, Source
 from subscriptions.services import CONFLICT_MESSAGE, SubscriptionChange, apply_subscription_change
-from subscriptions.sources import dead_letter_row, store_dead_letters
+from subscriptions.broker.sources import dead_letter_row, store_dead_letters
 
 pytestmark = pytest.mark.django_db
 

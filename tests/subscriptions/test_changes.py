@@ -8,10 +8,10 @@ from subscriptions.catalog import builtin_change_pairs, builtin_definitions
 from subscriptions.core.changes import ChangePair, change_pair_problem, changed_paths, changes_of
 from subscriptions.core.conditions import FilterError, compile_filter
 from subscriptions.core.payloads import compile_custom_payload, shape_body
-from subscriptions.deliveries import preview_delivery
-from subscriptions.endpoints import create_endpoint
+from subscriptions.delivery.actions import preview_delivery
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 
 # Where the seeds put the new and the old object of every update event that has both (000: entrecode, 004:

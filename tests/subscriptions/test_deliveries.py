@@ -7,12 +7,12 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from subscriptions.deliveries import (
+from subscriptions.delivery.actions import (
     PREVIEW_SECRET, NotRetryable, UnknownEventType, preview_delivery, replay_endpoint, retry_delivery, send_test_event,
 )
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus, Event
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 
 pytestmark = pytest.mark.django_db

@@ -2,7 +2,7 @@
 
 import pytest
 
-from subscriptions.delivery import TargetError, is_forbidden_address, validate_headers, validate_target_url
+from subscriptions.delivery.sender import TargetError, is_forbidden_address, validate_headers, validate_target_url
 
 
 @pytest.mark.parametrize(
@@ -91,7 +91,7 @@ def test_a_public_name_is_accepted_and_checked_again_when_resolved(receiver, mon
     import asyncio
     import socket
 
-    from subscriptions import delivery
+    from subscriptions.delivery import sender as delivery
 
     url = f"http://hooks.example.com:{receiver.port}/hook"
     assert validate_target_url(url) == url  # a public name: accepted when saved

@@ -9,12 +9,12 @@ import pika
 import pytest
 
 from subscriptions.catalog import builtin_definitions
-from subscriptions.dispatch import REASON_HEADER, start_in_background
-from subscriptions.endpoints import create_endpoint
+from subscriptions.broker.dispatch import REASON_HEADER, start_in_background
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, Event
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.signals import message_dead_lettered
-from subscriptions.sources import create_source
+from subscriptions.broker.sources import create_source
 from tests.subscriptions.broker_helpers import running_dispatcher, wait_until
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
@@ -78,7 +78,7 @@ MALFORMED = [
 
 
 def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_queue_moves_on(tenant, broker, run_dispatcher, caplog):
-    caplog.set_level("WARNING", logger="subscriptions.dispatch")
+    caplog.set_level("WARNING", logger="subscriptions.broker.dispatch")
     source(tenant, broker, keys=("a.#", ""))
     announced = []
     message_dead_lettered.connect(lambda dead_letter, **kw: announced.append(dead_letter.reason), weak=False, dispatch_uid="t")
@@ -106,7 +106,7 @@ def test_malformed_messages_are_dead_lettered_with_their_reason_and_the_queue_mo
         assert reason in props.headers[REASON_HEADER] and body == sent and props.delivery_mode == 2
     assert sorted(announced) == sorted(r.reason for r in rows)
     assert Event.objects.count() == 1
-    logged = [r for r in caplog.records if r.name == "subscriptions.dispatch" and r.getMessage().startswith("dead-lettered")]
+    logged = [r for r in caplog.records if r.name == "subscriptions.broker.dispatch" and r.getMessage().startswith("dead-lettered")]
     assert sorted(r.routing_key for r in logged) == sorted(rk for rk, *_ in MALFORMED)
     assert all(r.reason and r.exchange == broker.exchange for r in logged)
 

@@ -12,13 +12,14 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from subscriptions import dispatch
+from subscriptions.broker import ingest
 from subscriptions.core.amqp import Message
-from subscriptions.dispatch import REASON_HEADER, Delivered, RulesCache, ingest_batch
-from subscriptions.endpoints import create_endpoint
+from subscriptions.broker.dispatch import REASON_HEADER
+from subscriptions.broker.ingest import Delivered, RulesCache, ingest_batch
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, Endpoint, Event, Source
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source, dead_letter_row
+from subscriptions.broker.sources import create_source, dead_letter_row
 from tests.subscriptions.broker_helpers import running_dispatcher, wait_until
 
 EXCHANGE = "publicAPI"
@@ -152,14 +153,14 @@ def test_a_source_row_that_breaks_matching_is_ignored_and_the_other_tenants_mess
 def test_an_unexpected_failure_converting_one_message_dead_letters_it_for_the_matching_tenant(tenant, other_tenant, monkeypatch):
     setup_tenant(tenant)
     setup_tenant(other_tenant)
-    convert = dispatch.convert
+    convert = ingest.convert
 
     def failing(message, *args, **kwargs):
         if message.properties["messageId"] == "boom":
             raise RuntimeError("a bug")
         return convert(message, *args, **kwargs)
 
-    monkeypatch.setattr(dispatch, "convert", failing)
+    monkeypatch.setattr(ingest, "convert", failing)
     outcome = ingest_batch([delivered(1, tenant, {"n": 1}, "a1"), delivered(2, tenant, {"n": 2}, "boom"),
                             delivered(3, other_tenant, {"n": 3}, "g1")], RulesCache())
     assert event_ids(tenant) == {"a1"} and event_ids(other_tenant) == {"g1"}
@@ -171,14 +172,14 @@ def test_an_unexpected_failure_converting_one_message_dead_letters_it_for_the_ma
 @pytest.mark.django_db
 def test_a_dead_letter_that_cannot_be_stored_still_leaves_on_the_dead_letter_exchange(tenant, monkeypatch):
     setup_tenant(tenant)
-    store = dispatch.store_dead_letters
+    store = ingest.store_dead_letters
 
     def refusing(rows):
         if rows:
             raise ValueError("refused")
         return store(rows)
 
-    monkeypatch.setattr(dispatch, "store_dead_letters", refusing)
+    monkeypatch.setattr(ingest, "store_dead_letters", refusing)
     outcome = ingest_batch([delivered(1, tenant, {"n": 1}, "a1"), delivered(2, tenant, SURROGATE, "bad")], RulesCache())
     assert event_ids(tenant) == {"a1"}
     [(item, reason)] = outcome.dead  # published before the batch is acknowledged: not lost

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from subscriptions.models import DeadLetter, Event
-from subscriptions.sources import create_source
+from subscriptions.broker.sources import create_source
 from tests.subscriptions.broker_helpers import TcpProxy, running_dispatcher, wait_until
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

@@ -7,14 +7,14 @@ import time
 import pytest
 from django.db import connection
 
-from subscriptions.dispatch import Delivered, RulesCache, ingest_batch
+from subscriptions.broker.ingest import Delivered, RulesCache, ingest_batch
 from subscriptions.core.amqp import Message
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.core.matching import RoutingIndex
 from subscriptions.models import Delivery, Endpoint, Event
-from subscriptions.pipeline import IncomingEvent, record_events, route_events, store_routed_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events, route_events, store_routed_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source
+from subscriptions.broker.sources import create_source
 
 HOSTILE_FILTER = {"$or": [{"data.x": {"$regex": "(a|aa)+$"}} for _ in range(120)]}  # the filter
 EVIL_TEXT = "a" * 30000 + "!"

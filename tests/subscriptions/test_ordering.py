@@ -19,12 +19,13 @@ from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from pika.adapters.blocking_connection import BlockingChannel, BlockingConnection
 
-from subscriptions import dispatch, worker
-from subscriptions.endpoints import create_endpoint
+from subscriptions.broker import ingest
+from subscriptions.delivery import worker
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus, Event
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.sources import create_source
+from subscriptions.broker.sources import create_source
 from tests.conftest import IN_CI
 from tests.subscriptions.broker_helpers import running_dispatcher, unacknowledged, wait_until
 
@@ -75,7 +76,7 @@ def test_the_dispatcher_acknowledges_a_batch_only_after_its_commit(tenant, broke
     acks = []  # (delivery tag, messages committed when the ack was sent)
     consumer_turns = []  # threads that ran a broker I/O turn while the commit was held
 
-    real_store = dispatch.store_routed_events
+    real_store = ingest.store_routed_events
 
     def store_then_hold(routed):
         result = real_store(routed)
@@ -96,7 +97,7 @@ def test_the_dispatcher_acknowledges_a_batch_only_after_its_commit(tenant, broke
             consumer_turns.append(threading.current_thread())
         return real_turn(conn, *args, **kwargs)
 
-    monkeypatch.setattr(dispatch, "store_routed_events", store_then_hold)
+    monkeypatch.setattr(ingest, "store_routed_events", store_then_hold)
     monkeypatch.setattr(BlockingChannel, "basic_ack", spy_ack)
     monkeypatch.setattr(BlockingConnection, "process_data_events", spy_turn)
 

@@ -9,11 +9,11 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from standardwebhooks.webhooks import Webhook
 
 from subscriptions.core.payloads import cloudevents_source, compile_custom_payload, shape_body
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.worker import deliver_now
+from subscriptions.delivery.worker import deliver_now
 
 CODEX = {"event": "insert", "model": "recipe", "organization": "codex",
          "object": {"id": "ce9NGrW6Tl", "title": "Pasta"}}
@@ -129,8 +129,8 @@ def test_cloudevents_are_sent_with_their_content_type_signed_and_readable_by_the
 
 @pytest.mark.django_db
 def test_a_retry_and_a_replay_keep_the_content_type_the_body_was_rendered_with(tenant, private_targets):
-    from subscriptions.deliveries import replay_endpoint
-    from subscriptions.endpoints import update_endpoint
+    from subscriptions.delivery.actions import replay_endpoint
+    from subscriptions.endpoints.services import update_endpoint
 
     subscribe(tenant, "entry.insert")
     endpoint, _ = create_endpoint(tenant, {"url": "https://hooks.example.com/a", "events": ["entry.*"], "payload_format": "cloudevents"})

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from subscriptions import pipeline
-from subscriptions.endpoints import create_endpoint, update_endpoint
+from subscriptions.pipeline import recording as pipeline
+from subscriptions.endpoints.services import create_endpoint, update_endpoint
 from subscriptions.models import Delivery, Event
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 
 pytestmark = pytest.mark.django_db

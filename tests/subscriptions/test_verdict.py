@@ -1,5 +1,5 @@
 """The delivery verdict (core.retry.judge_attempt) against the README's rules and the DEFAULT schedule, and the
-endpoint's failing clock (worker._update_endpoint_health) against the default 5 days.
+endpoint's failing clock (claims._update_endpoint_health) against the default 5 days.
 
 README: "2xx is success. Network errors, timeouts, 408, 429 (honouring Retry-After) and 5xx are retried after 0 s,
 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, then the delivery fails; other 4xx fail at once; 410 disables the
@@ -14,7 +14,7 @@ import pytest
 
 from eventhub.conf import DEFAULTS
 from subscriptions.core.retry import judge_attempt
-from subscriptions.delivery import SendResult
+from subscriptions.delivery.sender import SendResult
 from subscriptions.models import DeliveryStatus
 
 # Written from the README, not read from the code: the wait before try 1, 2, ... 8; after try 8 the delivery fails.
@@ -176,13 +176,13 @@ def test_retry_after_does_not_keep_a_delivery_alive_past_its_last_try():
 
 @pytest.fixture
 def endpoint(tenant):
-    from subscriptions.endpoints import create_endpoint
+    from subscriptions.endpoints.services import create_endpoint
 
     return create_endpoint(tenant, {"url": "https://receiver.example/hook", "events": ["*"]})[0]
 
 
 def health(endpoint, ok, now, gone=None):
-    from subscriptions.worker import _update_endpoint_health
+    from subscriptions.delivery.claims import _update_endpoint_health
 
     return _update_endpoint_health({endpoint.pk: ok}, gone or {}, now)
 

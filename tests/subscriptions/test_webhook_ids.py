@@ -11,13 +11,13 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from subscriptions.deliveries import replay_endpoint, send_test_event
-from subscriptions.endpoints import create_endpoint
+from subscriptions.delivery.actions import replay_endpoint, send_test_event
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus, Event
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.core.signing import new_message_uuid, new_webhook_id, webhook_id
-from subscriptions.worker import deliver_now
+from subscriptions.delivery.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
 

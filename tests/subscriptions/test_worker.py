@@ -10,12 +10,12 @@ import pytest
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
-from subscriptions.endpoints import create_endpoint, rotate_secret
+from subscriptions.endpoints.services import create_endpoint, rotate_secret
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.signals import delivery_attempted, endpoint_disabled
-from subscriptions.worker import deliver_now
+from subscriptions.delivery.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
 
@@ -218,9 +218,9 @@ def test_a_pending_delivery_goes_to_the_endpoints_current_url(tenant, hook, rece
 def test_a_failed_attempt_is_logged_with_the_event_and_delivery_ids_and_nothing_of_the_body(tenant, hook, receiver, caplog):
     receiver.script = lambda r: (503, {}, "down", 0)
     record_events(tenant, [IncomingEvent("product.created", {"id": "p1", "password": "hunter2"}, id="evt-logged")])
-    with caplog.at_level("WARNING", logger="subscriptions.worker"):
+    with caplog.at_level("WARNING", logger="subscriptions.delivery"):
         deliver_now()
-    [record] = [r for r in caplog.records if r.name == "subscriptions.worker"]
+    [record] = [r for r in caplog.records if r.name.startswith("subscriptions.delivery.")]
     delivery = Delivery.objects.get()
     assert record.event_id == "evt-logged" and record.delivery_id == delivery.pk and record.outcome == "retrying"
     assert record.status_code == 503 and record.endpoint_id == str(hook[0].pk)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.worker import start_in_background
+from subscriptions.delivery.worker import start_in_background
 from tests.subscriptions.broker_helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.django_db(transaction=True)
 def test_the_background_worker_is_woken_by_new_events_instead_of_waiting_for_its_poll(tenant, receiver, settings, monkeypatch):
-    from subscriptions import worker as worker_module
+    from subscriptions.delivery import worker as worker_module
 
     settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True, "DELIVERY_POLL_SECONDS": 3600}
     apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
@@ -121,7 +121,7 @@ def test_a_hanging_endpoint_gets_only_its_share_of_slots_and_the_others_keep_flo
 def test_results_a_busy_database_could_not_take_are_recorded_later_not_sent_again(tenant, receiver, settings, monkeypatch):
     from django.db import OperationalError
 
-    from subscriptions import worker as worker_module
+    from subscriptions.delivery import worker as worker_module
 
     settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True, "DELIVERY_POLL_SECONDS": 0.05, "DELIVERY_LEASE_MARGIN_SECONDS": 1}
     apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))

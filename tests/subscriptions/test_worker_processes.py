@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from subscriptions.endpoints import create_endpoint
+from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +39,8 @@ def wait_until(condition, timeout, step=0.1):
 
 
 SEED = """
-from subscriptions.endpoints import create_endpoint
-from subscriptions.pipeline import IncomingEvent, record_events
+from subscriptions.endpoints.services import create_endpoint
+from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from tenants.services import create_tenant
 tenant = create_tenant("acme")[0]

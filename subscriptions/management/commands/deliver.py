@@ -6,7 +6,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from eventhub.conf import hub_setting
-from subscriptions.worker import DeliveryWorker
+from subscriptions.delivery.worker import DeliveryWorker
 
 
 class Command(BaseCommand):

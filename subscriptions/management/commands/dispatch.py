@@ -5,7 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from subscriptions.dispatch import Dispatcher
+from subscriptions.broker.dispatch import Dispatcher
 
 
 class Command(BaseCommand):

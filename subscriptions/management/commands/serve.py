@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand
 from django.core.signals import setting_changed
 from django.db import transaction
 
-from subscriptions.dispatch import start_in_background as start_dispatcher
+from subscriptions.broker.dispatch import start_in_background as start_dispatcher
 from tenants.models import Role
 from tenants.scopes import SCOPES
 from tenants.services import add_member, create_tenant, ensure_user, issue_token
@@ -81,7 +81,7 @@ class Command(BaseCommand):
 
 
 def start_delivery_worker():
-    from subscriptions.worker import start_in_background
+    from subscriptions.delivery.worker import start_in_background
 
     return start_in_background()
 

@@ -8,27 +8,25 @@ the commit: `events_recorded` is sent on commit, and the delivery worker and the
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
 from django.utils import timezone
 
 from eventhub.conf import hub_setting
 from subscriptions.bulk import bulk_insert
-from subscriptions.core.conditions import compile_filter
-from subscriptions.core.matching import Route, Routing, RoutingIndex
-from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
+from subscriptions.core.matching import Route, Routing
+from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
+from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin
+from subscriptions.pipeline.routing import routing_index
 from subscriptions.selectors import change_pairs
-from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source, compile_custom_payload
 from subscriptions.signals import announce, events_recorded
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["IncomingEvent", "Recorded", "RoutedEvents", "events_recorded", "record_events", "route_events", "routing_index",
+__all__ = ["IncomingEvent", "Recorded", "RoutedEvents", "events_recorded", "record_events", "route_events",
            "store_routed_events"]
 
 UNDECIDED_ERROR = ("Not sent: the endpoint's eventFilter could not be decided within the {ms} ms one event may spend on "
@@ -198,55 +196,3 @@ def _insert_events(events: list[Event]) -> list[Event]:
                 pass
         return created
 
-
-# --- the routing index, rebuilt only when the tenant's endpoints or subscriptions change --------------
-
-_indexes: dict[int, tuple[tuple, RoutingIndex]] = {}
-_indexes_lock = threading.Lock()
-
-
-def routing_stamp(tenant) -> tuple:
-    """Changes whenever an endpoint or a subscription of the tenant is created, changed or removed."""
-    endpoints = Endpoint.objects.filter(tenant=tenant).aggregate(n=Count("id"), m=Max("modified_at"))
-    subscriptions = EventSubscription.objects.filter(tenant=tenant).aggregate(n=Count("id"), m=Max("modified_at"))
-    return (endpoints["n"], endpoints["m"], subscriptions["n"], subscriptions["m"])
-
-
-def routing_index(tenant) -> RoutingIndex:
-    """The tenant's RoutingIndex, compiled once per configuration (two aggregate queries to check it is current)."""
-    stamp = routing_stamp(tenant)
-    cached = _indexes.get(tenant.pk)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    index = build_routing_index(tenant)
-    with _indexes_lock:
-        _indexes[tenant.pk] = (stamp, index)
-    return index
-
-
-def build_routing_index(tenant) -> RoutingIndex:
-    subscriptions = {
-        key: tuple(excluded)
-        for key, excluded in EventSubscription.objects.filter(tenant=tenant, state=SubscriptionState.SUBSCRIBED).values_list(
-            "event_type__key", "excluded_fields"
-        )
-    }
-    routes = []
-    for endpoint in Endpoint.objects.filter(tenant=tenant, enabled=True).only(
-        "id", "url", "events", "event_filter", "custom_payload", "payload_format"
-    ):
-        try:
-            routes.append(
-                Route(
-                    endpoint_id=endpoint.id,
-                    url=endpoint.url,
-                    patterns=tuple(endpoint.events),
-                    filter=compile_filter(endpoint.event_filter, stored=True),
-                    payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
-                    payload_format=endpoint.payload_format,
-                )
-            )
-        except ValueError:
-            # Validated at save time; a row that no longer compiles (e.g. stricter rules) must not stop the others.
-            logger.error("endpoint %s has a filter or payload that does not compile; it receives nothing", endpoint.id)
-    return RoutingIndex(routes, subscriptions)

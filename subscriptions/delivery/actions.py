@@ -15,7 +15,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from subscriptions.core.conditions import compile_filter
-from subscriptions.delivery import USER_AGENT, build_request_headers
+from subscriptions.delivery.sender import USER_AGENT, build_request_headers
 from subscriptions.core.matching import patterns_match
 from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription, SubscriptionState
 from subscriptions.core.changes import change_pair

@@ -9,7 +9,7 @@ import re
 
 from eventhub.api import NotADateTime, utc_datetime
 from eventhub.conf import hub_setting
-from subscriptions.pipeline import IncomingEvent
+from subscriptions.pipeline.recording import IncomingEvent, Recorded, record_events
 from subscriptions.selectors import visible_event_types
 
 # The idempotency key: printable ASCII without spaces, so it can travel in logs, URLs and headers unchanged.
@@ -23,6 +23,12 @@ class IngestError(ValueError):
     def __init__(self, message, details):
         super().__init__(message)
         self.details = details
+
+
+def ingest_events(tenant, body) -> list[Recorded]:
+    """The HTTP way in: validate every item of the body, then record them all (one result per item), or raise
+    IngestError and store nothing."""
+    return record_events(tenant, parse_events(tenant, body))
 
 
 def parse_events(tenant, body) -> list[IncomingEvent]:

@@ -15,7 +15,8 @@ from eventhub.json_limits import storable_json, storable_text
 from subscriptions.catalog import type_rules
 from subscriptions.core.amqp import EXCHANGE_TYPES, Message, Rules, SourceRule, convert, unstorable_reason
 from subscriptions.models import DeadLetter, Event, EventType, Source
-from subscriptions.pipeline import IncomingEvent, Recorded, record_events, routing_index
+from subscriptions.pipeline.recording import IncomingEvent, Recorded, record_events
+from subscriptions.pipeline.routing import routing_index
 from subscriptions.signals import announce, message_dead_lettered
 from tenants.models import Tenant
 

@@ -1,0 +1,1 @@
+"""The broker side: the RabbitMQ dispatcher, tenant sources (bindings and rules), dead letters."""

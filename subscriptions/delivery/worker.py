@@ -1,0 +1,244 @@
+"""The delivery worker: claims due deliveries, sends them concurrently (signed at send time), records every attempt.
+
+A claim sets a lease (the endpoint's timeout plus a margin); a worker killed mid-send simply lets the lease run out
+and the delivery is due again: at-least-once, and receivers dedupe on the stable `webhook-id`. Claiming and
+recording (the rows' side) live in subscriptions.delivery.claims; the rules (what a status code means, when to give
+up) in subscriptions.core.retry.judge_attempt; the HTTP in subscriptions.delivery.sender.Sender. Database calls run
+on one dedicated thread, never on the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import threading
+import time
+
+from django.db import InterfaceError, OperationalError, connection
+from django.utils import timezone
+
+from eventhub.conf import hub_setting
+from subscriptions.delivery.claims import Job, Sent, claim_due, record_results
+from subscriptions.delivery.sender import SendResult, Sender, build_request_headers
+from subscriptions.models import Delivery
+from subscriptions.signals import events_recorded
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DeliveryWorker", "Job", "claim_due", "deliver_now", "record_results", "start_in_background", "wake_workers"]
+
+
+# --- HTTP side (async; no ORM) ---------------------------------------------------------------------------------
+
+
+async def send_job(sender: Sender, job: Job) -> Sent:
+    """Sign with the endpoint's current secrets at send time (webhook-timestamp = now) and send."""
+    started_at = timezone.now()
+    try:
+        headers = build_request_headers(job.extra_headers, job.message_id, int(time.time()), job.body, job.secrets, job.content_type)
+        result = await sender.send(job.method, job.url, job.body, headers, job.timeout)
+    except Exception as exc:  # a bug must not lose the delivery: it is recorded and retried like a network error
+        logger.exception("delivery %s could not be sent", job.delivery_id)
+        headers, result = {}, SendResult(error=f"Internal error while sending: {type(exc).__name__}")
+    return Sent(job, started_at, headers, result)
+
+
+async def send_jobs(jobs: list[Job], concurrency: int | None = None, allow_private: bool | None = None) -> list[Sent]:
+    allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
+    async with Sender(concurrency or hub_setting("DELIVERY_CONCURRENCY"), allow_private) as sender:
+        return list(await asyncio.gather(*(send_job(sender, job) for job in jobs)))
+
+
+def deliver_now(ids=None, limit: int | None = None) -> int:
+    """Claim, send and record due deliveries (all of `ids`, or up to `limit`) in the calling thread; returns how many
+    were sent. For the test-send API, management one-offs and tests; the long-running worker is DeliveryWorker."""
+    jobs = claim_due(limit or hub_setting("DELIVERY_BATCH"), ids=ids)
+    if not jobs:
+        return 0
+    # A fresh thread owns the event loop, so this works whether or not the caller already runs one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(asyncio.run, send_jobs(jobs)).result()
+    record_results(sent)
+    return len(sent)
+
+
+# --- the long-running worker -----------------------------------------------------------------------------------
+
+_running: set[DeliveryWorker] = set()
+_running_lock = threading.Lock()
+
+
+def wake_workers(**kwargs):
+    """Wake every worker of this process at once (new deliveries); others find them on their next poll."""
+    with _running_lock:
+        workers = list(_running)
+    for worker in workers:
+        worker.wake()
+
+
+events_recorded.connect(wake_workers, dispatch_uid="subscriptions.delivery.worker.wake_workers")
+
+
+class DeliveryWorker:
+    """Keeps up to `concurrency` requests in flight (at most `per_endpoint` to one endpoint), claiming `batch`
+    deliveries per database round trip."""
+
+    def __init__(self, concurrency=None, batch=None, poll_seconds=None, allow_private=None, per_endpoint=None):
+        self.concurrency = max(1, concurrency or hub_setting("DELIVERY_CONCURRENCY"))
+        self.per_endpoint = max(1, min(self.concurrency, per_endpoint or hub_setting("DELIVERY_ENDPOINT_CONCURRENCY")))
+        self.batch = max(1, batch or hub_setting("DELIVERY_BATCH"))
+        self.poll_seconds = poll_seconds or hub_setting("DELIVERY_POLL_SECONDS")
+        self.allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
+        self.sent_count = 0
+        self._loop = None
+        self._wake = None
+        self._stopping = False
+
+    def wake(self):
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self):
+        """Finish the requests in flight, record them, and return from run(). Thread-safe."""
+        self._stopping = True
+        self.wake()
+
+    async def run(self):
+        """Sends from a local queue of claimed jobs while the database thread records results and claims the next
+        batch in the background: the HTTP side never waits for the database, and each round trip serves many."""
+        loop = self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        database = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver-db")
+        with _running_lock:
+            _running.add(self)
+        ready: collections.deque[Job] = collections.deque()  # claimed (leased), not yet sent
+        in_flight: set[asyncio.Task] = set()
+        active: collections.Counter = collections.Counter()  # requests in flight per endpoint
+        claimed_at: dict[int, float] = {}  # delivery id -> when its claim (and lease) began, while in `ready`
+        hold_limit = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS") / 2  # the lease is the timeout plus this margin
+        done: list[Sent] = []
+
+        def finished(task, endpoint_id):
+            active[endpoint_id] -= 1
+            if not active[endpoint_id]:
+                del active[endpoint_id]
+            done.append(task.result())
+
+        cycle = None  # the database round trip under way: (future, results it records, deliveries it asked for)
+        idle_until = 0.0  # the last claim found less than it asked: claim again after this, or when woken
+        try:
+            async with Sender(self.concurrency, self.allow_private) as sender:
+                while True:
+                    held = collections.deque()  # their endpoint has all its slots taken, or their lease is too short now
+                    started_by = loop.time() - hold_limit  # a job starts within hold_limit of its claim, or not at all:
+                    # then its request (at most the endpoint's timeout) ends well inside its lease (timeout + margin)
+                    while ready and len(in_flight) < self.concurrency and not self._stopping:
+                        job = ready.popleft()
+                        if active[job.endpoint_id] >= self.per_endpoint or claimed_at[job.delivery_id] < started_by:
+                            held.append(job)
+                            continue
+                        del claimed_at[job.delivery_id]
+                        active[job.endpoint_id] += 1
+                        task = asyncio.create_task(send_job(sender, job))
+                        task.add_done_callback(lambda t, e=job.endpoint_id: finished(t, e))
+                        in_flight.add(task)
+                    held.extend(ready)
+                    ready = held
+                    in_flight = {t for t in in_flight if not t.done()}
+                    if cycle is None:
+                        if self._wake.is_set():
+                            self._wake.clear()
+                            idle_until = 0.0
+                        # Jobs held behind a busy endpoint start as its requests end; the claim skips that endpoint
+                        # meanwhile, and one held so long that its lease could run out goes back to the database
+                        # (due at once, lease dropped) instead: no other worker may take it while it is held here.
+                        saturated = {e for e, n in active.items() if n >= self.per_endpoint}
+                        release, keep, startable = [], collections.deque(), 0
+                        now = loop.time()
+                        for job in ready:
+                            if self._stopping or now - claimed_at[job.delivery_id] > hold_limit:
+                                release.append(job.delivery_id)
+                                del claimed_at[job.delivery_id]
+                            else:
+                                keep.append(job)
+                                startable += job.endpoint_id not in saturated
+                        ready = keep
+                        claim = not self._stopping and now >= idle_until and startable <= self.batch // 2
+                        wanted = self.batch - startable if claim else 0
+                        if done or wanted or release:
+                            batch, done = done, []
+                            future = asyncio.ensure_future(self._database(database, self._cycle, batch, wanted, release, saturated))
+                            cycle = (future, len(batch), wanted)
+                        elif self._stopping and not in_flight:
+                            break
+                    waiters = set(in_flight)
+                    woken = None
+                    if cycle is not None:
+                        waiters.add(cycle[0])
+                    else:
+                        woken = asyncio.ensure_future(self._wake.wait())
+                        waiters.add(woken)
+                    timeout = max(0.0, idle_until - loop.time()) if cycle is None and idle_until else self.poll_seconds
+                    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    if woken is not None:
+                        woken.cancel()
+                    if cycle is not None and cycle[0].done():
+                        jobs, unrecorded = cycle[0].result()
+                        if not self._stopping:  # a stop does not wait for a database that is away
+                            done[:0] = unrecorded
+                        self.sent_count += cycle[1] - len(unrecorded)
+                        ready.extend(jobs)
+                        claimed_at.update((job.delivery_id, loop.time()) for job in jobs)
+                        if len(jobs) < cycle[2]:
+                            idle_until = loop.time() + self.poll_seconds
+                        cycle = None
+        finally:
+            with _running_lock:
+                _running.discard(self)
+            database.submit(_close_connection).result()
+            database.shutdown()
+
+    @staticmethod
+    def _cycle(sent, wanted, release=(), skip_endpoints=()):
+        """Record, release, claim; returns (claimed jobs, results left unrecorded)."""
+        # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
+        # and reopened when a database call fails (see _database).
+        try:
+            record_results(sent)
+        except (OperationalError, InterfaceError) as exc:  # away or busy: the transaction wrote nothing
+            raise _Unrecorded(sent) from exc
+        if release:  # claimed but not sent (a stop, or a busy endpoint): due again at once, not after the lease
+            Delivery.objects.filter(pk__in=release).update(lease_until=None)
+        return (claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []), []
+
+    async def _database(self, executor, function, *args):
+        try:
+            return await self._loop.run_in_executor(executor, function, *args)
+        except Exception as exc:
+            # The database is away (restart, network) or busy: results it could not take are kept and recorded in
+            # the next cycle; what was claimed but not sent is due again after its lease (at-least-once).
+            logger.exception("delivery worker: database call failed; retrying after %s s", self.poll_seconds)
+            await self._loop.run_in_executor(executor, _close_connection)
+            await asyncio.sleep(self.poll_seconds)
+            return [], exc.sent if isinstance(exc, _Unrecorded) else []
+
+
+class _Unrecorded(Exception):
+    """Sent results a database error kept from being recorded (nothing of them was written)."""
+
+    def __init__(self, sent):
+        super().__init__(f"{len(sent)} results not recorded")
+        self.sent = sent
+
+
+def _close_connection():
+    connection.close()  # the calling thread's connection (resolved here, not where the call was scheduled)
+
+
+def start_in_background(**options) -> DeliveryWorker:
+    """The embedded default: a daemon thread running a worker on its own event loop, next to the web server."""
+    worker = DeliveryWorker(**options)
+    worker.thread = threading.Thread(target=asyncio.run, args=(worker.run(),), name="deliver-worker", daemon=True)
+    worker.thread.start()
+    return worker

@@ -1,0 +1,1 @@
+"""Webhook endpoints: writes and their secrets."""
