@@ -5,6 +5,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from subscriptions.core import amqp
 from subscriptions.core.signing import new_webhook_id
 from tenants.models import Tenant
 
@@ -120,10 +121,11 @@ class Source(models.Model):
     """A broker source of one tenant: a topic exchange, binding keys, and how an event's type is read."""
 
     class TypeFrom(models.TextChoices):
-        # entrecode: the AMQP `type` property, else the last segment of the routing key.
-        PROPERTY_OR_ROUTING_KEY = "property_or_routing_key", "AMQP type property, else last routing key segment"
-        ROUTING_KEY = "routing_key", "last routing key segment"
-        BODY_FIELD = "body_field", "a field of the JSON body"
+        # The values are core/amqp.py's, which applies them (amqp.named_type). "Last routing key segment" is short
+        # for its rule: the last word, or a longer known suffix (entrecode's `{domain}.cmd.sendMail` is cmd.sendMail).
+        PROPERTY_OR_ROUTING_KEY = amqp.TYPE_FROM_PROPERTY_OR_ROUTING_KEY, "AMQP type property, else last routing key segment"
+        ROUTING_KEY = amqp.TYPE_FROM_ROUTING_KEY, "last routing key segment"
+        BODY_FIELD = amqp.TYPE_FROM_BODY_FIELD, "a field of the JSON body"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sources")

@@ -178,6 +178,16 @@ PROPERTY_NAMES = {  # pika BasicProperties attribute -> the name entrecode's amq
 }
 
 
+def message_from_delivery(method, properties, body: bytes) -> Message:
+    """A message as pika delivers it (method, BasicProperties, body) -> Message. pika hands over a name that is not
+    UTF-8 as bytes: it becomes text (bytes replaced), so matching can read it. Used by the dispatcher and the monitor."""
+    return Message(_text(method.exchange), _text(method.routing_key), body, plain_properties(properties))
+
+
+def _text(name) -> str:
+    return name.decode("utf-8", errors="replace") if isinstance(name, bytes) else name
+
+
 def plain_properties(props) -> dict:
     """pika BasicProperties (or any object with those attributes) -> a JSON-safe dict with amqplib names."""
     out = {}
@@ -308,26 +318,45 @@ def refuse_unstorable_envelope(message: Message):
         raise Unconvertible(problem)
 
 
+def named_type(rule: SourceRule, message: Message, data: dict, known: frozenset[str]) -> str | None:
+    """The type the message names per the source's type_from (before the known-types check), or None."""
+    if rule.type_from == TYPE_FROM_BODY_FIELD:
+        found = _field(data, rule.type_field)
+        return found if isinstance(found, str) and found else None
+    if rule.type_from == TYPE_FROM_PROPERTY_OR_ROUTING_KEY:
+        given = message.properties.get("type")
+        if isinstance(given, str) and given.strip():
+            return given.strip()
+    return _type_from_routing_key(message.routing_key, known) or None
+
+
 def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozenset[str]) -> str:
     """The event type per the source's type_from; unknown types become catch_all_type or Unconvertible."""
-    candidate = None
-    if rule.type_from == TYPE_FROM_BODY_FIELD:
-        candidate = _field(data, rule.type_field)
-        if not isinstance(candidate, str) or not candidate:
+    candidate = named_type(rule, message, data, known)
+    if candidate is None:
+        if rule.type_from == TYPE_FROM_BODY_FIELD:
             raise Unconvertible(f"body field '{rule.type_field}' holds no event type")
-    else:
-        if rule.type_from == TYPE_FROM_PROPERTY_OR_ROUTING_KEY:
-            given = message.properties.get("type")
-            candidate = given.strip() if isinstance(given, str) and given.strip() else None
-        if candidate is None:
-            candidate = _type_from_routing_key(message.routing_key, known)
-        if not candidate:
-            raise Unconvertible("no event type: no AMQP type property and an empty routing key")
+        raise Unconvertible("no event type: no AMQP type property and an empty routing key")
     if candidate in known:
         return candidate
     if rule.catch_all_type:
         return rule.catch_all_type
     raise Unconvertible(f"unknown event type '{candidate[:200]}' and the source has no catch-all type")
+
+
+def shown_type(rule: SourceRule, message: Message, known: frozenset[str], body_limit: int = MAX_BODY_BYTES) -> str | None:
+    """The type the live monitor shows for a raw message: the one the dispatcher records, else (a message it would
+    dead-letter) the type the message names, if any. A body-field source's body is read only up to `body_limit`."""
+    data = {}
+    if rule.type_from == TYPE_FROM_BODY_FIELD:
+        try:
+            data = parse_body(message, body_limit)
+        except Unconvertible:
+            return None
+    try:
+        return event_type_for(rule, message, data, known)
+    except Unconvertible:
+        return named_type(rule, message, data, known)
 
 
 def _type_from_routing_key(routing_key: str, known: frozenset[str]) -> str:
