@@ -14,11 +14,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from subscriptions.core.conditions import compile_filter
+from eventhub.conf import hub_setting
+from subscriptions.core.matching import RoutingIndex
 from subscriptions.delivery import USER_AGENT, build_request_headers
-from subscriptions.core.matching import patterns_match
-from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription, SubscriptionState
-from subscriptions.core.payloads import compile_custom_payload, shape_body
+from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription
+from subscriptions.pipeline import compile_route, subscribed_types
 from subscriptions.selectors import find_event_type
 
 SAMPLE_VALUES = {
@@ -73,22 +73,28 @@ def preview_delivery(endpoint, event_type_key, data=None, now=None) -> Preview:
     now = now or timezone.now()
     envelope = Event(event_id=f"preview-{uuid.uuid4()}", type=event_type.key, timestamp=now, data=sample_data(event_type) if data is None else data).envelope(tenant.name)
 
-    reasons = []
-    subscription = EventSubscription.objects.filter(tenant=tenant, event_type=event_type).first()
-    if subscription is None or subscription.state != SubscriptionState.SUBSCRIBED:
-        reasons.append(f"The tenant is not subscribed to '{event_type.key}'.")
-    if not endpoint.enabled:
-        reasons.append("The endpoint is disabled" + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else "."))
-    if not patterns_match(endpoint.events, event_type.key):
-        reasons.append(f"None of the endpoint's events ({', '.join(endpoint.events)}) selects '{event_type.key}'.")
-    if endpoint.event_filter and not compile_filter(endpoint.event_filter, stored=True).matches(envelope):
-        reasons.append("The eventFilter does not match this event.")
-
-    excluded = subscription.excluded_fields if subscription is not None else []
-    payload = compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None
-    body = json.dumps(shape_body(envelope, excluded, payload), ensure_ascii=False, separators=(",", ":"))
+    body, reasons = routing_verdict(endpoint, envelope)
     headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), [PREVIEW_SECRET])
     return Preview(matches=not reasons, reasons=reasons, envelope=envelope, body=body, headers=headers)
+
+
+def routing_verdict(endpoint, envelope) -> tuple[str, list[str]]:
+    """(body, reasons) by the pipeline's own path: the endpoint compiled as the routing index compiles it, the
+    tenant's subscription to the type as the index reads it, RoutingIndex.route() with the matching budget. Only
+    enabled endpoints are in the pipeline's index; a disabled one is previewed as if enabled and told it is not."""
+    event_type = envelope["type"]
+    try:
+        route = compile_route(endpoint)
+    except ValueError as exc:
+        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        return body, [f"The endpoint's eventFilter or customPayload does not compile ({exc}); it receives nothing."]
+    excluded = EventSubscription.objects.filter(tenant_id=endpoint.tenant_id, event_type__key=event_type).values_list("excluded_fields", flat=True).first()
+    index = RoutingIndex([route], subscribed_types(endpoint.tenant, [event_type]))
+    verdict = index.explain(route, envelope, hub_setting("MATCHING_BUDGET_MS") / 1000, tuple(excluded or ()))
+    if endpoint.enabled:
+        return verdict.body, verdict.reasons
+    disabled = "The endpoint is disabled" + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else ".")
+    return verdict.body, [disabled, *verdict.reasons]
 
 
 def masked_headers(headers: dict) -> dict:

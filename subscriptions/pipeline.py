@@ -210,25 +210,30 @@ def routing_index(tenant) -> RoutingIndex:
 
 
 def build_routing_index(tenant) -> RoutingIndex:
-    subscriptions = {
-        key: tuple(excluded)
-        for key, excluded in EventSubscription.objects.filter(tenant=tenant, state=SubscriptionState.SUBSCRIBED).values_list(
-            "event_type__key", "excluded_fields"
-        )
-    }
     routes = []
     for endpoint in Endpoint.objects.filter(tenant=tenant, enabled=True).only("id", "url", "events", "event_filter", "custom_payload"):
         try:
-            routes.append(
-                Route(
-                    endpoint_id=endpoint.id,
-                    url=endpoint.url,
-                    patterns=tuple(endpoint.events),
-                    filter=compile_filter(endpoint.event_filter, stored=True),
-                    payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
-                )
-            )
+            routes.append(compile_route(endpoint))
         except ValueError:
             # Validated at save time; a row that no longer compiles (e.g. stricter rules) must not stop the others.
             logger.error("endpoint %s has a filter or payload that does not compile; it receives nothing", endpoint.id)
-    return RoutingIndex(routes, subscriptions)
+    return RoutingIndex(routes, subscribed_types(tenant))
+
+
+def subscribed_types(tenant, keys=None) -> dict[str, tuple[str, ...]]:
+    """The tenant's SUBSCRIBED event types (of `keys`, or all) with their excludedFields: what RoutingIndex takes."""
+    rows = EventSubscription.objects.filter(tenant=tenant, state=SubscriptionState.SUBSCRIBED)
+    if keys is not None:
+        rows = rows.filter(event_type__key__in=keys)
+    return {key: tuple(excluded) for key, excluded in rows.values_list("event_type__key", "excluded_fields")}
+
+
+def compile_route(endpoint) -> Route:
+    """An endpoint as the routing index holds it; ValueError when its filter or payload does not compile."""
+    return Route(
+        endpoint_id=endpoint.id,
+        url=endpoint.url,
+        patterns=tuple(endpoint.events),
+        filter=compile_filter(endpoint.event_filter, stored=True),
+        payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
+    )
