@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Max
 from django.utils import timezone
 
 from eventhub.conf import hub_setting
@@ -23,6 +22,7 @@ from subscriptions.core.conditions import compile_filter
 from subscriptions.core.matching import Route, Routing, RoutingIndex
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin, EventSubscription, SubscriptionState
 from subscriptions.core.payloads import compile_custom_payload
+from subscriptions.routing_version import routing_version
 from subscriptions.signals import announce, events_recorded
 
 logger = logging.getLogger(__name__)
@@ -186,26 +186,19 @@ def _insert_events(events: list[Event]) -> list[Event]:
 
 # --- the routing index, rebuilt only when the tenant's endpoints or subscriptions change --------------
 
-_indexes: dict[int, tuple[tuple, RoutingIndex]] = {}
+_indexes: dict[int, tuple[object, RoutingIndex]] = {}
 _indexes_lock = threading.Lock()
 
 
-def routing_stamp(tenant) -> tuple:
-    """Changes whenever an endpoint or a subscription of the tenant is created, changed or removed."""
-    endpoints = Endpoint.objects.filter(tenant=tenant).aggregate(n=Count("id"), m=Max("modified_at"))
-    subscriptions = EventSubscription.objects.filter(tenant=tenant).aggregate(n=Count("id"), m=Max("modified_at"))
-    return (endpoints["n"], endpoints["m"], subscriptions["n"], subscriptions["m"])
-
-
 def routing_index(tenant) -> RoutingIndex:
-    """The tenant's RoutingIndex, compiled once per configuration (two aggregate queries to check it is current)."""
-    stamp = routing_stamp(tenant)
+    """The tenant's RoutingIndex, compiled once per routing version (one primary-key lookup to check it is current)."""
+    version = routing_version(tenant)  # before the rows: see routing_version.py
     cached = _indexes.get(tenant.pk)
-    if cached is not None and cached[0] == stamp:
+    if cached is not None and cached[0] == version:
         return cached[1]
     index = build_routing_index(tenant)
     with _indexes_lock:
-        _indexes[tenant.pk] = (stamp, index)
+        _indexes[tenant.pk] = (version, index)
     return index
 
 

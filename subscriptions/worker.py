@@ -238,7 +238,8 @@ def _update_endpoint_health(last_success, gone, now):
         )
     disabled = []
     for endpoint_id, reason in reasons.items():
-        # modified_at moves so the routing index stops matching it; version moves because the resource changed.
+        # The routing queryset bumps the tenant's routing version (enabled changed); version moves because the
+        # resource changed.
         if Endpoint.objects.filter(pk=endpoint_id, enabled=True).update(
             enabled=False, disabled_reason=reason, modified_at=now, version=F("version") + 1
         ):
