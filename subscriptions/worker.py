@@ -12,13 +12,13 @@ subscriptions.delivery.Sender. Database calls run on one dedicated thread, never
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import logging
 import threading
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
@@ -31,6 +31,7 @@ from subscriptions.core.retry import judge_attempt
 from subscriptions.delivery import SendResult, Sender, build_request_headers
 from subscriptions.endpoints import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from subscriptions.schedule import DeliverySchedule
 from subscriptions.signals import announce, delivery_attempted, endpoint_disabled, events_recorded
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,31 @@ class Sent:
 # --- database side (sync; called on the worker's database thread, or directly by deliver_now) ---------------
 
 
+class ClaimRow(NamedTuple):
+    """One due delivery as the claim reads it, with what its send needs from the endpoint (None: endpoint deleted)."""
+
+    id: int
+    tenant_id: int
+    event_type: str
+    body: str
+    attempt_count: int
+    url: str  # the URL recorded with the delivery
+    endpoint_id: object
+    endpoint_url: str | None
+    endpoint_method: str | None
+    endpoint_headers: dict | None
+    endpoint_timeout: int | None
+    endpoint_enabled: bool | None
+    endpoint_disabled_reason: str | None
+    webhook_id: str
+
+
+CLAIM_FIELDS = (
+    "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id", "endpoint__url", "endpoint__method",
+    "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled", "endpoint__disabled_reason", "webhook_id",
+)  # fmt: skip  (ClaimRow's fields, in order)
+
+
 def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
     """Lease up to `limit` due deliveries (none of `skip_endpoints`) and return them as Jobs. Deliveries whose
     endpoint is gone or disabled fail here, without a request."""
@@ -86,25 +112,19 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             due = due.select_for_update(skip_locked=True, of=("self",))
         # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout), as
         # plain tuples: model instances would cost more than the query on the hot path.
-        rows = list(
-            due.order_by("next_attempt_at", "id").values_list(
-                "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id",
-                "endpoint__url", "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
-                "endpoint__disabled_reason", "webhook_id",
-            )[:limit]
-        )
+        rows = [ClaimRow._make(values) for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
         if not rows:
             return []
         by_timeout: dict[int, list[int]] = {}
         sendable, unsendable = [], {}
         for row in rows:
-            delivery_id, endpoint_id, timeout, enabled, reason = row[0], row[6], row[10], row[11], row[12]
-            if endpoint_id is None:
-                unsendable.setdefault("The endpoint was deleted; nothing was sent.", []).append(delivery_id)
-            elif not enabled:
-                unsendable.setdefault("The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent."), []).append(delivery_id)
+            if row.endpoint_id is None:
+                unsendable.setdefault("The endpoint was deleted; nothing was sent.", []).append(row.id)
+            elif not row.endpoint_enabled:
+                reason = row.endpoint_disabled_reason
+                unsendable.setdefault("The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent."), []).append(row.id)
             else:
-                by_timeout.setdefault(timeout, []).append(delivery_id)
+                by_timeout.setdefault(row.endpoint_timeout, []).append(row.id)
                 sendable.append(row)
         for timeout, delivery_ids in by_timeout.items():
             Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
@@ -112,16 +132,17 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             Delivery.objects.filter(pk__in=delivery_ids).update(
                 status=DeliveryStatus.FAILED, last_error=error, finished_at=now, next_attempt_at=None, lease_until=None
             )
-        secrets = signing_secrets_by_endpoint({row[6] for row in sendable}, now)
-    return [
-        Job(
-            delivery_id=delivery_id, tenant_id=tenant_id, endpoint_id=endpoint_id, event_type=event_type,
-            attempt_number=attempt_count + 1, method=method, url=endpoint_url, body=body.encode(), extra_headers=headers or {},
-            secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url, message_id=message_id,
-        )
-        for (delivery_id, tenant_id, event_type, body, attempt_count, stored_url, endpoint_id, endpoint_url, method,
-             headers, timeout, _, _, message_id) in sendable
-    ]
+        secrets = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now)
+    return [_job(row, secrets.get(row.endpoint_id, ())) for row in sendable]
+
+
+def _job(row: ClaimRow, secrets) -> Job:
+    return Job(
+        delivery_id=row.id, tenant_id=row.tenant_id, endpoint_id=row.endpoint_id, event_type=row.event_type,
+        attempt_number=row.attempt_count + 1, method=row.endpoint_method, url=row.endpoint_url, body=row.body.encode(),
+        extra_headers=row.endpoint_headers or {}, secrets=tuple(secrets), timeout=float(row.endpoint_timeout),
+        stored_url=row.url, message_id=row.webhook_id,
+    )
 
 
 RECORDED_FIELDS = ("status", "attempt_count", "next_attempt_at", "lease_until", "last_status_code", "last_error", "finished_at")
@@ -316,7 +337,7 @@ class DeliveryWorker:
         self.batch = max(1, batch or hub_setting("DELIVERY_BATCH"))
         self.poll_seconds = poll_seconds or hub_setting("DELIVERY_POLL_SECONDS")
         self.allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
-        self.sent_count = 0
+        self._schedule = None
         self._loop = None
         self._wake = None
         self._stopping = False
@@ -332,101 +353,58 @@ class DeliveryWorker:
 
     async def run(self):
         """Sends from a local queue of claimed jobs while the database thread records results and claims the next
-        batch in the background: the HTTP side never waits for the database, and each round trip serves many."""
+        batch in the background: the HTTP side never waits for the database, and each round trip serves many.
+        What starts, what goes back and when to claim is DeliverySchedule's to say (subscriptions/schedule.py)."""
         loop = self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         database = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver-db")
         with _running_lock:
             _running.add(self)
-        ready: collections.deque[Job] = collections.deque()  # claimed (leased), not yet sent
+        schedule = self._schedule = DeliverySchedule(
+            concurrency=self.concurrency, per_endpoint=self.per_endpoint, batch=self.batch, poll_seconds=self.poll_seconds,
+            hold_limit=hub_setting("DELIVERY_LEASE_MARGIN_SECONDS") / 2,  # the lease is the timeout plus this margin
+        )
         in_flight: set[asyncio.Task] = set()
-        active: collections.Counter = collections.Counter()  # requests in flight per endpoint
-        claimed_at: dict[int, float] = {}  # delivery id -> when its claim (and lease) began, while in `ready`
-        hold_limit = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS") / 2  # the lease is the timeout plus this margin
-        done: list[Sent] = []
-
-        def finished(task, endpoint_id):
-            active[endpoint_id] -= 1
-            if not active[endpoint_id]:
-                del active[endpoint_id]
-            done.append(task.result())
-
-        cycle = None  # the database round trip under way: (future, results it records, deliveries it asked for)
-        idle_until = 0.0  # the last claim found less than it asked: claim again after this, or when woken
+        trip = None  # the database round trip under way (a future)
         try:
             async with Sender(self.concurrency, self.allow_private) as sender:
                 while True:
-                    held = collections.deque()  # their endpoint has all its slots taken, or their lease is too short now
-                    started_by = loop.time() - hold_limit  # a job starts within hold_limit of its claim, or not at all:
-                    # then its request (at most the endpoint's timeout) ends well inside its lease (timeout + margin)
-                    while ready and len(in_flight) < self.concurrency and not self._stopping:
-                        job = ready.popleft()
-                        if active[job.endpoint_id] >= self.per_endpoint or claimed_at[job.delivery_id] < started_by:
-                            held.append(job)
-                            continue
-                        del claimed_at[job.delivery_id]
-                        active[job.endpoint_id] += 1
+                    for job in schedule.start(loop.time(), self._stopping):
                         task = asyncio.create_task(send_job(sender, job))
-                        task.add_done_callback(lambda t, e=job.endpoint_id: finished(t, e))
+                        task.add_done_callback(lambda t: schedule.finished(t.result()))
                         in_flight.add(task)
-                    held.extend(ready)
-                    ready = held
                     in_flight = {t for t in in_flight if not t.done()}
-                    if cycle is None:
+                    if trip is None:
                         if self._wake.is_set():
                             self._wake.clear()
-                            idle_until = 0.0
-                        # Jobs held behind a busy endpoint start as its requests end; the claim skips that endpoint
-                        # meanwhile, and one held so long that its lease could run out goes back to the database
-                        # (due at once, lease dropped) instead: no other worker may take it while it is held here.
-                        saturated = {e for e, n in active.items() if n >= self.per_endpoint}
-                        release, keep, startable = [], collections.deque(), 0
-                        now = loop.time()
-                        for job in ready:
-                            if self._stopping or now - claimed_at[job.delivery_id] > hold_limit:
-                                release.append(job.delivery_id)
-                                del claimed_at[job.delivery_id]
-                            else:
-                                keep.append(job)
-                                startable += job.endpoint_id not in saturated
-                        ready = keep
-                        claim = not self._stopping and now >= idle_until and startable <= self.batch // 2
-                        wanted = self.batch - startable if claim else 0
-                        if done or wanted or release:
-                            batch, done = done, []
-                            future = asyncio.ensure_future(self._database(database, self._cycle, batch, wanted, release, saturated))
-                            cycle = (future, len(batch), wanted)
-                        elif self._stopping and not in_flight:
+                            schedule.woken()
+                        planned = schedule.plan(loop.time(), self._stopping)
+                        if planned is not None:
+                            trip = asyncio.ensure_future(self._database(database, self._cycle, *planned))
+                        elif schedule.finished_stopping(self._stopping):
                             break
-                    waiters = set(in_flight)
-                    woken = None
-                    if cycle is not None:
-                        waiters.add(cycle[0])
-                    else:
-                        woken = asyncio.ensure_future(self._wake.wait())
-                        waiters.add(woken)
-                    timeout = max(0.0, idle_until - loop.time()) if cycle is None and idle_until else self.poll_seconds
-                    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    woken = asyncio.ensure_future(self._wake.wait()) if trip is None else None
+                    waiters = in_flight | {trip or woken}
+                    await asyncio.wait(waiters, timeout=schedule.wait_seconds(loop.time()), return_when=asyncio.FIRST_COMPLETED)
                     if woken is not None:
                         woken.cancel()
-                    if cycle is not None and cycle[0].done():
-                        jobs, unrecorded = cycle[0].result()
-                        if not self._stopping:  # a stop does not wait for a database that is away
-                            done[:0] = unrecorded
-                        self.sent_count += cycle[1] - len(unrecorded)
-                        ready.extend(jobs)
-                        claimed_at.update((job.delivery_id, loop.time()) for job in jobs)
-                        if len(jobs) < cycle[2]:
-                            idle_until = loop.time() + self.poll_seconds
-                        cycle = None
+                    if trip is not None and trip.done():
+                        claimed, unrecorded = trip.result()
+                        schedule.trip_done(loop.time(), claimed, unrecorded, self._stopping)
+                        trip = None
         finally:
             with _running_lock:
                 _running.discard(self)
             database.submit(_close_connection).result()
             database.shutdown()
 
+    @property
+    def sent_count(self) -> int:
+        """Results recorded so far."""
+        return self._schedule.sent_count if self._schedule is not None else 0
+
     @staticmethod
-    def _cycle(sent, wanted, release=(), skip_endpoints=()):
+    def _cycle(sent, wanted, release=(), skip_endpoints=()):  # a RoundTrip's fields, in order
         """Record, release, claim; returns (claimed jobs, results left unrecorded)."""
         # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
         # and reopened when a database call fails (see _database).
