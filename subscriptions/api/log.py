@@ -207,8 +207,9 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
         parameters=[
             OpenApiParameter("endpoint", OpenApiTypes.UUID, description="only this endpoint's deliveries"),
             OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values),
-            OpenApiParameter("eventType", OpenApiTypes.STR),
+            OpenApiParameter("eventType", OpenApiTypes.STR, description="an event type or a pattern (`*` is any run of characters)"),
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="created at or after"),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="created at or before"),
             *PAGE_PARAMETERS,
         ],
         responses={200: DeliveryOutput.__class__(many=True), **ERRORS},
@@ -221,7 +222,8 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
         if state is not None and state not in DeliveryStatus.values:
             raise ValidationError({"status": [f"'{state}' is not one of {', '.join(DeliveryStatus.values)}."]})
         deliveries = selectors.deliveries_log(
-            self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since")
+            self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since"),
+            datetime_param(request, "until"),
         )
         return Response([delivery_body(d) for d in page(request, deliveries)])  # no headers in the list
 
