@@ -115,7 +115,10 @@ def masked_request_headers(headers: dict) -> dict:
 
 @transaction.atomic
 def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
-    """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery."""
+    """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery and
+    queued: the workers are woken on commit (the API and the dashboard both queue; nothing is sent in a request)."""
+    from subscriptions.worker import wake_workers
+
     preview = preview_delivery(endpoint, event_type_key, data)
     now = timezone.now()
     event = Event.objects.create(
@@ -131,10 +134,12 @@ def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     body = json.loads(preview.body)
     if body.get("id") == preview.envelope["id"]:
         body["id"] = event_envelope["id"]
-    return Delivery.objects.create(
+    delivery = Delivery.objects.create(
         tenant=endpoint.tenant, event=event, endpoint=endpoint, url=endpoint.url, event_type=event.type,
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), next_attempt_at=now, created_at=now,
     )
+    transaction.on_commit(wake_workers)
+    return delivery
 
 
 class NotRetryable(Exception):

@@ -17,7 +17,7 @@ from subscriptions.api.views import TenantAPIView
 from subscriptions.ingest import IngestError, parse_events
 from subscriptions.models import Delivery, DeliveryStatus
 from subscriptions.pipeline import record_events
-from subscriptions.worker import deliver_now, wake_workers
+from subscriptions.worker import wake_workers
 
 ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
 NOT_FOUND = {404: ErrorSerializer}
@@ -312,11 +312,13 @@ class PreviewView(SampleEventMixin, TenantAPIView):
 class TestSendView(SampleEventMixin, TenantAPIView):
     required_scopes = {"POST": "webhook.endpoint_manage"}
 
-    @extend_schema(summary="Send a test event to this endpoint now (whatever its subscriptions and filter) and show the attempt",
-                   request=SampleInput, responses={200: DeliveryOutput, **NOT_FOUND, **ERRORS})
+    @extend_schema(summary="Queue a test event for this endpoint (whatever its subscriptions and filter); the worker sends it "
+                           "at once. Follow the delivery (Location) for its attempt",
+                   request=SampleInput, responses={202: DeliveryOutput, **NOT_FOUND, **ERRORS})
     def post(self, request, tenant, endpoint_id):
+        # Queued like the dashboard's (the service wakes the workers on commit): a request never waits for a receiver.
         delivery = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.send_test_event)
-        deliver_now(ids=[delivery.pk])  # at most the endpoint's timeout; a retry, if any, is the worker's
-        return Response(delivery_body(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), full=True, header_values=shows_header_values(request)))
+        body = delivery_body(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), full=True, header_values=shows_header_values(request))
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/webhook/{self.tenant.name}/deliveries/{delivery.pk}"})
 
 

@@ -15,6 +15,7 @@ from subscriptions.models import Delivery
 from subscriptions.pipeline import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.worker import deliver_now
+from subscriptions.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
 
@@ -85,7 +86,8 @@ def test_sending_for_real_needs_the_manage_scope(tenant, hook, reader, manager, 
     sample = {"eventType": "product.created", "data": {"id": "t1"}}
     assert reader.post(f"{BASE}/endpoints/{endpoint.pk}/test", sample, format="json").status_code == 403
     assert receiver.received == []
-    assert manager.post(f"{BASE}/endpoints/{endpoint.pk}/test", sample, format="json").status_code == 200
+    queued = manager.post(f"{BASE}/endpoints/{endpoint.pk}/test", sample, format="json")
+    assert queued.status_code == 202 and deliver_now(ids=[queued.json()["id"]]) == 1
     request = receiver.received[0]
     assert Webhook(secret).verify(request.body, request.headers)["data"] == {"id": "t1"}
 
