@@ -139,9 +139,9 @@ def scaling_tables(run):
             stamp = next((by[(k, c)].get("stamp_ms") for k in kinds if (k, c) in by), None)
             stamp = f"{stamp:.2f} ms" if stamp is not None else ""
             lines.append(f"| {c} | " + " | ".join(cells) + f" | {stamp} | >= 0.8 of base | {'yes' if met else '**no**'} |")
-        lines += ["", "The routing check (`pipeline.routing.routing_stamp`: count and latest change of the tenant's endpoints and "
-                  "subscriptions) runs once per record_events call and reads every endpoint row of the tenant, so it grows with "
-                  "the endpoints; the index lookup itself does not (bench/matching.py). See bench/profiles/README.md.", ""]
+        lines += ["", "The routing check (`routing_version.routing_version`: the tenant's routing version, one primary-key "
+                  "lookup) runs once per record_events call and does not grow with the endpoints; nor does the index lookup "
+                  "itself (bench/matching.py). See bench/profiles/README.md.", ""]
     for r in rows:
         if r.get("table") == "plan":
             lines += [f"The worker's claim query on the largest log: `{r['plan']}`.", ""]

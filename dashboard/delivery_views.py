@@ -9,33 +9,25 @@ from dashboard.forms import DeliveryFilterForm
 from dashboard.pages import paginate
 from subscriptions.delivery.actions import NotRetryable, masked_request_headers, retry_delivery
 from subscriptions.models import Delivery, Endpoint
+from subscriptions.selectors import deliveries_log
 
 PER_PAGE = 50
 
 
 def filtered_deliveries(tenant, form):
-    deliveries = Delivery.objects.filter(tenant=tenant).select_related("endpoint")
-    if not form.is_valid():
-        return deliveries
-    data = form.cleaned_data
-    if data["endpoint"]:
-        deliveries = deliveries.filter(endpoint_id=data["endpoint"])
-    if data["type"]:
-        deliveries = deliveries.filter(event_type__startswith=data["type"].rstrip("*")) if data["type"].endswith("*") else deliveries.filter(event_type=data["type"])
-    if data["status"]:
-        deliveries = deliveries.filter(status=data["status"])
-    if data["since"]:
-        deliveries = deliveries.filter(created_at__gte=data["since"])
-    if data["until"]:
-        deliveries = deliveries.filter(created_at__lte=data["until"])
-    return deliveries
+    """The delivery log as the form filters it, by the API's selector (the same meaning of every filter)."""
+    data = form.cleaned_data if form.is_valid() else {}
+    return deliveries_log(
+        tenant, endpoint_id=data.get("endpoint") or None, status=data.get("status") or None,
+        event_type=data.get("type") or None, since=data.get("since"), until=data.get("until"), with_attempts=False,
+    )
 
 
 @tenant_view()
 def delivery_list(request):
     endpoints = Endpoint.objects.filter(tenant=request.tenant).order_by("url")
     form = DeliveryFilterForm(request.GET or None, endpoints=endpoints)
-    deliveries = filtered_deliveries(request.tenant, form) if request.GET else Delivery.objects.filter(tenant=request.tenant).select_related("endpoint")
+    deliveries = filtered_deliveries(request.tenant, form) if request.GET else deliveries_log(request.tenant, with_attempts=False)
     filtering = form.is_bound and form.is_valid() and any(form.cleaned_data.values())
     return render(request, "dashboard/deliveries.html", {"form": form, "page": paginate(request, deliveries, PER_PAGE), "filtering": filtering})
 

@@ -1,7 +1,7 @@
 """Dashboard pages: home, overview, catalog and subscriptions, members. Thin: read, call a service, render."""
 
 from django.contrib import messages
-from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
 from dashboard import selectors as stats
@@ -14,7 +14,7 @@ from subscriptions.selectors import event_subscriptions, find_event_type
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange, apply_subscription_change
 from tenants.access import tenants_of
 from tenants.models import Membership, Role
-from tenants.services import add_member
+from tenants.services import LastOwner, add_member, change_membership
 
 CATALOG_PER_PAGE = 60
 
@@ -188,24 +188,22 @@ def member_change(request, member_id):
     if request.method != "POST":
         member = get_object_or_404(Membership.objects.select_related("user"), pk=member_id, tenant=tenant)
         return render(request, "dashboard/member_remove.html", {"member": member})
-    with transaction.atomic():
-        member = get_object_or_404(Membership.objects.select_for_update().select_related("user"), pk=member_id, tenant=tenant)
-        remove = request.POST.get("remove") == "1"
-        role = request.POST.get("role", "")
-        if not remove and role not in Role.values:
-            messages.error(request, "Pick a role.")
-            return redirect("dashboard:members", tenant=tenant.name)
-        owners = Membership.objects.filter(tenant=tenant, role=Role.OWNER).exclude(pk=member.pk).count()
-        if member.role == Role.OWNER and owners == 0 and (remove or role != Role.OWNER):
-            messages.error(request, f"{member.user.username} is the last owner of {tenant.name}; make someone else owner first.")
-            return redirect("dashboard:members", tenant=tenant.name)
-        if remove:
-            member.delete()
-            messages.success(request, f"Removed {member.user.username} from {tenant.name}.")
-        else:
-            member.role = role
-            member.save(update_fields=["role"])
-            messages.success(request, f"{member.user.username} is now {Role(role).label.lower()}.")
+    remove = request.POST.get("remove") == "1"
+    role = request.POST.get("role", "")
+    if not remove and role not in Role.values:
+        messages.error(request, "Pick a role.")
+        return redirect("dashboard:members", tenant=tenant.name)
+    try:
+        member = change_membership(tenant=tenant, membership_id=member_id, role=role, remove=remove)
+    except Membership.DoesNotExist:
+        raise Http404("No such member.")
+    except LastOwner as exc:
+        messages.error(request, str(exc))
+        return redirect("dashboard:members", tenant=tenant.name)
+    if remove:
+        messages.success(request, f"Removed {member.user.username} from {tenant.name}.")
+    else:
+        messages.success(request, f"{member.user.username} is now {Role(role).label.lower()}.")
     if remove and member.user_id == request.user.pk:
         return redirect("dashboard:home")
     return redirect("dashboard:members", tenant=tenant.name)

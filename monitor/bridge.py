@@ -14,7 +14,6 @@ every MONITOR_BRIDGE_REFRESH seconds and adds or removes taps as they change.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import threading
@@ -28,16 +27,14 @@ from django.db import close_old_connections, connection
 from eventhub.conf import hub_setting
 from monitor import broadcast
 from monitor.broadcast import make_message
+from subscriptions.catalog import type_rules
+from subscriptions.core.amqp import SourceRule, by_precedence, message_from_delivery, message_id, shown_type
 
 logger = logging.getLogger(__name__)
 
 TAP_QUEUE_MAX_LENGTH = 10_000  # per tap; beyond this the broker drops the tap's oldest messages, never the work queue's
 MAX_HEADERS = 50
 MAX_HEADER_TEXT = 1024
-PROPERTY_NAMES = (
-    "content_type", "content_encoding", "delivery_mode", "priority", "correlation_id", "reply_to", "expiration",
-    "message_id", "timestamp", "type", "user_id", "app_id", "cluster_id",
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -47,83 +44,65 @@ class TapSpec:
     source_id: str
     tenant: str
     name: str
-    exchange: str
-    binding_keys: tuple[str, ...]
-    type_from: str
-    type_field: str
+    rule: SourceRule  # the dispatcher's rule for this source: exchange, binding keys, how the type is read
+
+    @property
+    def exchange(self) -> str:
+        return self.rule.exchange
+
+    @property
+    def binding_keys(self) -> tuple[str, ...]:
+        return ("",) if self.rule.exchange_type == "fanout" else self.rule.binding_keys
 
 
-def enabled_sources() -> dict[str, TapSpec]:
+def enabled_sources() -> tuple[dict[str, TapSpec], dict[int, frozenset[str]]]:
+    """The taps to hold, from the rules the dispatcher loads (so a source it ignores is not tapped either), and the
+    event type keys each tenant knows (the type rule needs them: `cmd.sendMail` is a known suffix)."""
     from subscriptions.models import Source
+    from subscriptions.broker.sources import load_rules
 
-    specs = {}
-    for source in Source.objects.filter(enabled=True).select_related("tenant"):
-        keys = tuple(k for k in (source.binding_keys or []) if isinstance(k, str)) or ("#",)
-        specs[str(source.pk)] = TapSpec(
-            str(source.pk), source.tenant.name, source.name, source.exchange, keys, source.type_from, source.type_field
-        )
-    return specs
+    rules, tenants = load_rules()
+    names = dict(Source.objects.filter(pk__in=[r.id for r in rules.sources]).values_list("pk", "name"))
+    specs = {
+        str(rule.id): TapSpec(str(rule.id), tenants[rule.tenant_id].name, names.get(rule.id, ""), rule)
+        for rule in rules.sources
+    }
+    return specs, rules.known_types
 
 
 # --- turning a broker message into a monitor item (no trust in anything it carries) ------------------
+# Type, event id and property names are the dispatcher's (subscriptions/core/amqp.py): a broker row shows what the
+# ingested row for the same message will show.
 
 
-def _plain(value, depth=0):
-    """Header values as JSON-able, bounded data (AMQP tables may nest and carry bytes or decimals)."""
-    if isinstance(value, (bytes, bytearray)):
-        value = bytes(value[:MAX_HEADER_TEXT]).decode("utf-8", "replace")
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
+def _bounded(value, depth=0):
+    """JSON-safe property values, bounded for display (AMQP tables may be large and nest deeply)."""
     if isinstance(value, str):
         return value[:MAX_HEADER_TEXT]
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
     if depth >= 3:
         return str(value)[:MAX_HEADER_TEXT]
     if isinstance(value, dict):
-        return {str(k)[:200]: _plain(v, depth + 1) for k, v in list(value.items())[:MAX_HEADERS]}
+        return {str(k)[:200]: _bounded(v, depth + 1) for k, v in list(value.items())[:MAX_HEADERS]}
     if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value[:MAX_HEADERS]]
+        return [_bounded(v, depth + 1) for v in value[:MAX_HEADERS]]
     return str(value)[:MAX_HEADER_TEXT]
 
 
-def amqp_properties(properties) -> dict:
-    found = {}
-    for name in PROPERTY_NAMES:
-        value = getattr(properties, name, None)
-        if value is not None:
-            found[name] = _plain(value)
-    headers = getattr(properties, "headers", None)
-    if headers:
-        found["headers"] = _plain(dict(headers))
-    return found
-
-
-def message_type(spec: TapSpec, routing_key: str, properties, body: bytes) -> str | None:
-    """The event type as the source reads it (the dispatcher's rule, repeated here for display only)."""
-    found = None
-    if spec.type_from == "body_field" and spec.type_field and len(body) <= hub_setting("MONITOR_BODY_LIMIT"):
-        try:
-            found = json.loads(body)
-            for part in spec.type_field.split("."):
-                found = found.get(part) if isinstance(found, dict) else None
-        except ValueError:
-            found = None
-    elif spec.type_from == "property_or_routing_key":
-        found = getattr(properties, "type", None)
-    if not found and spec.type_from != "body_field":
-        found = routing_key.rsplit(".", 1)[-1]
-    return found[:200] if isinstance(found, str) and found else None
-
-
-def broker_item(spec: TapSpec, method, properties, body: bytes) -> dict:
+def broker_item(spec: TapSpec, method, properties, body: bytes, known: frozenset[str] = frozenset()) -> dict:
+    message = message_from_delivery(method, properties, body)
+    found = shown_type(spec.rule, message, known, body_limit=hub_setting("MONITOR_BODY_LIMIT"), type_rules=by_precedence(type_rules()))
     return make_message(
         "broker",
         spec.tenant,
         body=body,
         source=spec.name,
-        exchange=method.exchange,
-        routingKey=method.routing_key,
-        type=message_type(spec, method.routing_key, properties, body),
-        properties=amqp_properties(properties),
+        exchange=message.exchange,
+        routingKey=message.routing_key,
+        type=found[:200] if found else None,
+        eventId=message_id(message),
+        properties=_bounded(message.properties),
         redelivered=bool(method.redelivered) or None,
     )
 
@@ -140,6 +119,7 @@ class Bridge(threading.Thread):
         self.stopping = threading.Event()
         self.taps: dict[str, tuple[TapSpec, object]] = {}  # source id -> (spec, channel)
         self.failed: dict[str, str] = {}  # source id -> last error, logged once per change
+        self.known: dict[int, frozenset[str]] = {}  # tenant id -> event type keys, re-read at each refresh
         self.connected = threading.Event()
         self.synced = threading.Event()  # set after each source refresh (tests wait on it)
         self.received = 0
@@ -184,7 +164,7 @@ class Bridge(threading.Thread):
         """Make the taps match the enabled sources: close the removed or changed ones, open the new ones."""
         try:
             close_old_connections()
-            wanted = enabled_sources()
+            wanted, self.known = enabled_sources()
         finally:
             connection.close()  # this thread may not touch the database again for a while
         for source_id, (spec, channel) in list(self.taps.items()):
@@ -222,7 +202,8 @@ class Bridge(threading.Thread):
     def on_message(self, spec, method, properties, body):
         self.received += 1
         try:
-            broadcast.publish(spec.tenant, broker_item(spec, method, properties, body))
+            known = self.known.get(spec.rule.tenant_id, frozenset())
+            broadcast.publish(spec.tenant, broker_item(spec, method, properties, body, known))
         except Exception:
             logger.exception("live monitor bridge: a message from %s could not be shown", spec.exchange)
 

@@ -2,7 +2,8 @@
 
 {action: "filter", types: [patterns], routingKey: pattern, source: name, outcome: value}; every key optional, an
 empty filter passes everything. Type patterns are the endpoints' (`*` is any run of characters); the routing-key
-pattern is AMQP topic syntax (`*` one word, `#` zero or more words).
+pattern is AMQP topic syntax (`*` one word, `#` zero or more words), checked and matched by the broker's own rules in
+subscriptions/core/amqp.py, so a pattern means here what it means for a source's binding keys.
 """
 
 from __future__ import annotations
@@ -10,15 +11,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from subscriptions.core.amqp import binding_key_problem, topic_matches
 from subscriptions.core.matching import patterns_match
 
 MAX_TYPES = 20
 MAX_PATTERN = 200
-MAX_ROUTING_KEY = 255
 MAX_SOURCE = 100
 OUTCOMES = ("succeeded", "retrying", "failed", "disabled", "dead_lettered")
 TYPE_PATTERN_RE = re.compile(r"^[A-Za-z0-9_.:*\-]{1,%d}$" % MAX_PATTERN)
-ROUTING_KEY_RE = re.compile(r"^[^\x00-\x1f]{1,%d}$" % MAX_ROUTING_KEY)
 
 
 class FilterError(ValueError):
@@ -29,17 +29,6 @@ class FilterError(ValueError):
         self.details = details
 
 
-def topic_regex(pattern: str) -> re.Pattern:
-    """AMQP topic matching: words split by '.', `*` is exactly one word, `#` zero or more."""
-    parts = []
-    for word in pattern.split("."):
-        parts.append({"*": r"[^.]*", "#": "#"}.get(word, re.escape(word)))
-    regex = r"\.".join(parts)
-    # `#` may also swallow the dot next to it, so "a.#" matches "a" and "#.b" matches "b".
-    regex = regex.replace(r"\.#", r"(?:\..*)?").replace(r"#\.", r"(?:.*\.)?").replace("#", ".*")
-    return re.compile("^" + regex + "$")
-
-
 @dataclass(frozen=True)
 class MonitorFilter:
     types: tuple[str, ...] = ()
@@ -47,17 +36,13 @@ class MonitorFilter:
     source: str | None = None
     outcome: str | None = None
 
-    def __post_init__(self):
-        compiled = topic_regex(self.routing_key_pattern) if self.routing_key_pattern else None
-        object.__setattr__(self, "routing_key", compiled)
-
     def describe(self) -> dict:
         return {"types": list(self.types), "routingKey": self.routing_key_pattern, "source": self.source, "outcome": self.outcome}
 
     def passes(self, item: dict) -> bool:
         if self.types and not patterns_match(self.types, item.get("type") or ""):
             return False
-        if self.routing_key is not None and not self.routing_key.match(item.get("routingKey") or ""):
+        if self.routing_key_pattern is not None and not topic_matches(self.routing_key_pattern, item.get("routingKey") or ""):
             return False
         if self.source is not None and item.get("source") != self.source:
             return False
@@ -79,8 +64,9 @@ def parse_filter(message: dict) -> MonitorFilter:
         if not isinstance(pattern, str) or not TYPE_PATTERN_RE.match(pattern):
             details.append({"field": "types", "message": f"{str(pattern)[:50]!r} is not a type pattern (letters, digits, . _ : - and *)."})
     routing_key = message.get("routingKey") or None
-    if routing_key is not None and (not isinstance(routing_key, str) or not ROUTING_KEY_RE.match(routing_key)):
-        details.append({"field": "routingKey", "message": f"routingKey must be a pattern of 1 to {MAX_ROUTING_KEY} printable characters."})
+    problem = binding_key_problem(routing_key) if routing_key is not None else None
+    if problem:
+        details.append({"field": "routingKey", "message": f"routingKey: {problem}"})
     source = message.get("source") or None
     if source is not None and (not isinstance(source, str) or len(source) > MAX_SOURCE):
         details.append({"field": "source", "message": f"source must be a source name of at most {MAX_SOURCE} characters."})

@@ -10,6 +10,9 @@ class SubscriptionsConfig(AppConfig):
 
     def ready(self):
         post_migrate.connect(_sync_catalog_after_migrate, sender=self)
+        from subscriptions.pipeline import routing_version
+
+        routing_version.connect()
 
 
 def _sync_catalog_after_migrate(sender, using="default", verbosity=1, **kwargs):

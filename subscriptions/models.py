@@ -2,9 +2,10 @@
 
 import uuid
 
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
 
+from subscriptions.core import amqp
 from subscriptions.core.changes import changes_of
 from subscriptions.core.signing import new_webhook_id
 from tenants.models import Tenant
@@ -53,16 +54,46 @@ class SubscriptionState(models.TextChoices):
     UNSUBSCRIBED = "UNSUBSCRIBED"
 
 
+class RoutingQuerySet(models.QuerySet):
+    """For the rows the routing index is built from (subscriptions, endpoints): an update() or bulk_create() that
+    changes what routing reads bumps the tenants' RoutingVersion in the same transaction. save() and delete() do it
+    through signals (subscriptions/routing_version.py); between them every writer is covered, the admin included."""
+
+    def update(self, **values):
+        if not self.model.ROUTING_FIELDS.intersection(values):
+            return super().update(**values)  # e.g. the worker's failing_since: routing unchanged, the cache kept
+        from subscriptions.pipeline.routing_version import bump_routing_version
+
+        with transaction.atomic(using=self.db):
+            tenant_ids = set(self.values_list("tenant_id", flat=True))  # before: the update may move rows out of the filter
+            count = super().update(**values)
+            if count:
+                bump_routing_version(tenant_ids, using=self.db)
+        return count
+
+    def bulk_create(self, objs, *args, **kwargs):
+        from subscriptions.pipeline.routing_version import bump_routing_version
+
+        with transaction.atomic(using=self.db):
+            created = super().bulk_create(objs, *args, **kwargs)
+            bump_routing_version({obj.tenant_id for obj in created}, using=self.db)
+        return created
+
+
 class EventSubscription(models.Model):
     """A tenant's choice for one event type. No row means NONE (never subscribed)."""
+
+    ROUTING_FIELDS = frozenset({"tenant", "tenant_id", "event_type", "event_type_id", "state", "excluded_fields"})
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="event_subscriptions")
     event_type = models.ForeignKey(EventType, on_delete=models.CASCADE, related_name="subscriptions")
     state = models.CharField(max_length=16, choices=SubscriptionState.choices)
-    excluded_fields = models.JSONField(default=list)
+    excluded_fields = models.JSONField(default=list, blank=True)  # blank: the admin can save "none excluded"
     version = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField()
     modified_at = models.DateTimeField()
+
+    objects = RoutingQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["tenant", "event_type"], name="unique_event_subscription")]
@@ -83,6 +114,8 @@ class PayloadFormat(models.TextChoices):
 class Endpoint(models.Model):
     """A webhook receiver of one tenant: where, how, which events, filtered and reshaped how."""
 
+    ROUTING_FIELDS = frozenset({"tenant", "tenant_id", "url", "events", "event_filter", "custom_payload", "enabled"})
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
     url = models.URLField(max_length=2048)
@@ -100,6 +133,8 @@ class Endpoint(models.Model):
     failing_since = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField()
     modified_at = models.DateTimeField()
+
+    objects = RoutingQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at"]
@@ -126,6 +161,18 @@ class EndpointSecret(models.Model):
     __str__ = __repr__
 
 
+class RoutingVersion(models.Model):
+    """What a tenant's routing index was built from, as one value: replaced by every write to its subscriptions,
+    endpoints or own event types (subscriptions/routing_version.py), so a cached index is current exactly when its
+    version is. A random value, not a counter: concurrent writers need no read-modify-write, and the row is upserted."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="routing_version")
+    version = models.UUIDField(default=uuid.uuid4)
+
+    def __str__(self):
+        return f"{self.tenant_id}: {self.version}"
+
+
 # --- the pipeline: sources, events, deliveries, attempts, dead letters ---------------------------
 
 
@@ -133,10 +180,11 @@ class Source(models.Model):
     """A broker source of one tenant: a topic exchange, binding keys, and how an event's type is read."""
 
     class TypeFrom(models.TextChoices):
-        # entrecode: the AMQP `type` property, else the last segment of the routing key.
-        PROPERTY_OR_ROUTING_KEY = "property_or_routing_key", "AMQP type property, else last routing key segment"
-        ROUTING_KEY = "routing_key", "last routing key segment"
-        BODY_FIELD = "body_field", "a field of the JSON body"
+        # The values are core/amqp.py's, which applies them (amqp.named_type). "Last routing key segment" is short
+        # for its rule: the last word, or a longer known suffix (entrecode's `{domain}.cmd.sendMail` is cmd.sendMail).
+        PROPERTY_OR_ROUTING_KEY = amqp.TYPE_FROM_PROPERTY_OR_ROUTING_KEY, "AMQP type property, else last routing key segment"
+        ROUTING_KEY = amqp.TYPE_FROM_ROUTING_KEY, "last routing key segment"
+        BODY_FIELD = amqp.TYPE_FROM_BODY_FIELD, "a field of the JSON body"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sources")

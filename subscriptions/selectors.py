@@ -61,17 +61,33 @@ def recent_events(tenant, event_type=None):
     return events.prefetch_related(Prefetch("deliveries", queryset=deliveries))
 
 
-def deliveries_log(tenant, endpoint_id=None, status=None, event_type=None, since=None):
-    """The tenant's deliveries, newest first, each with its attempts."""
+def deliveries_log(tenant, endpoint_id=None, status=None, event_type=None, since=None, until=None, with_attempts=True):
+    """The tenant's deliveries, newest first, each with its attempts (unless a listing needs none): the one
+    delivery-log filter of the API and the dashboard. `event_type` is an endpoint-style pattern (`*` any run of
+    characters); since/until bound created_at."""
     from subscriptions.models import Delivery
 
-    deliveries = Delivery.objects.filter(tenant=tenant).select_related("event")
+    deliveries = Delivery.objects.filter(tenant=tenant).select_related("endpoint")
     if endpoint_id:
         deliveries = deliveries.filter(endpoint_id=endpoint_id)
     if status:
         deliveries = deliveries.filter(status=status)
     if event_type:
-        deliveries = deliveries.filter(event_type=event_type)
+        deliveries = deliveries.filter(_type_pattern_q(event_type))
     if since:
         deliveries = deliveries.filter(created_at__gte=since)
-    return deliveries.prefetch_related("attempts")
+    if until:
+        deliveries = deliveries.filter(created_at__lte=until)
+    return deliveries.select_related("event").prefetch_related("attempts") if with_attempts else deliveries
+
+
+def _type_pattern_q(pattern: str) -> Q:
+    """The database's spelling of core.matching.pattern_matches: exact, a prefix (`product.*`), else a regex."""
+    from subscriptions.core.matching import pattern_regex
+
+    if "*" not in pattern:
+        return Q(event_type=pattern)
+    head, _, tail = pattern.partition("*")
+    if not tail:
+        return Q(event_type__startswith=head)
+    return Q(event_type__regex=pattern_regex(pattern).pattern)

@@ -82,6 +82,27 @@ def add_member(tenant, user, role=Role.VIEWER):
     return membership
 
 
+class LastOwner(Exception):
+    """The change would leave the tenant without an owner; the message says so."""
+
+
+def change_membership(*, tenant, membership_id, role=None, remove=False) -> Membership:
+    """Give a member another role, or remove them; never the tenant's last owner (LastOwner). Raises
+    Membership.DoesNotExist for a member of another tenant. The tenant's owners are locked first, so two owners
+    removing each other at once cannot both succeed."""
+    with transaction.atomic():
+        owners = set(Membership.objects.select_for_update().filter(tenant=tenant, role=Role.OWNER).values_list("pk", flat=True))
+        member = Membership.objects.select_for_update().select_related("user").get(pk=membership_id, tenant=tenant)
+        if owners == {member.pk} and (remove or role != Role.OWNER):
+            raise LastOwner(f"{member.user.username} is the last owner of {tenant.name}; make someone else owner first.")
+        if remove:
+            member.delete()
+        else:
+            member.role = role
+            member.save(update_fields=["role"])
+    return member
+
+
 def ensure_user(username, password=None, **extra):
     """Get or create a dashboard user; a password is set only when the user is new. Returns (user, created)."""
     User = get_user_model()

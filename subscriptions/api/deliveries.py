@@ -18,7 +18,7 @@ from subscriptions.api.base import ERRORS, NOT_FOUND, TenantAPIView
 from subscriptions.api.outputs import DeliverySerializer
 from subscriptions.api.pagination import Pagination
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.delivery.worker import deliver_now, wake_workers
+from subscriptions.delivery.worker import wake_workers
 
 def datetime_param(request, name, required=False):
     raw = request.query_params.get(name)
@@ -70,8 +70,9 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
         parameters=[
             OpenApiParameter("endpoint", OpenApiTypes.UUID, description="only this endpoint's deliveries"),
             OpenApiParameter("status", OpenApiTypes.STR, enum=DeliveryStatus.values),
-            OpenApiParameter("eventType", OpenApiTypes.STR),
+            OpenApiParameter("eventType", OpenApiTypes.STR, description="an event type or a pattern (`*` is any run of characters)"),
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="created at or after"),
+            OpenApiParameter("until", OpenApiTypes.DATETIME, description="created at or before"),
             *Pagination.parameters(),
         ],
         responses={200: DeliverySerializer(many=True), **ERRORS},
@@ -84,7 +85,8 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
         if state is not None and state not in DeliveryStatus.values:
             raise ValidationError({"status": [f"'{state}' is not one of {', '.join(DeliveryStatus.values)}."]})
         deliveries = selectors.deliveries_log(
-            self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since")
+            self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since"),
+            datetime_param(request, "until"),
         )
         return self.paged_response(deliveries, DeliverySerializer)  # no headers in the list
 
@@ -176,9 +178,11 @@ class PreviewView(SampleEventMixin, TenantAPIView):
 class TestSendView(SampleEventMixin, TenantAPIView):
     required_scopes = {"POST": "webhook.endpoint_manage"}
 
-    @extend_schema(summary="Send a test event to this endpoint now (whatever its subscriptions and filter) and show the attempt",
-                   request=SampleInput, responses={200: DeliverySerializer, **NOT_FOUND, **ERRORS})
+    @extend_schema(summary="Queue a test event for this endpoint (whatever its subscriptions and filter); the worker sends it "
+                           "at once. Follow the delivery (Location) for its attempt",
+                   request=SampleInput, responses={202: DeliverySerializer, **NOT_FOUND, **ERRORS})
     def post(self, request, tenant, endpoint_id):
+        # Queued like the dashboard's (the service wakes the workers on commit): a request never waits for a receiver.
         delivery = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.send_test_event)
-        deliver_now(ids=[delivery.pk])  # at most the endpoint's timeout; a retry, if any, is the worker's
-        return Response(full_delivery(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), request))
+        body = full_delivery(selectors.deliveries_log(self.tenant).get(pk=delivery.pk), request)
+        return Response(body, status=status.HTTP_202_ACCEPTED, headers={"Location": f"/webhook/{self.tenant.name}/deliveries/{delivery.pk}"})

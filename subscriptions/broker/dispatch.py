@@ -28,7 +28,7 @@ from pika.exceptions import AMQPChannelError, AMQPError, ChannelClosedByBroker
 from eventhub.conf import hub_setting
 from eventhub.json_limits import storable_text
 from subscriptions.broker.ingest import BatchOutcome, Delivered, RulesCache, ingest_batch
-from subscriptions.core.amqp import Message, plain_properties
+from subscriptions.core.amqp import message_from_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -169,8 +169,7 @@ class Dispatcher:
             self._batch_started = time.monotonic()
             if self.first_message_at is None:
                 self.first_message_at = self._batch_started
-        # pika hands over a name that is not UTF-8 as bytes: as text (bytes replaced), so matching can read it.
-        message = Message(_text(method.exchange), _text(method.routing_key), body, plain_properties(properties))
+        message = message_from_delivery(method, properties, body)
         self._buffer.append(Delivered(method.delivery_tag, message, method.redelivered, properties))
 
     def _flush(self, conn, channel, wait=False):
@@ -278,10 +277,6 @@ class Dispatcher:
         if not self._admin.is_open:
             self._admin = self._conn.channel()
             self._admin.confirm_delivery()
-
-
-def _text(name) -> str:
-    return name.decode("utf-8", errors="replace") if isinstance(name, bytes) else name
 
 
 def start_in_background(**options) -> Dispatcher | None:

@@ -148,6 +148,12 @@ class TypeRule:
         return all(name in data for name in self.body_fields)
 
 
+def by_precedence(type_rules) -> tuple[TypeRule, ...]:
+    """Most specific first: an appId before none, then more body fields before fewer, so a bare build start never
+    shadows a build event whatever the catalog's order. event_type_for() takes the first that matches."""
+    return tuple(sorted(type_rules, key=lambda r: (not r.app_id, -len(r.body_fields))))
+
+
 @dataclass
 class Rules:
     """Everything conversion needs: sources (in creation order), per tenant the event type keys it may use, and the
@@ -159,9 +165,7 @@ class Rules:
     _by_exchange: dict[str, list[SourceRule]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self):
-        # Most specific first: an appId before none, then more body fields before fewer, so a bare build start
-        # never shadows a build event whatever the catalog's order.
-        self.type_rules = tuple(sorted(self.type_rules, key=lambda r: (not r.app_id, -len(r.body_fields))))
+        self.type_rules = by_precedence(self.type_rules)
         for rule in self.sources:
             self._by_exchange.setdefault(rule.exchange, []).append(rule)
 
@@ -220,6 +224,16 @@ PROPERTY_NAMES = {  # pika BasicProperties attribute -> the name entrecode's amq
     "app_id": "appId",
     "cluster_id": "clusterId",
 }
+
+
+def message_from_delivery(method, properties, body: bytes) -> Message:
+    """A message as pika delivers it (method, BasicProperties, body) -> Message. pika hands over a name that is not
+    UTF-8 as bytes: it becomes text (bytes replaced), so matching can read it. Used by the dispatcher and the monitor."""
+    return Message(_text(method.exchange), _text(method.routing_key), body, plain_properties(properties))
+
+
+def _text(name) -> str:
+    return name.decode("utf-8", errors="replace") if isinstance(name, bytes) else name
 
 
 def plain_properties(props) -> dict:
@@ -352,6 +366,18 @@ def refuse_unstorable_envelope(message: Message):
         raise Unconvertible(problem)
 
 
+def named_type(rule: SourceRule, message: Message, data: dict, known: frozenset[str]) -> str | None:
+    """The type the message names per the source's type_from (before the known-types check), or None."""
+    if rule.type_from == TYPE_FROM_BODY_FIELD:
+        found = _field(data, rule.type_field)
+        return found if isinstance(found, str) and found else None
+    if rule.type_from == TYPE_FROM_PROPERTY_OR_ROUTING_KEY:
+        given = message.properties.get("type")
+        if isinstance(given, str) and given.strip():
+            return given.strip()
+    return _type_from_routing_key(message.routing_key, known) or None
+
+
 def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozenset[str],
                    type_rules: tuple[TypeRule, ...] = ()) -> str:
     """The event type: an appId rule of the catalog first (the appId says who sent it, whatever its type property
@@ -362,19 +388,11 @@ def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozen
         for type_rule in type_rules:
             if type_rule.app_id and type_rule.event_type in known and type_rule.matches(message, data):
                 return type_rule.event_type
-    candidate = None
-    if rule.type_from == TYPE_FROM_BODY_FIELD:
-        candidate = _field(data, rule.type_field)
-        if not isinstance(candidate, str) or not candidate:
+    candidate = named_type(rule, message, data, known)
+    if candidate is None:
+        if rule.type_from == TYPE_FROM_BODY_FIELD:
             raise Unconvertible(f"body field '{rule.type_field}' holds no event type")
-    else:
-        if rule.type_from == TYPE_FROM_PROPERTY_OR_ROUTING_KEY:
-            given = message.properties.get("type")
-            candidate = given.strip() if isinstance(given, str) and given.strip() else None
-        if candidate is None:
-            candidate = _type_from_routing_key(message.routing_key, known)
-        if not candidate:
-            raise Unconvertible("no event type: no AMQP type property and an empty routing key")
+        raise Unconvertible("no event type: no AMQP type property and an empty routing key")
     if candidate in known:
         return candidate
     shaped = [r for r in type_rules if not r.app_id and r.event_type in known and r.matches(message, data)]
@@ -385,6 +403,24 @@ def event_type_for(rule: SourceRule, message: Message, data: dict, known: frozen
     if shaped:
         return shaped[0].event_type
     raise Unconvertible(f"unknown event type '{candidate[:200]}' and the source has no catch-all type")
+
+
+def shown_type(rule: SourceRule, message: Message, known: frozenset[str], body_limit: int = MAX_BODY_BYTES,
+               type_rules: tuple[TypeRule, ...] = ()) -> str | None:
+    """The type the live monitor shows for a raw message: the one the dispatcher records, else (a message it would
+    dead-letter) the type the message names, if any. The body is read (up to `body_limit`) only when the source
+    reads the type from it or the catalog's rules may look at its fields."""
+    data = {}
+    if rule.type_from == TYPE_FROM_BODY_FIELD or type_rules:
+        try:
+            data = parse_body(message, body_limit)
+        except Unconvertible:
+            if rule.type_from == TYPE_FROM_BODY_FIELD:
+                return None
+    try:
+        return event_type_for(rule, message, data, known, type_rules)
+    except Unconvertible:
+        return named_type(rule, message, data, known)
 
 
 def _type_from_routing_key(routing_key: str, known: frozenset[str]) -> str:

@@ -49,6 +49,14 @@ class Route:
     payload_format: str = ENVELOPE  # payloads.FORMATS
 
 
+class Verdict(NamedTuple):
+    """What route() decides for one endpoint, in words: the body it gets (or would get), and why it does not."""
+
+    body: str
+    reasons: list[str]  # empty: route() delivers it
+    undecided: bool = False  # the eventFilter was not decided within the budget: recorded as failed, not sent
+
+
 class Routing(NamedTuple):
     """Where one event goes: [(route, body)] to send, and [(route, body)] whose filter the time budget left undecided."""
 
@@ -179,6 +187,42 @@ class RoutingIndex:
         excluded = self._subscriptions[event_type]
         return Routing([(r, _body(envelope, excluded, r, source)) for r in matched],
                        [(r, _body(envelope, excluded, r, source)) for r in undecided])
+
+    def explain(self, route: Route, envelope: dict, budget: float = DEFAULT_BUDGET, excluded: tuple[str, ...] = (),
+                source: str | None = None) -> Verdict:
+        """route()'s decision for `route` (one of this index's), with a reason for each rule it fails.
+
+        The decision is route()'s own; the reasons name the rules it applies (subscription, patterns, eventFilter)
+        one by one. `excluded` shapes the body when the type is not subscribed (a subscribed type's are the index's).
+        """
+        event_type = envelope["type"]
+        routing = self.route(envelope, budget, source)
+        for found, body in routing.deliveries:
+            if found is route:
+                return Verdict(body, [])
+        excluded = self._subscriptions.get(event_type, excluded)
+        undecided = any(found is route for found, _ in routing.undecided)
+        reasons = []
+        if event_type not in self._subscriptions:
+            reasons.append(f"The tenant is not subscribed to '{event_type}'.")
+        if not patterns_match(route.patterns, event_type):
+            reasons.append(f"None of the endpoint's events ({', '.join(route.patterns)}) selects '{event_type}'.")
+        if undecided:
+            reasons.append("The eventFilter could not be decided within the time one event may spend on matching; "
+                           "the delivery would be recorded as failed, not sent.")
+        else:
+            try:
+                with time_budget(budget):
+                    holds = route.filter.holds(envelope)
+            except Undecided:
+                holds = None
+            if holds is False:
+                reasons.append("The eventFilter does not match this event.")
+            elif holds is None:
+                reasons.append("The eventFilter could not be decided within the time one event may spend on matching.")
+        if not reasons:  # route() left it out for a rule not named above: say so rather than claim a match
+            reasons.append("The routing rules do not select this endpoint for this event.")
+        return Verdict(_body(envelope, excluded, route, source), reasons, undecided)
 
 
 def _body(envelope: dict, excluded: tuple[str, ...], route: Route, source: str | None) -> str:

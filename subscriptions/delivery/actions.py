@@ -14,12 +14,13 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from subscriptions.core.conditions import compile_filter
-from subscriptions.delivery.sender import USER_AGENT, build_request_headers
-from subscriptions.core.matching import patterns_match
-from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription, SubscriptionState
+from eventhub.conf import hub_setting
 from subscriptions.core.changes import change_pair
-from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source, compile_custom_payload, shape_body
+from subscriptions.core.matching import RoutingIndex
+from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
+from subscriptions.delivery.sender import USER_AGENT, build_request_headers
+from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription
+from subscriptions.pipeline.routing import compile_route, subscribed_types
 from subscriptions.selectors import find_event_type
 
 SAMPLE_VALUES = {
@@ -76,24 +77,29 @@ def preview_delivery(endpoint, event_type_key, data=None, now=None, origin=Event
     event = Event(event_id=f"preview-{uuid.uuid4()}", type=event_type.key, timestamp=now, data=sample_data(event_type) if data is None else data)
     envelope = event.envelope(tenant.name, change_pair(event_type.changes))
 
-    reasons = []
-    subscription = EventSubscription.objects.filter(tenant=tenant, event_type=event_type).first()
-    if subscription is None or subscription.state != SubscriptionState.SUBSCRIBED:
-        reasons.append(f"The tenant is not subscribed to '{event_type.key}'.")
-    if not endpoint.enabled:
-        reasons.append("The endpoint is disabled" + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else "."))
-    if not patterns_match(endpoint.events, event_type.key):
-        reasons.append(f"None of the endpoint's events ({', '.join(endpoint.events)}) selects '{event_type.key}'.")
-    if endpoint.event_filter and not compile_filter(endpoint.event_filter, stored=True).matches(envelope):
-        reasons.append("The eventFilter does not match this event.")
-
-    excluded = subscription.excluded_fields if subscription is not None else []
-    payload = compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None
-    shaped = shape_body(envelope, excluded, payload, endpoint.payload_format, cloudevents_source(tenant.name, origin))
-    body = json.dumps(shaped, ensure_ascii=False, separators=(",", ":"))
+    body, reasons = routing_verdict(endpoint, envelope, cloudevents_source(tenant.name, origin))
     content_type = CONTENT_TYPES.get(endpoint.payload_format, "application/json")
     headers = build_request_headers(endpoint.headers, PREVIEW_MSG_ID, int(time.time()), body.encode(), [PREVIEW_SECRET], content_type)
     return Preview(matches=not reasons, reasons=reasons, envelope=envelope, body=body, headers=headers, content_type=content_type)
+
+
+def routing_verdict(endpoint, envelope, source: str | None = None) -> tuple[str, list[str]]:
+    """(body, reasons) by the pipeline's own path: the endpoint compiled as the routing index compiles it, the
+    tenant's subscription to the type as the index reads it, RoutingIndex.route() with the matching budget. Only
+    enabled endpoints are in the pipeline's index; a disabled one is previewed as if enabled and told it is not."""
+    event_type = envelope["type"]
+    try:
+        route = compile_route(endpoint)
+    except ValueError as exc:
+        body = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+        return body, [f"The endpoint's eventFilter or customPayload does not compile ({exc}); it receives nothing."]
+    excluded = EventSubscription.objects.filter(tenant_id=endpoint.tenant_id, event_type__key=event_type).values_list("excluded_fields", flat=True).first()
+    index = RoutingIndex([route], subscribed_types(endpoint.tenant, [event_type]))
+    verdict = index.explain(route, envelope, hub_setting("MATCHING_BUDGET_MS") / 1000, tuple(excluded or ()), source)
+    if endpoint.enabled:
+        return verdict.body, verdict.reasons
+    disabled = "The endpoint is disabled" + (f": {endpoint.disabled_reason}" if endpoint.disabled_reason else ".")
+    return verdict.body, [disabled, *verdict.reasons]
 
 
 def masked_headers(headers: dict) -> dict:
@@ -114,7 +120,10 @@ def masked_request_headers(headers: dict) -> dict:
 
 @transaction.atomic
 def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
-    """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery."""
+    """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery and
+    queued: the workers are woken on commit (the API and the dashboard both queue; nothing is sent in a request)."""
+    from subscriptions.delivery.worker import wake_workers
+
     preview = preview_delivery(endpoint, event_type_key, data, origin=EventOrigin.TEST)
     now = timezone.now()
     event = Event.objects.create(
@@ -130,11 +139,13 @@ def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     body = json.loads(preview.body)
     if isinstance(body, dict) and body.get("id") == preview.envelope["id"]:
         body["id"] = event_envelope["id"]
-    return Delivery.objects.create(
+    delivery = Delivery.objects.create(
         tenant=endpoint.tenant, event=event, endpoint=endpoint, url=endpoint.url, event_type=event.type,
         body=json.dumps(body, ensure_ascii=False, separators=(",", ":")), content_type=preview.content_type,
         next_attempt_at=now, created_at=now,
     )
+    transaction.on_commit(wake_workers)
+    return delivery
 
 
 class NotRetryable(Exception):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -59,6 +60,33 @@ class Sent:
     result: SendResult
 
 
+class ClaimRow(NamedTuple):
+    """One due delivery as the claim reads it, with what its send needs from the endpoint (None: endpoint deleted)."""
+
+    id: int
+    tenant_id: int
+    event_type: str
+    body: str
+    attempt_count: int
+    url: str  # the URL recorded with the delivery
+    endpoint_id: object
+    endpoint_url: str | None
+    endpoint_method: str | None
+    endpoint_headers: dict | None
+    endpoint_timeout: int | None
+    endpoint_enabled: bool | None
+    endpoint_disabled_reason: str | None
+    webhook_id: str
+    content_type: str  # the delivery's, rendered with its body
+
+
+CLAIM_FIELDS = (
+    "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id", "endpoint__url", "endpoint__method",
+    "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled", "endpoint__disabled_reason", "webhook_id",
+    "content_type",
+)  # fmt: skip  (ClaimRow's fields, in order)
+
+
 def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
     """Lease up to `limit` due deliveries (none of `skip_endpoints`) and return them as Jobs. Deliveries whose
     endpoint is gone or disabled fail here, without a request."""
@@ -76,25 +104,19 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             due = due.select_for_update(skip_locked=True, of=("self",))
         # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout), as
         # plain tuples: model instances would cost more than the query on the hot path.
-        rows = list(
-            due.order_by("next_attempt_at", "id").values_list(
-                "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id",
-                "endpoint__url", "endpoint__method", "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled",
-                "endpoint__disabled_reason", "webhook_id", "content_type",
-            )[:limit]
-        )
+        rows = [ClaimRow._make(values) for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
         if not rows:
             return []
         by_timeout: dict[int, list[int]] = {}
         sendable, unsendable = [], {}
         for row in rows:
-            delivery_id, endpoint_id, timeout, enabled, reason = row[0], row[6], row[10], row[11], row[12]
-            if endpoint_id is None:
-                unsendable.setdefault("The endpoint was deleted; nothing was sent.", []).append(delivery_id)
-            elif not enabled:
-                unsendable.setdefault("The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent."), []).append(delivery_id)
+            if row.endpoint_id is None:
+                unsendable.setdefault("The endpoint was deleted; nothing was sent.", []).append(row.id)
+            elif not row.endpoint_enabled:
+                reason = row.endpoint_disabled_reason
+                unsendable.setdefault("The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent."), []).append(row.id)
             else:
-                by_timeout.setdefault(timeout, []).append(delivery_id)
+                by_timeout.setdefault(row.endpoint_timeout, []).append(row.id)
                 sendable.append(row)
         for timeout, delivery_ids in by_timeout.items():
             Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
@@ -102,17 +124,17 @@ def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
             Delivery.objects.filter(pk__in=delivery_ids).update(
                 status=DeliveryStatus.FAILED, last_error=error, finished_at=now, next_attempt_at=None, lease_until=None
             )
-        secrets = signing_secrets_by_endpoint({row[6] for row in sendable}, now)
-    return [
-        Job(
-            delivery_id=delivery_id, tenant_id=tenant_id, endpoint_id=endpoint_id, event_type=event_type,
-            attempt_number=attempt_count + 1, method=method, url=endpoint_url, body=body.encode(), extra_headers=headers or {},
-            secrets=tuple(secrets.get(endpoint_id, ())), timeout=float(timeout), stored_url=stored_url, message_id=message_id,
-            content_type=content_type,
-        )
-        for (delivery_id, tenant_id, event_type, body, attempt_count, stored_url, endpoint_id, endpoint_url, method,
-             headers, timeout, _, _, message_id, content_type) in sendable
-    ]
+        secrets = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now)
+    return [_job(row, secrets.get(row.endpoint_id, ())) for row in sendable]
+
+
+def _job(row: ClaimRow, secrets) -> Job:
+    return Job(
+        delivery_id=row.id, tenant_id=row.tenant_id, endpoint_id=row.endpoint_id, event_type=row.event_type,
+        attempt_number=row.attempt_count + 1, method=row.endpoint_method, url=row.endpoint_url, body=row.body.encode(),
+        extra_headers=row.endpoint_headers or {}, secrets=tuple(secrets), timeout=float(row.endpoint_timeout),
+        stored_url=row.url, message_id=row.webhook_id, content_type=row.content_type,
+    )
 
 
 RECORDED_FIELDS = ("status", "attempt_count", "next_attempt_at", "lease_until", "last_status_code", "last_error", "finished_at")
@@ -229,7 +251,8 @@ def _update_endpoint_health(last_success, gone, now):
         )
     disabled = []
     for endpoint_id, reason in reasons.items():
-        # modified_at moves so the routing index stops matching it; version moves because the resource changed.
+        # The routing queryset bumps the tenant's routing version (enabled changed); version moves because the
+        # resource changed.
         if Endpoint.objects.filter(pk=endpoint_id, enabled=True).update(
             enabled=False, disabled_reason=reason, modified_at=now, version=F("version") + 1
         ):

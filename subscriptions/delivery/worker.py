@@ -9,7 +9,6 @@ on one dedicated thread, never on the event loop."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import logging
 import threading
@@ -20,6 +19,7 @@ from django.utils import timezone
 
 from eventhub.conf import hub_setting
 from subscriptions.delivery.claims import Job, Sent, claim_due, record_results
+from subscriptions.delivery.schedule import DeliverySchedule
 from subscriptions.delivery.sender import SendResult, Sender, build_request_headers
 from subscriptions.models import Delivery
 from subscriptions.signals import events_recorded
@@ -90,7 +90,7 @@ class DeliveryWorker:
         self.batch = max(1, batch or hub_setting("DELIVERY_BATCH"))
         self.poll_seconds = poll_seconds or hub_setting("DELIVERY_POLL_SECONDS")
         self.allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
-        self.sent_count = 0
+        self._schedule = None
         self._loop = None
         self._wake = None
         self._stopping = False
@@ -106,101 +106,58 @@ class DeliveryWorker:
 
     async def run(self):
         """Sends from a local queue of claimed jobs while the database thread records results and claims the next
-        batch in the background: the HTTP side never waits for the database, and each round trip serves many."""
+        batch in the background: the HTTP side never waits for the database, and each round trip serves many.
+        What starts, what goes back and when to claim is DeliverySchedule's to say (delivery/schedule.py)."""
         loop = self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         database = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver-db")
         with _running_lock:
             _running.add(self)
-        ready: collections.deque[Job] = collections.deque()  # claimed (leased), not yet sent
+        schedule = self._schedule = DeliverySchedule(
+            concurrency=self.concurrency, per_endpoint=self.per_endpoint, batch=self.batch, poll_seconds=self.poll_seconds,
+            hold_limit=hub_setting("DELIVERY_LEASE_MARGIN_SECONDS") / 2,  # the lease is the timeout plus this margin
+        )
         in_flight: set[asyncio.Task] = set()
-        active: collections.Counter = collections.Counter()  # requests in flight per endpoint
-        claimed_at: dict[int, float] = {}  # delivery id -> when its claim (and lease) began, while in `ready`
-        hold_limit = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS") / 2  # the lease is the timeout plus this margin
-        done: list[Sent] = []
-
-        def finished(task, endpoint_id):
-            active[endpoint_id] -= 1
-            if not active[endpoint_id]:
-                del active[endpoint_id]
-            done.append(task.result())
-
-        cycle = None  # the database round trip under way: (future, results it records, deliveries it asked for)
-        idle_until = 0.0  # the last claim found less than it asked: claim again after this, or when woken
+        trip = None  # the database round trip under way (a future)
         try:
             async with Sender(self.concurrency, self.allow_private) as sender:
                 while True:
-                    held = collections.deque()  # their endpoint has all its slots taken, or their lease is too short now
-                    started_by = loop.time() - hold_limit  # a job starts within hold_limit of its claim, or not at all:
-                    # then its request (at most the endpoint's timeout) ends well inside its lease (timeout + margin)
-                    while ready and len(in_flight) < self.concurrency and not self._stopping:
-                        job = ready.popleft()
-                        if active[job.endpoint_id] >= self.per_endpoint or claimed_at[job.delivery_id] < started_by:
-                            held.append(job)
-                            continue
-                        del claimed_at[job.delivery_id]
-                        active[job.endpoint_id] += 1
+                    for job in schedule.start(loop.time(), self._stopping):
                         task = asyncio.create_task(send_job(sender, job))
-                        task.add_done_callback(lambda t, e=job.endpoint_id: finished(t, e))
+                        task.add_done_callback(lambda t: schedule.finished(t.result()))
                         in_flight.add(task)
-                    held.extend(ready)
-                    ready = held
                     in_flight = {t for t in in_flight if not t.done()}
-                    if cycle is None:
+                    if trip is None:
                         if self._wake.is_set():
                             self._wake.clear()
-                            idle_until = 0.0
-                        # Jobs held behind a busy endpoint start as its requests end; the claim skips that endpoint
-                        # meanwhile, and one held so long that its lease could run out goes back to the database
-                        # (due at once, lease dropped) instead: no other worker may take it while it is held here.
-                        saturated = {e for e, n in active.items() if n >= self.per_endpoint}
-                        release, keep, startable = [], collections.deque(), 0
-                        now = loop.time()
-                        for job in ready:
-                            if self._stopping or now - claimed_at[job.delivery_id] > hold_limit:
-                                release.append(job.delivery_id)
-                                del claimed_at[job.delivery_id]
-                            else:
-                                keep.append(job)
-                                startable += job.endpoint_id not in saturated
-                        ready = keep
-                        claim = not self._stopping and now >= idle_until and startable <= self.batch // 2
-                        wanted = self.batch - startable if claim else 0
-                        if done or wanted or release:
-                            batch, done = done, []
-                            future = asyncio.ensure_future(self._database(database, self._cycle, batch, wanted, release, saturated))
-                            cycle = (future, len(batch), wanted)
-                        elif self._stopping and not in_flight:
+                            schedule.woken()
+                        planned = schedule.plan(loop.time(), self._stopping)
+                        if planned is not None:
+                            trip = asyncio.ensure_future(self._database(database, self._cycle, *planned))
+                        elif schedule.finished_stopping(self._stopping):
                             break
-                    waiters = set(in_flight)
-                    woken = None
-                    if cycle is not None:
-                        waiters.add(cycle[0])
-                    else:
-                        woken = asyncio.ensure_future(self._wake.wait())
-                        waiters.add(woken)
-                    timeout = max(0.0, idle_until - loop.time()) if cycle is None and idle_until else self.poll_seconds
-                    await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+                    woken = asyncio.ensure_future(self._wake.wait()) if trip is None else None
+                    waiters = in_flight | {trip or woken}
+                    await asyncio.wait(waiters, timeout=schedule.wait_seconds(loop.time()), return_when=asyncio.FIRST_COMPLETED)
                     if woken is not None:
                         woken.cancel()
-                    if cycle is not None and cycle[0].done():
-                        jobs, unrecorded = cycle[0].result()
-                        if not self._stopping:  # a stop does not wait for a database that is away
-                            done[:0] = unrecorded
-                        self.sent_count += cycle[1] - len(unrecorded)
-                        ready.extend(jobs)
-                        claimed_at.update((job.delivery_id, loop.time()) for job in jobs)
-                        if len(jobs) < cycle[2]:
-                            idle_until = loop.time() + self.poll_seconds
-                        cycle = None
+                    if trip is not None and trip.done():
+                        claimed, unrecorded = trip.result()
+                        schedule.trip_done(loop.time(), claimed, unrecorded, self._stopping)
+                        trip = None
         finally:
             with _running_lock:
                 _running.discard(self)
             database.submit(_close_connection).result()
             database.shutdown()
 
+    @property
+    def sent_count(self) -> int:
+        """Results recorded so far."""
+        return self._schedule.sent_count if self._schedule is not None else 0
+
     @staticmethod
-    def _cycle(sent, wanted, release=(), skip_endpoints=()):
+    def _cycle(sent, wanted, release=(), skip_endpoints=()):  # a RoundTrip's fields, in order
         """Record, release, claim; returns (claimed jobs, results left unrecorded)."""
         # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
         # and reopened when a database call fails (see _database).

@@ -195,4 +195,3 @@ def _insert_events(events: list[Event]) -> list[Event]:
             except IntegrityError:
                 pass
         return created
-

@@ -103,3 +103,46 @@ async def test_a_script_sending_no_origin_is_judged_by_its_token_alone(tenant):
     await scripted.disconnect()
     anonymous = WebsocketCommunicator(application, "/ws/monitor/acme/")
     assert await anonymous.connect(timeout=5) == (False, 4401)
+
+
+def _no_tenant(tenant):
+    """A token whose client was detached from its tenant (the application outlives the ApiClient row)."""
+    from tenants.models import ApiClient
+
+    token = issue_token(tenant, ["webhook.monitor_read", "webhook.endpoint_read"])
+    ApiClient.objects.filter(tenant=tenant).delete()
+    return token
+
+
+TOKENS = {  # kind -> (make the token, may it be used)
+    "valid": (lambda t: issue_token(t, ["webhook.monitor_read", "webhook.endpoint_read"]), True),
+    "expired": (lambda t: issue_token(t, ["webhook.monitor_read", "webhook.endpoint_read"], expires_in=-60), False),
+    "unknown": (lambda t: "not-a-token", False),
+    "of no tenant": (_no_tenant, False),
+}
+
+
+@pytest.mark.parametrize("kind", TOKENS)
+@in_event_loop
+async def test_the_websocket_and_the_api_judge_a_token_by_the_same_function(tenant, kind):
+    """One token-to-principal function (tenants.auth, on django-oauth-toolkit) for HTTP and the websocket: a token
+    the API refuses with 401 the stream refuses with 4401, and one the API accepts the stream admits."""
+    from django.test import Client
+
+    make, usable = TOKENS[kind]
+    token = await sync_to_async(make)(tenant)
+    api = await sync_to_async(Client().get)("/webhook/acme/endpoints", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert (api.status_code == 200) is usable and (api.status_code == 401) is not usable
+    comm = communicator("acme", headers=[(b"authorization", f"Bearer {token}".encode())])
+    ok, code = await comm.connect(timeout=5)
+    assert ok is usable and (code == 4401 or usable)
+    await comm.disconnect()
+
+
+@in_event_loop
+async def test_an_application_django_oauth_toolkit_deems_unusable_cannot_open_the_stream(tenant, monkeypatch):
+    from oauth2_provider.models import get_application_model
+
+    token = await sync_to_async(issue_token)(tenant, ["webhook.monitor_read"])
+    monkeypatch.setattr(get_application_model(), "is_usable", lambda self, request: False)
+    assert await refused_with(communicator("acme", headers=[(b"authorization", f"Bearer {token}".encode())])) == 4401

@@ -108,11 +108,15 @@ def test_preview_answers_match_reasons_body_and_headers(api, tenant, hook):
     assert api.post(f"{BASE}/endpoints/{endpoint.pk}/preview", {"eventType": "product.created", "data": 1}, format="json").status_code == 400
 
 
-def test_a_test_send_reaches_the_receiver_signed_and_answers_with_the_attempt(api, tenant, hook, receiver):
+def test_a_test_send_is_queued_and_reaches_the_receiver_signed(api, tenant, hook, receiver):
     endpoint, secret = hook
     response = api.post(f"{BASE}/endpoints/{endpoint.pk}/test", {"eventType": "product.deleted", "data": {"id": "t1"}}, format="json")
-    body = response.json()
-    assert response.status_code == 200 and body["status"] == "succeeded"
+    queued = response.json()
+    assert response.status_code == 202 and queued["status"] == "pending" and queued["attempts"] == []
+    assert response["Location"] == f"{BASE}/deliveries/{queued['id']}" and not receiver.received  # nothing sent in the request
+    assert deliver_now(ids=[queued["id"]]) == 1  # what the woken worker does
+    body = api.get(response["Location"]).json()
+    assert body["status"] == "succeeded"
     assert body["attempts"][0]["statusCode"] == 200 and body["attempts"][0]["responseBody"] == "ok"
     request = receiver.received[0]
     assert Webhook(secret).verify(request.body, request.headers)["data"] == {"id": "t1"}

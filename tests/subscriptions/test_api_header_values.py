@@ -85,7 +85,8 @@ def test_sending_for_real_needs_the_manage_scope(tenant, hook, reader, manager, 
     sample = {"eventType": "product.created", "data": {"id": "t1"}}
     assert reader.post(f"{BASE}/endpoints/{endpoint.pk}/test", sample, format="json").status_code == 403
     assert receiver.received == []
-    assert manager.post(f"{BASE}/endpoints/{endpoint.pk}/test", sample, format="json").status_code == 200
+    queued = manager.post(f"{BASE}/endpoints/{endpoint.pk}/test", sample, format="json")
+    assert queued.status_code == 202 and deliver_now(ids=[queued.json()["id"]]) == 1
     request = receiver.received[0]
     assert Webhook(secret).verify(request.body, request.headers)["data"] == {"id": "t1"}
 

@@ -179,7 +179,9 @@ def test_nothing_is_sent_before_the_delivery_is_committed_though_a_worker_polls_
 def test_a_test_send_reaches_the_receiver_only_after_its_delivery_is_committed(tenant, hook, receiver, api):
     seen = commit_seen_by(receiver)
     response = api.post(f"/webhook/{tenant.name}/endpoints/{hook.pk}/test", {"eventType": "product.created"}, format="json")
-    assert response.status_code == 200, response.content
+    assert response.status_code == 202, response.content
+    assert not receiver.received  # queued: the request sends nothing
+    assert worker.deliver_now(ids=[response.json()["id"]]) == 1  # what the workers woken on commit do
     assert seen == [True]
 
 
