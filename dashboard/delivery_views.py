@@ -1,12 +1,14 @@
 """The delivery log: filter, page, open one with its request and attempts, retry it."""
 
 from django.contrib import messages
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from dashboard.access import sees_header_values, tenant_view
 from dashboard.forms import DeliveryFilterForm
 from dashboard.pages import paginate
+from dashboard.selectors import STATUS_FILTERS
 from subscriptions.deliveries import NotRetryable, masked_request_headers, retry_delivery
 from subscriptions.models import Delivery, Endpoint
 
@@ -22,13 +24,24 @@ def filtered_deliveries(tenant, form):
         deliveries = deliveries.filter(endpoint_id=data["endpoint"])
     if data["type"]:
         deliveries = deliveries.filter(event_type__startswith=data["type"].rstrip("*")) if data["type"].endswith("*") else deliveries.filter(event_type=data["type"])
+    if data["q"]:
+        deliveries = deliveries.filter(search_condition(data["q"]))
     if data["status"]:
-        deliveries = deliveries.filter(status=data["status"])
+        deliveries = deliveries.filter(STATUS_FILTERS[data["status"]])
     if data["since"]:
         deliveries = deliveries.filter(created_at__gte=data["since"])
     if data["until"]:
         deliveries = deliveries.filter(created_at__lte=data["until"])
     return deliveries
+
+
+def search_condition(text):
+    """A delivery by its number (#12), its webhook-id (msg_...) or its event's id, exactly as shown on its page."""
+    text = text.strip()
+    condition = Q(webhook_id=text) | Q(event__event_id=text)
+    if text.lstrip("#").isdigit() and len(text) <= 18:  # beyond that no row id, and PostgreSQL's bigint overflows
+        condition |= Q(pk=int(text.lstrip("#")))
+    return condition
 
 
 @tenant_view()

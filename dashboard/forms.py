@@ -10,7 +10,8 @@ from eventhub import json_limits
 from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
 from subscriptions.core.amqp import EXCHANGE_TYPES
-from subscriptions.models import DeliveryStatus, Source
+from dashboard.selectors import STATUS_CHOICES
+from subscriptions.models import Source
 from tenants.models import Role
 
 MAX_JSON_CHARS = 64 * 1024
@@ -220,15 +221,24 @@ class ReplayForm(forms.Form):
 
 
 class DeliveryFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "event id, webhook-id or #"}))
     endpoint = forms.ChoiceField(required=False)
     type = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "product.created"}))
-    status = forms.ChoiceField(required=False, choices=[("", "any status")] + list(DeliveryStatus.choices))
+    status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
     since = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
     def __init__(self, *args, endpoints=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["endpoint"].choices = [("", "any endpoint")] + [(str(e.pk), e.url) for e in endpoints]
+
+
+class EventFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Event id", widget=forms.TextInput(attrs={"type": "search", "placeholder": "event id"}))
+    type = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "product.*"}))
+    since = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
 
 class MemberForm(forms.Form):

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import delivery_views, endpoint_views, source_views, views
+from dashboard import delivery_views, endpoint_views, event_views, source_views, views
 
 app_name = "dashboard"
 
@@ -21,6 +21,7 @@ tenant_patterns = [
     path("endpoints/<uuid:endpoint_id>/toggle/", endpoint_views.endpoint_toggle, name="endpoint-toggle"),
     path("endpoints/<uuid:endpoint_id>/delete/", endpoint_views.endpoint_delete, name="endpoint-delete"),
     path("endpoints/<uuid:endpoint_id>/replay/", endpoint_views.endpoint_replay, name="endpoint-replay"),
+    path("events/", event_views.event_list, name="events"),
     path("deliveries/", delivery_views.delivery_list, name="deliveries"),
     path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery"),
     path("deliveries/<int:delivery_id>/retry/", delivery_views.delivery_retry, name="delivery-retry"),

@@ -46,7 +46,7 @@ def test_login_page_logs_in_and_logout_is_a_post(client, tenant):
     assert client.get(BASE).status_code == 302
 
 
-@pytest.mark.parametrize("path", ["", "catalog/", "catalog/product.created/", "endpoints/", "deliveries/", "sources/", "dead-letters/"])
+@pytest.mark.parametrize("path", ["", "catalog/", "catalog/product.created/", "endpoints/", "events/", "deliveries/", "sources/", "dead-letters/"])
 def test_every_page_renders_for_a_viewer_with_the_nav_and_tenant_switcher(viewer, other_tenant, client_as, path):
     client_as(Role.VIEWER, on=other_tenant)  # another user; the viewer sees only their own tenants
     response = viewer.get(BASE + path)
@@ -113,11 +113,43 @@ def test_overview_counts_the_last_hour_and_lists_failing_endpoints(viewer, tenan
     make_delivery(tenant, endpoint, minutes_ago=90)  # outside the hour
     DeadLetter.objects.create(tenant=tenant, reason="unknown type", received_at=timezone.now())
     html = viewer.get(BASE).content.decode()
-    assert "75.0%" in html  # 3 of 4 finished in the hour
-    assert "4 in the last hour" in html  # events, the 90-minute-old one excluded
+    assert "75.0%" in html  # 3 of 4 tried in the hour
+    assert "4 / hour" in html  # events, the 90-minute-old one excluded: a count per hour, not "0.00 / s"
     assert "HTTP 500 from the receiver" in html and endpoint.url in html
-    assert html.count("<rect") == 120  # two charts of 60 minutes
+    assert html.count('class="layer-succeeded"') == 1 and html.count('class="layer-failing"') == 1  # stacked in the one minute
+    assert 'class="tick tick-y">0<' in html and 'class="tick tick-x"' in html  # axes carry values
     assert 'href="/t/acme/live/"' in html
+
+
+def test_overview_success_rate_counts_a_failing_retrying_delivery(viewer, tenant, endpoint):
+    make_delivery(tenant, endpoint)
+    retrying = make_delivery(tenant, endpoint, status=DeliveryStatus.PENDING, error="HTTP 503 from the receiver")
+    Delivery.objects.filter(pk=retrying.pk).update(attempt_count=2, last_status_code=503, next_attempt_at=timezone.now() + timedelta(minutes=5))
+    make_delivery(tenant, endpoint, status=DeliveryStatus.PENDING)  # queued, never tried: neither success nor failure
+    html = viewer.get(BASE).content.decode()
+    assert "50.0%" in html and "1 failing and retrying" in html
+    # "Failed deliveries" opens the list it counts: the retrying delivery is in it, the queued one is not.
+    link = re.search(r'href="(/t/acme/deliveries/\?endpoint=[^"]+&amp;status=failing)"', html).group(1).replace("&amp;", "&")
+    listed = viewer.get(link).content.decode()
+    assert f"#{retrying.pk}<" in listed and len(re.findall(r'href="/t/acme/deliveries/\d+/"', listed)) == 1
+    assert re.search(r"retrying, 2 attempts failed, next at \d\d:\d\d:\d\d UTC", listed)
+
+
+def test_every_overview_figure_opens_the_list_it_counts(viewer, tenant, endpoint):
+    ok = make_delivery(tenant, endpoint)
+    failed = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED)
+    make_delivery(tenant, endpoint, minutes_ago=90)
+    html = viewer.get(BASE).content.decode()
+    figures = dict(re.findall(r'data-figure="([\w-]+)" href="([^"]+)"', html))
+    assert set(figures) == {"events", "success-rate", "dead-letters"}
+    events = viewer.get(figures["events"].replace("&amp;", "&")).content.decode()
+    assert events.count("<code>product.created</code>") == 2  # the two events of the hour
+    failing = viewer.get(figures["success-rate"].replace("&amp;", "&")).content.decode()
+    assert f"#{failed.pk}<" in failing and f"#{ok.pk}<" not in failing
+    deliveries = re.search(r'data-figure="deliveries"><a class="kpi-label" href="([^"]+)"', html).group(1)
+    assert len(re.findall(r'href="/t/acme/deliveries/\d+/"', viewer.get(deliveries).content.decode())) == 2
+    minute = re.search(r'<a href="(/t/acme/deliveries/\?since=[^"]+)"><rect', html).group(1).replace("&amp;", "&")
+    assert len(re.findall(r'href="/t/acme/deliveries/\d+/"', viewer.get(minute).content.decode())) == 2  # a bar opens its minute
 
 
 # --- catalog and subscriptions ---------------------------------------------------------------
@@ -323,6 +355,14 @@ def test_delivery_log_filters_and_paginates(viewer, tenant, endpoint):
     since = (timezone.now() - timedelta(minutes=100)).strftime("%Y-%m-%dT%H:%M")
     assert f"#{failed.pk}<" not in viewer.get(BASE + "deliveries/?since=" + since).content.decode()
     assert b"No delivery matches" in viewer.get(BASE + "deliveries/?type=nothing").content
+
+
+def test_deliveries_are_found_by_event_id_webhook_id_or_number(viewer, tenant, endpoint):
+    one, other = make_delivery(tenant, endpoint), make_delivery(tenant, endpoint)
+    for query in [one.event.event_id, one.webhook_id, f"#{one.pk}", f"  {one.webhook_id} "]:
+        html = viewer.get(BASE + "deliveries/", {"q": query}).content.decode()
+        assert f"#{one.pk}<" in html and f"#{other.pk}<" not in html, query
+    assert b"No delivery matches" in viewer.get(BASE + "deliveries/", {"q": "9" * 30}).content
 
 
 def test_delivery_page_shows_request_attempts_and_escapes_the_response(viewer, editor, tenant, endpoint):
