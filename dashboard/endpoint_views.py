@@ -72,7 +72,7 @@ def endpoint_new(request):
         messages.success(request, "Endpoint created. Its signing secret is shown to owners only: ask an owner to rotate it and pass it on.")
     else:
         messages.success(request, "Endpoint created.")
-    return render_detail(request, endpoint, secret=secret, status=201)
+    return redirect_showing_secret_once(request, endpoint, secret)
 
 
 @never_cache
@@ -97,7 +97,7 @@ def endpoint_edit(request, endpoint_id):
 
 
 def render_detail(request, endpoint, secret=None, status=200):
-    """The endpoint page. `secret` is passed only by the create and rotate answers: the one time it is shown."""
+    """The endpoint page. `secret` comes only once after a create or a rotation (take_secret_once)."""
     health = endpoint_health(Endpoint.objects.filter(pk=endpoint.pk))[0]
     type_keys = list(visible_event_types(request.tenant).values_list("key", flat=True))
     return render(request, "dashboard/endpoint_detail.html", {
@@ -109,10 +109,30 @@ def render_detail(request, endpoint, secret=None, status=200):
     }, status=status)
 
 
+SECRET_ONCE = "eventhub.secret_once"
+
+
+def redirect_showing_secret_once(request, endpoint, secret):
+    """Post/redirect/get: the secret rides in the session to the endpoint's page, which takes it out as it shows it,
+    so a reload shows it gone (and creates or rotates nothing)."""
+    if secret:
+        request.session[SECRET_ONCE] = {"endpoint": str(endpoint.pk), "secret": secret}
+    return redirect("dashboard:endpoint", tenant=request.tenant.name, endpoint_id=endpoint.pk)
+
+
+def take_secret_once(request, endpoint):
+    held = request.session.get(SECRET_ONCE)
+    if not held or held.get("endpoint") != str(endpoint.pk) or not request.membership.allows(Role.OWNER):
+        return None
+    del request.session[SECRET_ONCE]
+    return held["secret"]
+
+
 @never_cache
 @tenant_view()
 def endpoint_detail(request, endpoint_id):
-    return render_detail(request, get_endpoint(request, endpoint_id))
+    endpoint = get_endpoint(request, endpoint_id)
+    return render_detail(request, endpoint, secret=take_secret_once(request, endpoint))
 
 
 def preview_endpoint(request, form, endpoint=None):
@@ -178,7 +198,7 @@ def endpoint_rotate(request, endpoint_id):
     endpoint = get_endpoint(request, endpoint_id)
     secret = endpoint_services.rotate_secret(endpoint)
     messages.success(request, "New secret created. The previous one keeps signing for 24 hours.")
-    return render_detail(request, endpoint, secret=secret)
+    return redirect_showing_secret_once(request, endpoint, secret)
 
 
 @require_POST

@@ -211,25 +211,38 @@ VALID = {"url": "https://hooks.example.com/new", "method": "POST", "events": ["p
 
 def test_an_owner_creates_an_endpoint_and_sees_its_secret_once(owner, tenant):
     response = owner.post(BASE + "endpoints/new/", VALID)
-    assert response.status_code == 201
     endpoint = Endpoint.objects.get(tenant=tenant)
+    assert response.status_code == 302 and response.url == f"{BASE}endpoints/{endpoint.pk}/"  # post/redirect/get
     secret = endpoint.secrets.get().secret
-    assert secret in response.content.decode() and "no-store" in response["Cache-Control"]
+    assert secret not in response.content.decode()
+    shown = owner.get(response.url)
+    assert secret in shown.content.decode() and "no-store" in shown["Cache-Control"]
     assert endpoint.events == ["product.created", "order.*"] and endpoint.headers == {"X-Team": "catalog"}
     assert endpoint.event_filter == {"data.id": {"$eq": "p1"}} and endpoint.custom_payload == {"productId": "/data/id"}
     assert endpoint.timeout_seconds == 10 and endpoint.enabled
-    detail = owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
-    assert secret not in detail and "&lt;b&gt;ours&lt;/b&gt;" in detail and "<b>ours</b>" not in detail
+    reloaded = owner.get(response.url).content.decode()  # the reload: the secret is gone, and nothing was created again
+    assert secret not in reloaded and "&lt;b&gt;ours&lt;/b&gt;" in reloaded and "<b>ours</b>" not in reloaded
+    assert Endpoint.objects.count() == 1
     rotated = owner.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/")
+    assert rotated.status_code == 302 and rotated.url == f"{BASE}endpoints/{endpoint.pk}/"
     new_secret = endpoint.secrets.order_by("-created_at").first().secret
-    assert new_secret != secret and new_secret in rotated.content.decode() and secret not in rotated.content.decode()
+    page = owner.get(rotated.url).content.decode()
+    assert new_secret != secret and new_secret in page and secret not in page
     assert new_secret not in owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+    assert endpoint.secrets.count() == 2
+
+
+def test_the_secret_once_is_shown_only_on_its_own_endpoint(owner, tenant, endpoint):
+    created = owner.post(BASE + "endpoints/new/", VALID)
+    new = Endpoint.objects.exclude(pk=endpoint.pk).get()
+    assert new.secrets.get().secret not in owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+    assert new.secrets.get().secret in owner.get(created.url).content.decode()
 
 
 def test_an_editor_creates_but_only_owners_see_and_rotate_secrets(editor, tenant):
     response = editor.post(BASE + "endpoints/new/", VALID)
     endpoint = Endpoint.objects.get(tenant=tenant)
-    assert response.status_code == 201 and endpoint.secrets.get().secret not in response.content.decode()
+    assert response.status_code == 302 and endpoint.secrets.get().secret not in editor.get(response.url).content.decode()
     assert editor.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/").status_code == 403
     assert endpoint.secrets.count() == 1
 

@@ -1,0 +1,120 @@
+"""Post/redirect/get in a real browser: every dashboard form that succeeds answers with a redirect, so reloading the
+page it lands on sends nothing again (no second endpoint, no second secret, no second test event or replay)."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from subscriptions.endpoints import create_endpoint
+from subscriptions.models import Delivery, DeadLetter, Endpoint, EndpointSecret, Event, EventSubscription, Source
+from tenants.models import Membership, Role
+from tenants.services import add_member, create_tenant, ensure_user
+
+pytestmark = pytest.mark.browser
+
+PASSWORD = "browser-pass-123"
+
+
+@pytest.fixture
+def owner_page(hub_server, page, transactional_db):
+    tenant, _ = create_tenant("acme")
+    user, _ = ensure_user("olivia", PASSWORD)
+    add_member(tenant, user, Role.OWNER)
+    page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm questions
+    page.goto(f"{hub_server}/login/")
+    page.fill("#id_username", "olivia")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub_server}/t/acme/")
+    page.tenant = tenant
+    return page
+
+
+def rows():
+    """Everything a form could create twice."""
+    return (Endpoint.objects.count(), EndpointSecret.objects.count(), Delivery.objects.count(), Event.objects.count(),
+            EventSubscription.objects.filter(state="SUBSCRIBED").count(), Source.objects.count(), Membership.objects.count(),
+            DeadLetter.objects.filter(redriven_at__isnull=False).count(), [e.version for e in Endpoint.objects.order_by("pk")])
+
+
+def submit_then_reload(page, submit):
+    """Submit, check the answer was a redirect to a GET, reload, check nothing changed. Returns the landing URL."""
+    with page.expect_navigation() as navigation:
+        submit()
+    response = navigation.value
+    assert response.request.method == "GET", response.url
+    assert response.request.redirected_from is not None and response.request.redirected_from.method == "POST", response.url
+    after = rows()
+    page.reload()
+    assert rows() == after, f"reloading {page.url} changed something"
+    return page.url
+
+
+def test_reloading_after_every_form_post_creates_nothing(hub_server, owner_page):
+    page, base = owner_page, f"{hub_server}/t/acme/"
+
+    page.goto(base + "catalog/")
+    submit_then_reload(page, lambda: page.click("button[value='SUBSCRIBE:product.created']"))
+    page.goto(base + "catalog/")
+    page.check("input[name=selected][value='product.deleted']")
+    submit_then_reload(page, lambda: page.click("button[name=bulk_action][value=SUBSCRIBE]"))
+    page.goto(base + "catalog/product.created/")
+    page.check("input[name=excluded][value=name]")
+    submit_then_reload(page, lambda: page.click("text=Save excluded fields"))
+
+    page.goto(base + "endpoints/new/")
+    page.fill("#id_url", "https://hooks.example.com/products")
+    page.select_option("#id_events", ["product.created"])
+    landed = submit_then_reload(page, lambda: page.click("text=Create endpoint"))
+    endpoint = Endpoint.objects.get()
+    assert landed == f"{base}endpoints/{endpoint.pk}/"
+    assert page.locator("[data-secret-once]").count() == 0  # reloaded: the one-time secret is gone
+
+    page.goto(f"{base}endpoints/{endpoint.pk}/edit/")
+    page.fill("#id_description", "the shop's product feed")
+    submit_then_reload(page, lambda: page.click("text=Save changes"))
+    submit_then_reload(page, lambda: page.click("text=Rotate secret"))
+    assert page.locator("[data-secret-once]").count() == 0
+    submit_then_reload(page, lambda: page.click("text=Send test event"))
+    page.goto(f"{base}endpoints/{endpoint.pk}/")
+    page.fill("input[name=since]", (timezone.now() - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M"))
+    submit_then_reload(page, lambda: page.click("text=Replay since"))
+    page.goto(f"{base}endpoints/{endpoint.pk}/")
+    submit_then_reload(page, lambda: page.click("button:text-is('Disable')"))
+
+    delivery = Delivery.objects.order_by("pk").first()
+    page.goto(f"{base}deliveries/{delivery.pk}/")
+    submit_then_reload(page, lambda: page.click("text=Retry now"))
+
+    page.goto(base + "sources/new/")
+    page.fill("#id_name", "shop")
+    page.fill("#id_exchange", "shop.events")
+    page.fill("#id_binding_keys", "product.#")
+    submit_then_reload(page, lambda: page.click("text=Create source"))
+    source = Source.objects.get()
+    page.goto(f"{base}sources/{source.pk}/edit/")
+    page.fill("#id_binding_keys", "product.#\norder.#")
+    submit_then_reload(page, lambda: page.click("text=Save changes"))
+    page.goto(f"{base}sources/{source.pk}/delete/")
+    submit_then_reload(page, lambda: page.click("text=Delete source"))
+
+    letter = DeadLetter.objects.create(tenant=page.tenant, reason="unknown type", exchange="shop.events", routing_key="product.created",
+                                       body='{"id": "p1"}', received_at=timezone.now())
+    page.goto(f"{base}dead-letters/{letter.pk}/redrive/")
+    submit_then_reload(page, lambda: page.click("button:text-is('Re-drive')"))
+
+    ensure_user("victor", "victor-pass-123")
+    page.goto(base + "members/")
+    page.fill("#id_username", "victor")
+    submit_then_reload(page, lambda: page.click("text=Add member"))
+    member = Membership.objects.get(user__username="victor")
+    page.select_option(f"select[aria-label='Role of victor']", "editor")
+    submit_then_reload(page, lambda: page.locator("tr", has_text="victor").locator("text=Change").click())
+    page.goto(f"{base}members/{member.pk}/")
+    submit_then_reload(page, lambda: page.click("text=Remove member"))
+
+    page.goto(f"{base}endpoints/{endpoint.pk}/delete/")
+    landed = submit_then_reload(page, lambda: page.click("text=Delete endpoint"))
+    assert landed == base + "endpoints/" and not Endpoint.objects.exists()
