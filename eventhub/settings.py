@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    "servestatic.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
     "csp",
@@ -81,7 +81,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "eventhub.middleware.reject_nul_characters",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -195,9 +195,11 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production: set STATIC_ROOT and run `manage.py collectstatic`.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
-# The embedded default serves assets straight from the apps and static/ (no collectstatic step).
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+# The embedded default serves assets straight from the apps and static/ (no collectstatic step). ServeStatic (the
+# ASGI-native fork of WhiteNoise) streams files with an async iterator: WhiteNoise's sync one made Django warn
+# "StreamingHttpResponse must consume synchronous iterators" on every asset served over ASGI.
+SERVESTATIC_USE_FINDERS = True
+SERVESTATIC_AUTOREFRESH = DEBUG
 
 # --- Content-Security-Policy (django-csp) ----------------------------------------------------
 # Pages load scripts, styles, images and fonts from this origin only, and no inline script or style can run: an
