@@ -57,13 +57,26 @@ def catalog_rows(tenant, pairs, query, source):
     return rows
 
 
-def grouped(rows):
-    """[{source, groups: [{name, rows}]}] keeping catalog order."""
+OPEN_PAGE_ROWS = 24  # a page with more rows shows its groups collapsed (Emporix's tab was 3,385 px tall)
+
+
+def grouped(rows, searching=False):
+    """[{source, groups: [{name, rows, subscribed, open}]}] keeping catalog order. On a long page a group starts
+    collapsed to one line (its name, size and how many are subscribed) unless it holds a subscription or was searched."""
     sources = {}
     for row in rows:
         groups = sources.setdefault(row["type"].source, {})
         groups.setdefault(row["group"], []).append(row)
-    return [{"source": source, "groups": [{"name": name, "rows": items} for name, items in groups.items()]} for source, groups in sources.items()]
+    short = len(rows) <= OPEN_PAGE_ROWS
+    result = []
+    for source, groups in sources.items():
+        shown = []
+        for name, items in groups.items():
+            subscribed = sum(1 for r in items if r["state"] == "SUBSCRIBED")
+            shown.append({"name": name, "rows": items, "subscribed": subscribed,
+                          "open": searching or short or subscribed > 0 or len(groups) == 1})
+        result.append({"source": source, "groups": shown})
+    return result
 
 
 def read_version(value):
@@ -104,7 +117,7 @@ def catalog(request):
     conflict_keys = {c.event_type for c in conflicts}
     conflicted = catalog_rows(tenant, [(t, s) for t, s in pairs if t.key in conflict_keys], "", "")
     context = {
-        "page": page, "sources": grouped(page.object_list), "query": query, "source": source,
+        "page": page, "sources": grouped(page.object_list, searching=bool(query)), "query": query, "source": source,
         "source_tabs": [{"key": s, "label": localized(labels.get(s, {"en": s}), tenant.default_language)} for s in source_tabs],
         "conflicts": conflicted, "subscribed_count": sum(1 for _, s in pairs if s is not None and s.state == "SUBSCRIBED"),
     }

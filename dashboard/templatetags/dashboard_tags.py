@@ -57,14 +57,22 @@ def status_class(code):
 
 @register.filter
 def delivery_state(delivery):
-    """What a delivery is doing, honestly: a pending one that was tried is failing and retrying, not merely pending."""
-    if delivery.status == "pending" and delivery.attempt_count:
-        when = f" at {delivery.next_attempt_at:%H:%M:%S} UTC" if delivery.next_attempt_at else ""
-        tried = delivery.attempt_count
-        return f"retrying, {tried} attempt{'s' if tried > 1 else ''} failed, next{when}"
+    """What a delivery is doing, in a word: a pending one that was tried is failing and retrying, not merely pending."""
     if delivery.status == "pending":
-        return "queued, not tried yet"
+        return "retrying" if delivery.attempt_count else "queued"
     return delivery.status
+
+
+@register.filter
+def delivery_next(delivery):
+    """The rest of the story of a pending delivery: "3 attempts failed, next at 12:01:05 UTC"."""
+    if delivery.status != "pending":
+        return ""
+    when = f"{delivery.next_attempt_at:%H:%M:%S} UTC" if delivery.next_attempt_at else "soon"
+    tried = delivery.attempt_count
+    if not tried:
+        return f"first attempt at {when}"
+    return f"{tried} attempt{'s' if tried > 1 else ''} failed, next at {when}"
 
 
 @register.filter

@@ -53,6 +53,7 @@
           if (hit) visible += 1;
         });
         group.hidden = visible === 0;
+        if (words.length && visible && "open" in group) group.open = true;  // a collapsed group shows what matched
         shown += visible;
       });
       const empty = $("[data-filter-empty]", root);

@@ -132,7 +132,7 @@ def test_overview_success_rate_counts_a_failing_retrying_delivery(viewer, tenant
     link = re.search(r'href="(/t/acme/deliveries/\?endpoint=[^"]+&amp;status=failing)"', html).group(1).replace("&amp;", "&")
     listed = viewer.get(link).content.decode()
     assert f"#{retrying.pk}<" in listed and len(re.findall(r'href="/t/acme/deliveries/\d+/"', listed)) == 1
-    assert re.search(r"retrying, 2 attempts failed, next at \d\d:\d\d:\d\d UTC", listed)
+    assert re.search(r">retrying</span><span [^>]+>2 attempts failed, next at \d\d:\d\d:\d\d UTC<", listed)
 
 
 def test_every_overview_figure_opens_the_list_it_counts(viewer, tenant, endpoint):
@@ -455,3 +455,12 @@ def test_the_catalog_redirects_back_only_to_this_site(editor):
 def test_an_empty_overview_says_where_events_come_from(viewer):
     html = viewer.get(BASE).content.decode()
     assert "No events in the last hour" in html and 'href="/t/acme/sources/"' in html and "No endpoint is failing" in html
+
+
+def test_a_long_catalog_page_collapses_its_groups_but_opens_subscribed_and_searched_ones(editor, tenant):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    html = editor.get(BASE + "catalog/?source=emporix").content.decode()
+    groups = re.findall(r'<details class="card catalog-group" data-filter-group( open)?>\s*<summary><h2>([^<]+)</h2>', html)
+    assert len(groups) > 3 and [name for opened, name in groups if opened] == ["Product"]
+    searched = editor.get(BASE + "catalog/?q=order").content.decode()
+    assert "data-filter-group>" not in searched  # every group with a hit is open
