@@ -14,6 +14,7 @@ tenant_patterns = [
     path("endpoints/", endpoint_views.endpoint_list, name="endpoints"),
     path("endpoints/new/", endpoint_views.endpoint_new, name="endpoint-new"),
     path("endpoints/preview/", endpoint_views.endpoint_preview_json, name="endpoint-preview"),
+    path("endpoints/check/", endpoint_views.endpoint_check_json, name="endpoint-check"),
     path("endpoints/<uuid:endpoint_id>/", endpoint_views.endpoint_detail, name="endpoint"),
     path("endpoints/<uuid:endpoint_id>/edit/", endpoint_views.endpoint_edit, name="endpoint-edit"),
     path("endpoints/<uuid:endpoint_id>/rotate-secret/", endpoint_views.endpoint_rotate, name="endpoint-rotate"),

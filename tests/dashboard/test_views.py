@@ -1,5 +1,6 @@
 """The dashboard's pages and actions, as a user of each role meets them."""
 
+import json
 import re
 from datetime import timedelta
 
@@ -294,7 +295,7 @@ def test_json_nested_too_deeply_is_a_form_error_not_a_server_error(editor, tenan
     deep = "[" * depth + "]" * depth
     data = {**VALID, "preview_type": "product.created", "preview_sample": deep, "custom_payload": ""}
     answer = editor.post(BASE + "endpoints/preview/", data)
-    assert answer.status_code == 400 and "nested more than 100 levels" in str(answer.json())
+    assert answer.status_code == 200 and answer.json()["ok"] is False and "nested more than 100 levels" in str(answer.json())
     page = editor.post(BASE + "endpoints/new/", {**VALID, "event_filter": '{"a": ' * depth + "1" + "}" * depth})
     assert page.status_code == 400 and "nested more than 100 levels" in page.content.decode()
     assert not Endpoint.objects.exists()
@@ -309,7 +310,7 @@ def test_preview_shows_the_body_the_endpoint_would_receive(editor, tenant, endpo
     miss = editor.post(BASE + "endpoints/preview/", {**data, "preview_sample": '{"id": "p2"}'}).json()
     assert not miss["matches"] and "eventFilter does not match" in " ".join(miss["reasons"])
     invalid = editor.post(BASE + "endpoints/preview/", {**data, "event_filter": '{"data.id": {"$bad": 1}}'})
-    assert invalid.status_code == 400 and "event_filter" in invalid.json()["errors"]
+    assert invalid.status_code == 200 and invalid.json()["ok"] is False and "event_filter" in invalid.json()["errors"]
     # Without JavaScript, the form's Preview button renders the same inside the page (and saves nothing).
     page = editor.post(BASE + "endpoints/new/", {**data, "preview": "1"})
     assert page.status_code == 200 and "would be delivered" in page.content.decode() and Endpoint.objects.count() == 1
@@ -464,3 +465,15 @@ def test_a_long_catalog_page_collapses_its_groups_but_opens_subscribed_and_searc
     assert len(groups) > 3 and [name for opened, name in groups if opened] == ["Product"]
     searched = editor.get(BASE + "catalog/?q=order").content.decode()
     assert "data-filter-group>" not in searched  # every group with a hit is open
+
+
+def test_the_check_endpoint_judges_a_json_field_with_the_submit_validators_and_gives_examples(editor):
+    check = lambda **data: editor.post(BASE + "endpoints/check/", data).json()
+    assert check(field="event_filter", text='{"data.price": {"$nope": 1}}')["problems"][0]["path"] == "data.price"
+    assert check(field="event_filter", text='{"data.price": {"$gt": 1}}')["problems"] == []
+    assert check(field="event_filter", text="")["problems"] == []
+    assert "Not valid JSON" in check(field="custom_payload", text="{")["problems"][0]["message"]
+    examples = check(event_type="product.created")["examples"]
+    assert examples["type"] == "product.created" and examples["custom_payload"]["eventType"] == "/type"
+    assert editor.post(BASE + "endpoints/new/", {**VALID, "event_filter": json.dumps(examples["event_filter"]),
+                                               "custom_payload": json.dumps(examples["custom_payload"])}).status_code == 302  # examples are valid
