@@ -1,8 +1,11 @@
 """The delivery log: filter, page, open one with its request and attempts, retry it."""
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from dashboard.access import sees_header_values, tenant_view
@@ -10,7 +13,7 @@ from dashboard.forms import DeliveryFilterForm
 from dashboard.pages import paginate
 from dashboard.selectors import STATUS_FILTERS
 from subscriptions.deliveries import NotRetryable, masked_request_headers, retry_delivery
-from subscriptions.models import Delivery, Endpoint
+from subscriptions.models import Delivery, DeliveryStatus, Endpoint
 
 PER_PAGE = 50
 
@@ -60,7 +63,23 @@ def delivery_detail(request, delivery_id):
     shown = (lambda headers: headers) if sees_header_values(request) else masked_request_headers
     for attempt in attempts:  # the endpoint's own header values (often credentials) are for those who may manage it
         attempt.shown_request_headers = shown(attempt.request_headers)
-    return render(request, "dashboard/delivery_detail.html", {"delivery": delivery, "attempts": attempts})
+    return render(request, "dashboard/delivery_detail.html", {"delivery": delivery, "attempts": attempts,
+                                                               "refresh_seconds": refresh_seconds(delivery)})
+
+
+REFRESH_SECONDS = 2
+REFRESH_HORIZON = timedelta(seconds=30)
+
+
+def refresh_seconds(delivery, now=None):
+    """While an attempt is about to happen (a new or test delivery, or a retry due within 30 s), the page reloads
+    itself every 2 s (a meta refresh: no script needed) until it shows the attempt; otherwise None."""
+    if delivery.status != DeliveryStatus.PENDING:
+        return None
+    now = now or timezone.now()
+    if not delivery.attempt_count or delivery.next_attempt_at is None or delivery.next_attempt_at <= now + REFRESH_HORIZON:
+        return REFRESH_SECONDS
+    return None
 
 
 @require_POST

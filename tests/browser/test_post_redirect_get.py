@@ -118,3 +118,19 @@ def test_reloading_after_every_form_post_creates_nothing(hub_server, owner_page)
     page.goto(f"{base}endpoints/{endpoint.pk}/delete/")
     landed = submit_then_reload(page, lambda: page.click("text=Delete endpoint"))
     assert landed == base + "endpoints/" and not Endpoint.objects.exists()
+
+
+def test_the_delivery_page_after_send_test_event_refreshes_itself_until_the_attempt_is_there(hub_server, owner_page, settings):
+    from subscriptions import worker
+
+    settings.EVENTHUB = {**getattr(settings, "EVENTHUB", {}), "ALLOW_PRIVATE_TARGETS": True}
+    page, base = owner_page, f"{hub_server}/t/acme/"
+    endpoint = create_endpoint(page.tenant, {"url": "http://127.0.0.1:9/nothing-listens", "events": ["product.*"]})[0]
+    page.goto(f"{base}endpoints/{endpoint.pk}/")
+    page.click("text=Send test event")
+    page.wait_for_url(re.compile(r"/deliveries/\d+/$"))
+    assert "No attempt yet" in page.inner_text("main") and page.locator("meta[data-refreshing]").count() == 1
+    delivery_id = int(re.search(r"/deliveries/(\d+)/", page.url).group(1))
+    assert worker.deliver_now(ids=[delivery_id]) == 1  # the worker's first attempt fails: nothing listens there
+    page.locator("details.attempt").first.wait_for()  # shown without anyone reloading the page
+    assert page.inner_text("[data-delivery-state]") == "retrying" and "1 attempt failed, next at" in page.inner_text("[data-delivery-next]")

@@ -477,3 +477,17 @@ def test_the_check_endpoint_judges_a_json_field_with_the_submit_validators_and_g
     assert examples["type"] == "product.created" and examples["custom_payload"]["eventType"] == "/type"
     assert editor.post(BASE + "endpoints/new/", {**VALID, "event_filter": json.dumps(examples["event_filter"]),
                                                "custom_payload": json.dumps(examples["custom_payload"])}).status_code == 302  # examples are valid
+
+
+def test_a_delivery_page_refreshes_itself_only_while_an_attempt_is_imminent(viewer, tenant, endpoint):
+    from dashboard.delivery_views import refresh_seconds
+
+    delivery = make_delivery(tenant, endpoint, status=DeliveryStatus.PENDING)
+    assert b'http-equiv="refresh"' in viewer.get(f"{BASE}deliveries/{delivery.pk}/").content  # a new or test delivery
+    now = timezone.now()
+    delivery.attempt_count, delivery.next_attempt_at = 1, now + timedelta(seconds=5)
+    assert refresh_seconds(delivery, now) == 2  # its retry is due in seconds
+    delivery.next_attempt_at = now + timedelta(minutes=30)
+    assert refresh_seconds(delivery, now) is None  # half an hour away: no reloading meanwhile
+    delivery.status = DeliveryStatus.SUCCEEDED
+    assert refresh_seconds(delivery, now) is None
