@@ -4,7 +4,7 @@ import json
 from datetime import timezone as dt_timezone
 
 from django import forms
-from django.contrib.auth import get_user_model
+from django.core.validators import EmailValidator
 
 from eventhub import json_limits
 from subscriptions.api.serializers import EndpointSerializer
@@ -14,6 +14,7 @@ from dashboard.pages import localized
 from dashboard.selectors import STATUS_CHOICES
 from subscriptions.models import Source
 from tenants.models import Role
+from tenants.services import find_user
 
 MAX_JSON_CHARS = 64 * 1024
 MAX_HEADER_ROWS = 50
@@ -282,13 +283,14 @@ class EventFilterForm(forms.Form):
 
 
 class MemberForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    who = forms.CharField(max_length=150, label="Email address or username",
+                          widget=forms.TextInput(attrs={"placeholder": "ana@example.com or ana", "autocomplete": "off"}))
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
-    def clean_username(self):
-        username = self.cleaned_data["username"].strip()
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise forms.ValidationError(f"There is no user '{username}'. An administrator creates users (manage.py createsuperuser or /admin/).")
-        self.user = user
-        return username
+    def clean_who(self):
+        who = self.cleaned_data["who"].strip()
+        if find_user(who) is None and "@" not in who:
+            raise forms.ValidationError(f"There is no user '{who}'. Invite them by email address instead: they get a link to set a password.")
+        if "@" in who and find_user(who) is None:
+            EmailValidator()(who)
+        return who

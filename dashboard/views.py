@@ -14,7 +14,8 @@ from subscriptions.selectors import event_subscriptions, find_event_type
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange, apply_subscription_change
 from tenants.access import tenants_of
 from tenants.models import Membership, Role
-from tenants.services import add_member
+from dashboard.invitations import send_invitation
+from tenants.services import invite_member
 
 CATALOG_PER_PAGE = 60
 
@@ -186,8 +187,15 @@ def members(request):
     tenant = request.tenant
     form = MemberForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        add_member(tenant, form.user, form.cleaned_data["role"])
-        messages.success(request, f"{form.user.username} is now {Role(form.cleaned_data['role']).label.lower()} of {tenant.name}.")
+        role = Role(form.cleaned_data["role"]).label.lower()
+        with transaction.atomic():
+            membership, invited = invite_member(tenant, who=form.cleaned_data["who"], role=form.cleaned_data["role"])
+            if invited:  # the mail leaves once the user it invites is committed
+                transaction.on_commit(lambda: send_invitation(request, membership.user, tenant, role))
+        if invited:
+            messages.success(request, f"Invited {membership.user.email} as {role}: they get an email with a one-time link to set a password.")
+        else:
+            messages.success(request, f"{membership.user.username} is now {role} of {tenant.name}.")
         return redirect("dashboard:members", tenant=tenant.name)
     listing = Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
     return render(request, "dashboard/members.html", {"page": paginate(request, listing), "form": form, "roles": Role.choices},

@@ -107,8 +107,10 @@ def test_reloading_after_every_form_post_creates_nothing(hub_server, owner_page)
 
     ensure_user("victor", "victor-pass-123")
     page.goto(base + "members/")
-    page.fill("#id_username", "victor")
-    submit_then_reload(page, lambda: page.click("text=Add member"))
+    page.fill("#id_who", "victor")
+    submit_then_reload(page, lambda: page.click("button:text-is('Invite')"))
+    page.fill("#id_who", "wendy@example.com")
+    submit_then_reload(page, lambda: page.click("button:text-is('Invite')"))
     member = Membership.objects.get(user__username="victor")
     page.select_option(f"select[aria-label='Role of victor']", "editor")
     submit_then_reload(page, lambda: page.locator("tr", has_text="victor").locator("text=Change").click())
@@ -134,3 +136,29 @@ def test_the_delivery_page_after_send_test_event_refreshes_itself_until_the_atte
     assert worker.deliver_now(ids=[delivery_id]) == 1  # the worker's first attempt fails: nothing listens there
     page.locator("details.attempt").first.wait_for()  # shown without anyone reloading the page
     assert page.inner_text("[data-delivery-state]") == "retrying" and "1 attempt failed, next at" in page.inner_text("[data-delivery-next]")
+
+
+def test_an_invited_member_sets_a_password_through_the_emailed_link_once(hub_server, owner_page, chromium, mailoutbox):
+    page = owner_page
+    page.goto(f"{hub_server}/t/acme/members/")
+    page.fill("#id_who", "dana@example.com")
+    page.select_option("#id_role", "editor")
+    page.click("button:text-is('Invite')")
+    page.locator(".msg-success", has_text="one-time link").wait_for()
+    assert page.locator("tr", has_text="dana@example.com").locator(".badge").inner_text() == "invited"
+    [mail] = mailoutbox
+    link = re.search(r"(http://\S+/invitation/\S+/)", mail.body).group(1)
+
+    invitee = chromium.new_context().new_page()
+    invitee.goto(link)
+    invitee.fill("#id_new_password1", "dana-pass-2026!")
+    invitee.fill("#id_new_password2", "dana-pass-2026!")
+    invitee.click("text=Set password")
+    invitee.wait_for_url(f"{hub_server}/login/")
+    invitee.fill("#id_username", "dana@example.com")
+    invitee.fill("#id_password", "dana-pass-2026!")
+    invitee.click("button[type=submit]")
+    invitee.wait_for_url(f"{hub_server}/t/acme/")
+    invitee.goto(link)
+    invitee.locator("[data-invitation-invalid]").wait_for()  # the link worked once
+    invitee.context.close()

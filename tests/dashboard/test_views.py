@@ -88,7 +88,7 @@ def test_a_viewer_cannot_change_anything(viewer, tenant, endpoint):
         f"endpoints/{endpoint.pk}/replay/": {"since": "2000-01-01T00:00"},
         f"endpoints/{endpoint.pk}/delete/": {},
         f"deliveries/{delivery.pk}/retry/": {},
-        "members/": {"username": "viewer-acme", "role": "owner"},
+        "members/": {"who": "viewer-acme", "role": "owner"},
         f"members/{member.pk}/": {"role": "owner"},
     }
     before = (Delivery.objects.count(), EndpointSecret.objects.count(), Endpoint.objects.count(), EventSubscription.objects.count())
@@ -410,8 +410,8 @@ def test_sources_and_dead_letters_list_what_the_broker_side_recorded(viewer, ten
 def test_owners_manage_members_but_cannot_remove_the_last_owner(owner, tenant):
     ensure_user("bob", "pw-123456!")
     assert owner.get(BASE + "members/").status_code == 200
-    assert owner.post(BASE + "members/", {"username": "nobody", "role": "viewer"}).status_code == 400
-    assert owner.post(BASE + "members/", {"username": "bob", "role": "editor"}).status_code == 302
+    assert owner.post(BASE + "members/", {"who": "nobody", "role": "viewer"}).status_code == 400
+    assert owner.post(BASE + "members/", {"who": "bob", "role": "editor"}).status_code == 302
     bob = Membership.objects.get(tenant=tenant, user__username="bob")
     assert bob.role == Role.EDITOR
     owner.post(f"{BASE}members/{bob.pk}/", {"role": "viewer"})
@@ -491,3 +491,33 @@ def test_a_delivery_page_refreshes_itself_only_while_an_attempt_is_imminent(view
     assert refresh_seconds(delivery, now) is None  # half an hour away: no reloading meanwhile
     delivery.status = DeliveryStatus.SUCCEEDED
     assert refresh_seconds(delivery, now) is None
+
+
+def test_owners_invite_by_email_and_the_link_sets_a_password_once(owner, tenant, client, mailoutbox, django_capture_on_commit_callbacks):
+    ensure_user("carol", "pw-123456!")[0].__class__.objects.filter(username="carol").update(email="Carol@Example.com")
+    assert owner.post(BASE + "members/", {"who": "carol@example.com", "role": "viewer"}).status_code == 302  # an existing user, by email
+    assert Membership.objects.filter(tenant=tenant, user__username="carol").exists() and mailoutbox == []
+    assert owner.post(BASE + "members/", {"who": "not an address", "role": "viewer"}).status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner.post(BASE + "members/", {"who": "dana@example.com", "role": "editor"}).status_code == 302
+    member = Membership.objects.get(tenant=tenant, user__email="dana@example.com")
+    assert member.role == Role.EDITOR and not member.user.has_usable_password()
+    [mail] = mailoutbox
+    assert mail.to == ["dana@example.com"] and "acme" in mail.subject
+    link = re.search(r"http://testserver(/invitation/\S+/)", mail.body).group(1)
+    form = client.get(link, follow=True)
+    assert b"Choose a password" in form.content
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": "dana-pass-2026!", "new_password2": "dana-pass-2026!"})
+    assert done.status_code == 302 and done.url == "/login/"
+    assert client.post("/login/", {"username": "dana@example.com", "password": "dana-pass-2026!"}).status_code == 302
+    client.post("/logout/")
+    again = client.get(link, follow=True)
+    assert b"used already or has expired" in again.content  # works once
+
+
+def test_an_invitation_link_expires(owner, tenant, client, mailoutbox, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(BASE + "members/", {"who": "erin@example.com", "role": "viewer"})
+    link = re.search(r"http://testserver(/invitation/\S+/)", mailoutbox[0].body).group(1)
+    settings.PASSWORD_RESET_TIMEOUT = -1  # any age is too old
+    assert b"used already or has expired" in client.get(link, follow=True).content
