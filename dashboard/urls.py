@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import delivery_views, endpoint_views, event_views, invitations, source_views, views
+from dashboard import demo, delivery_views, endpoint_views, event_views, invitations, source_views, views
 
 app_name = "dashboard"
 
@@ -40,6 +40,7 @@ tenant_patterns = [
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path("demo/echo/", demo.echo, name="demo-echo"),  # 404 unless `serve --demo`
     path("invitation/<uidb64>/<token>/", invitations.AcceptInvitationView.as_view(), name="accept-invitation"),
     path("", views.home, name="home"),
     path("t/<str:tenant>/", include(tenant_patterns)),
