@@ -33,3 +33,9 @@ def test_the_demo_delivers_to_its_receiver_with_one_failure_on_purpose(live_serv
     assert statuses == [DeliveryStatus.FAILED] + [DeliveryStatus.SUCCEEDED] * 5
     stats = overview(tenant)
     assert stats["success"].succeeded == 5 and stats["success"].failed == 1
+
+
+@pytest.mark.django_db
+def test_without_a_known_port_the_demo_sets_nothing_up(tenant):
+    assert demo.start(tenant, "127.0.0.1", 0) is None
+    assert not Endpoint.objects.filter(tenant=tenant).exists()
