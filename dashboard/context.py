@@ -11,6 +11,7 @@ NAV = (
     ("Overview", "", "overview", Role.VIEWER),
     ("Catalog", "catalog/", "catalog", Role.VIEWER),
     ("Endpoints", "endpoints/", "endpoints", Role.VIEWER),
+    ("Events", "events/", "events", Role.VIEWER),
     ("Deliveries", "deliveries/", "deliveries", Role.VIEWER),
     ("Live", "live/", "live", Role.VIEWER),
     ("Sources", "sources/", "sources", Role.VIEWER),

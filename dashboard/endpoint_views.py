@@ -10,17 +10,18 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from dashboard.access import MANAGES_ENDPOINTS, sees_header_values, tenant_view
-from dashboard.forms import EndpointForm, PreviewForm, ReplayForm
+from dashboard.forms import EndpointForm, PreviewForm, ReplayForm, example_filter, example_payload, json_problems
 from dashboard.pages import paginate
 from dashboard.selectors import endpoint_health
 from subscriptions.endpoints import services as endpoint_services
 from subscriptions.delivery.actions import (
-    PREVIEW_SIGNATURE_NOTE, UnknownEventType, masked_headers, preview_delivery, replay_endpoint, send_test_event,
+    PREVIEW_SIGNATURE_NOTE, UnknownEventType, masked_headers, preview_delivery, replay_endpoint, sample_data, send_test_event,
 )
 from subscriptions.endpoints.services import Conflict
 from subscriptions.core.matching import patterns_match
 from subscriptions.models import Endpoint
-from subscriptions.selectors import visible_event_types
+from subscriptions.api.serializers import EndpointSerializer
+from subscriptions.selectors import find_event_type, visible_event_types
 from tenants.models import Role
 
 CONFLICT_TEXT = "Someone changed this endpoint after you opened the form. Nothing was saved: below is its current state; apply your change again."
@@ -43,7 +44,7 @@ def form_context(request, form, endpoint=None, preview=None, preview_form=None, 
     return {
         "form": form, "endpoint": endpoint, "conflict": conflict, "preview": preview,
         "preview_form": preview_form or PreviewForm(initial={"preview_type": (endpoint.events[0] if endpoint and "*" not in endpoint.events[0] else types[0].key if types else "")}),
-        "type_keys": [t.key for t in types], "header_rows": form.header_rows + [("", "")],
+        "type_keys": [t.key for t in types], "header_rows": form.header_rows + [("", "")],  # one blank row to type into
     }
 
 
@@ -72,7 +73,7 @@ def endpoint_new(request):
         messages.success(request, "Endpoint created. Its signing secret is shown to owners only: ask an owner to rotate it and pass it on.")
     else:
         messages.success(request, "Endpoint created.")
-    return render_detail(request, endpoint, secret=secret, status=201)
+    return redirect_showing_secret_once(request, endpoint, secret)
 
 
 @never_cache
@@ -97,7 +98,7 @@ def endpoint_edit(request, endpoint_id):
 
 
 def render_detail(request, endpoint, secret=None, status=200):
-    """The endpoint page. `secret` is passed only by the create and rotate answers: the one time it is shown."""
+    """The endpoint page. `secret` comes only once after a create or a rotation (take_secret_once)."""
     health = endpoint_health(Endpoint.objects.filter(pk=endpoint.pk))[0]
     type_keys = list(visible_event_types(request.tenant).values_list("key", flat=True))
     return render(request, "dashboard/endpoint_detail.html", {
@@ -109,10 +110,30 @@ def render_detail(request, endpoint, secret=None, status=200):
     }, status=status)
 
 
+SECRET_ONCE = "eventhub.secret_once"
+
+
+def redirect_showing_secret_once(request, endpoint, secret):
+    """Post/redirect/get: the secret rides in the session to the endpoint's page, which takes it out as it shows it,
+    so a reload shows it gone (and creates or rotates nothing)."""
+    if secret:
+        request.session[SECRET_ONCE] = {"endpoint": str(endpoint.pk), "secret": secret}
+    return redirect("dashboard:endpoint", tenant=request.tenant.name, endpoint_id=endpoint.pk)
+
+
+def take_secret_once(request, endpoint):
+    held = request.session.get(SECRET_ONCE)
+    if not held or held.get("endpoint") != str(endpoint.pk) or not request.membership.allows(Role.OWNER):
+        return None
+    del request.session[SECRET_ONCE]
+    return held["secret"]
+
+
 @never_cache
 @tenant_view()
 def endpoint_detail(request, endpoint_id):
-    return render_detail(request, get_endpoint(request, endpoint_id))
+    endpoint = get_endpoint(request, endpoint_id)
+    return render_detail(request, endpoint, secret=take_secret_once(request, endpoint))
 
 
 def preview_endpoint(request, form, endpoint=None):
@@ -157,10 +178,35 @@ def endpoint_preview_json(request):
     form = bound_form(request, endpoint)
     preview, _, error = run_preview(request, form, endpoint)
     if preview is None:
+        # 200: an incomplete form is an ordinary answer here, not a bad request (Django logged every one as a warning).
         errors = {name: [str(m) for m in messages_] for name, messages_ in form.errors.items()} if form.errors else {}
-        return JsonResponse({"ok": False, "error": error, "errors": errors}, status=400)
+        return JsonResponse({"ok": False, "error": error, "errors": errors})
     return JsonResponse({"ok": True, "matches": preview.matches, "reasons": preview.reasons, "body": preview.body, "headers": preview.headers,
                          "signedWith": preview.signed_with, "signatureNote": PREVIEW_SIGNATURE_NOTE})
+
+
+JSON_FIELDS = {
+    "event_filter": ("eventFilter", lambda value: EndpointSerializer().validate_eventFilter(value)),
+    "custom_payload": ("customPayload", lambda value: EndpointSerializer().validate_customPayload(value)),
+}
+
+
+@require_POST
+@tenant_view(see=MANAGES_ENDPOINTS)
+def endpoint_check_json(request):
+    """Validation as you type: one JSON field of the form, judged by the same validators as a submit, each problem
+    with its path; and examples for the chosen event type."""
+    answer = {}
+    field = request.POST.get("field", "")
+    if field in JSON_FIELDS:
+        label, validate = JSON_FIELDS[field]
+        answer["problems"] = json_problems(request.POST.get("text", ""), label, validate)
+    event_type = find_event_type(request.tenant, request.POST.get("event_type", "").strip())
+    if event_type is not None:
+        sample = sample_data(event_type)
+        answer["examples"] = {"type": event_type.key, "data": sample, "event_filter": example_filter(event_type, sample),
+                              "custom_payload": example_payload(sample)}
+    return JsonResponse(answer)
 
 
 def _is_uuid(value):
@@ -178,7 +224,7 @@ def endpoint_rotate(request, endpoint_id):
     endpoint = get_endpoint(request, endpoint_id)
     secret = endpoint_services.rotate_secret(endpoint)
     messages.success(request, "New secret created. The previous one keeps signing for 24 hours.")
-    return render_detail(request, endpoint, secret=secret)
+    return redirect_showing_secret_once(request, endpoint, secret)
 
 
 @require_POST

@@ -4,14 +4,17 @@ import json
 from datetime import timezone as dt_timezone
 
 from django import forms
-from django.contrib.auth import get_user_model
+from django.core.validators import EmailValidator
 
 from eventhub import json_limits
 from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
 from subscriptions.core.amqp import EXCHANGE_TYPES
-from subscriptions.models import DeliveryStatus, PayloadFormat, Source
+from dashboard.pages import localized
+from dashboard.selectors import STATUS_CHOICES
+from subscriptions.models import PayloadFormat, Source
 from tenants.models import Role
+from tenants.services import find_user
 
 MAX_JSON_CHARS = 64 * 1024
 MAX_HEADER_ROWS = 50
@@ -64,14 +67,14 @@ class UTCDateTimeField(forms.DateTimeField):
 class EndpointForm(forms.Form):
     url = forms.CharField(label="URL", max_length=2048, widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"}))
     method = forms.ChoiceField(choices=[("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH")], initial="POST")
-    events = forms.MultipleChoiceField(required=False, label="Event types", widget=forms.SelectMultiple(attrs={"size": 10}))
+    events = forms.MultipleChoiceField(required=False, label="Event types", widget=forms.SelectMultiple(attrs={"size": 10, "data-type-picker": ""}))
     patterns = forms.CharField(
-        required=False, label="Wildcard patterns", widget=forms.Textarea(attrs={"rows": 2, "placeholder": "product.*"}),
+        required=False, label="Wildcard patterns", widget=forms.Textarea(attrs={"rows": 2, "placeholder": "product.*", "data-patterns": ""}),
         help_text="One per line; * stands for any characters, e.g. product.* or *.deleted.",
     )
-    event_filter = forms.CharField(required=False, label="eventFilter", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"}),
+    event_filter = forms.CharField(required=False, label="eventFilter", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code", "data-check-field": "event_filter"}),
                                    help_text='JSON: {"data.price": {"$gt": 100}}. Leave empty to deliver every selected event.')
-    custom_payload = forms.CharField(required=False, label="customPayload", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code"}),
+    custom_payload = forms.CharField(required=False, label="customPayload", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code", "data-check-field": "custom_payload"}),
                                      help_text='JSON whose leaves are JSON pointers into the event: {"id": "/data/id", "kind": "/type"}.')
     payload_format = forms.ChoiceField(
         label="Payload format", choices=PayloadFormat.choices, initial=PayloadFormat.ENVELOPE, required=False,
@@ -87,10 +90,10 @@ class EndpointForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.known_keys = [t.key for t in event_types]
         groups = {}
-        for t in event_types:
-            groups.setdefault(t.source, []).append((t.key, t.key))
+        for t in event_types:  # grouped by source and group, the picker's sections (dashboard.js builds it from these)
+            groups.setdefault(f"{t.source} · {localized(t.group)}", []).append((t.key, t.key))
         self.fields["events"].choices = list(groups.items())
-        self.header_rows = headers or []
+        self.header_rows = [(name, value) for name, value in headers or [] if name.strip() or value.strip()]
         self.model_values = None
 
     @classmethod
@@ -143,6 +146,45 @@ class EndpointForm(forms.Form):
             return data
         self.model_values = serializer.model_values()
         return data
+
+
+def json_problems(text, label, validate):
+    """[{path, message}] for a JSON textarea as the form and the API would judge it: syntax, storability, then
+    `validate` (the serializer's own field validator). [] when it is fine or empty."""
+    from rest_framework.exceptions import ValidationError as DRFValidationError
+
+    try:
+        value = parse_json_text(text, label)
+        if value is not None:
+            validate(value)
+    except forms.ValidationError as exc:
+        return [{"path": "", "message": m} for m in exc.messages]
+    except DRFValidationError as exc:
+        return [{"path": path, "message": m} for path, m in flat_errors(exc.detail)]
+    return []
+
+
+def flat_errors(error, path=""):
+    """A DRF error tree as [(path, message)]."""
+    if isinstance(error, dict):
+        return [item for key, value in error.items() for item in flat_errors(value, key or path)]
+    if isinstance(error, list):
+        return [item for value in error for item in flat_errors(value, path)]
+    return [(path, str(error))]
+
+
+def example_filter(event_type, sample):
+    """An eventFilter that the type's sample passes, on its first plain field."""
+    for name, value in sample.items():
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return {f"data.{name}": {"$eq": value}}
+    return {"type": event_type.key}
+
+
+def example_payload(sample):
+    """A customPayload picking up to three of the type's fields, plus the envelope's id and type."""
+    picked = {name: f"/data/{name}" for name in list(sample)[:3]}
+    return {"eventId": "/id", "eventType": "/type", **picked}
 
 
 class SourceForm(forms.Form):
@@ -228,9 +270,11 @@ class ReplayForm(forms.Form):
 
 
 class DeliveryFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Search",
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "event id, webhook-id or #"}))
     endpoint = forms.ChoiceField(required=False)
     type = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "product.created"}))
-    status = forms.ChoiceField(required=False, choices=[("", "any status")] + list(DeliveryStatus.choices))
+    status = forms.ChoiceField(required=False, choices=STATUS_CHOICES)
     since = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     until = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
 
@@ -239,14 +283,22 @@ class DeliveryFilterForm(forms.Form):
         self.fields["endpoint"].choices = [("", "any endpoint")] + [(str(e.pk), e.url) for e in endpoints]
 
 
+class EventFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=200, label="Event id", widget=forms.TextInput(attrs={"type": "search", "placeholder": "event id"}))
+    type = forms.CharField(required=False, max_length=200, widget=forms.TextInput(attrs={"placeholder": "product.*"}))
+    since = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+    until = UTCDateTimeField(required=False, widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
+
+
 class MemberForm(forms.Form):
-    username = forms.CharField(max_length=150)
+    who = forms.CharField(max_length=150, label="Email address or username",
+                          widget=forms.TextInput(attrs={"placeholder": "ana@example.com or ana", "autocomplete": "off"}))
     role = forms.ChoiceField(choices=Role.choices, initial=Role.VIEWER)
 
-    def clean_username(self):
-        username = self.cleaned_data["username"].strip()
-        user = get_user_model().objects.filter(username=username).first()
-        if user is None:
-            raise forms.ValidationError(f"There is no user '{username}'. An administrator creates users (manage.py createsuperuser or /admin/).")
-        self.user = user
-        return username
+    def clean_who(self):
+        who = self.cleaned_data["who"].strip()
+        if find_user(who) is None and "@" not in who:
+            raise forms.ValidationError(f"There is no user '{who}'. Invite them by email address instead: they get a link to set a password.")
+        if "@" in who and find_user(who) is None:
+            EmailValidator()(who)
+        return who

@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import delivery_views, endpoint_views, source_views, views
+from dashboard import demo, delivery_views, endpoint_views, event_views, invitations, source_views, views
 
 app_name = "dashboard"
 
@@ -14,6 +14,7 @@ tenant_patterns = [
     path("endpoints/", endpoint_views.endpoint_list, name="endpoints"),
     path("endpoints/new/", endpoint_views.endpoint_new, name="endpoint-new"),
     path("endpoints/preview/", endpoint_views.endpoint_preview_json, name="endpoint-preview"),
+    path("endpoints/check/", endpoint_views.endpoint_check_json, name="endpoint-check"),
     path("endpoints/<uuid:endpoint_id>/", endpoint_views.endpoint_detail, name="endpoint"),
     path("endpoints/<uuid:endpoint_id>/edit/", endpoint_views.endpoint_edit, name="endpoint-edit"),
     path("endpoints/<uuid:endpoint_id>/rotate-secret/", endpoint_views.endpoint_rotate, name="endpoint-rotate"),
@@ -21,6 +22,7 @@ tenant_patterns = [
     path("endpoints/<uuid:endpoint_id>/toggle/", endpoint_views.endpoint_toggle, name="endpoint-toggle"),
     path("endpoints/<uuid:endpoint_id>/delete/", endpoint_views.endpoint_delete, name="endpoint-delete"),
     path("endpoints/<uuid:endpoint_id>/replay/", endpoint_views.endpoint_replay, name="endpoint-replay"),
+    path("events/", event_views.event_list, name="events"),
     path("deliveries/", delivery_views.delivery_list, name="deliveries"),
     path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery"),
     path("deliveries/<int:delivery_id>/retry/", delivery_views.delivery_retry, name="delivery-retry"),
@@ -38,6 +40,8 @@ tenant_patterns = [
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="dashboard/login.html", redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
+    path("demo/echo/", demo.echo, name="demo-echo"),  # 404 unless `serve --demo`
+    path("invitation/<uidb64>/<token>/", invitations.AcceptInvitationView.as_view(), name="accept-invitation"),
     path("", views.home, name="home"),
     path("t/<str:tenant>/", include(tenant_patterns)),
 ]

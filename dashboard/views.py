@@ -1,6 +1,7 @@
 """Dashboard pages: home, overview, catalog and subscriptions, members. Thin: read, call a service, render."""
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 
@@ -14,7 +15,8 @@ from subscriptions.selectors import event_subscriptions, find_event_type
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange, apply_subscription_change
 from tenants.access import tenants_of
 from tenants.models import Membership, Role
-from tenants.services import LastOwner, add_member, change_membership
+from dashboard.invitations import send_invitation
+from tenants.services import LastOwner, change_membership, invite_member
 
 CATALOG_PER_PAGE = 60
 
@@ -57,13 +59,26 @@ def catalog_rows(tenant, pairs, query, source):
     return rows
 
 
-def grouped(rows):
-    """[{source, groups: [{name, rows}]}] keeping catalog order."""
+OPEN_PAGE_ROWS = 24  # a page with more rows shows its groups collapsed (Emporix's tab was 3,385 px tall)
+
+
+def grouped(rows, searching=False):
+    """[{source, groups: [{name, rows, subscribed, open}]}] keeping catalog order. On a long page a group starts
+    collapsed to one line (its name, size and how many are subscribed) unless it holds a subscription or was searched."""
     sources = {}
     for row in rows:
         groups = sources.setdefault(row["type"].source, {})
         groups.setdefault(row["group"], []).append(row)
-    return [{"source": source, "groups": [{"name": name, "rows": items} for name, items in groups.items()]} for source, groups in sources.items()]
+    short = len(rows) <= OPEN_PAGE_ROWS
+    result = []
+    for source, groups in sources.items():
+        shown = []
+        for name, items in groups.items():
+            subscribed = sum(1 for r in items if r["state"] == "SUBSCRIBED")
+            shown.append({"name": name, "rows": items, "subscribed": subscribed,
+                          "open": searching or short or subscribed > 0 or len(groups) == 1})
+        result.append({"source": source, "groups": shown})
+    return result
 
 
 def read_version(value):
@@ -104,7 +119,7 @@ def catalog(request):
     conflict_keys = {c.event_type for c in conflicts}
     conflicted = catalog_rows(tenant, [(t, s) for t, s in pairs if t.key in conflict_keys], "", "")
     context = {
-        "page": page, "sources": grouped(page.object_list), "query": query, "source": source,
+        "page": page, "sources": grouped(page.object_list, searching=bool(query)), "query": query, "source": source,
         "source_tabs": [{"key": s, "label": localized(labels.get(s, {"en": s}), tenant.default_language)} for s in source_tabs],
         "conflicts": conflicted, "subscribed_count": sum(1 for _, s in pairs if s is not None and s.state == "SUBSCRIBED"),
     }
@@ -173,8 +188,15 @@ def members(request):
     tenant = request.tenant
     form = MemberForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        add_member(tenant, form.user, form.cleaned_data["role"])
-        messages.success(request, f"{form.user.username} is now {Role(form.cleaned_data['role']).label.lower()} of {tenant.name}.")
+        role = Role(form.cleaned_data["role"]).label.lower()
+        with transaction.atomic():
+            membership, invited = invite_member(tenant, who=form.cleaned_data["who"], role=form.cleaned_data["role"])
+            if invited:  # the mail leaves once the user it invites is committed
+                transaction.on_commit(lambda: send_invitation(request, membership.user, tenant, role))
+        if invited:
+            messages.success(request, f"Invited {membership.user.email} as {role}: they get an email with a one-time link to set a password.")
+        else:
+            messages.success(request, f"{membership.user.username} is now {role} of {tenant.name}.")
         return redirect("dashboard:members", tenant=tenant.name)
     listing = Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__username")
     return render(request, "dashboard/members.html", {"page": paginate(request, listing), "form": form, "roles": Role.choices},

@@ -63,7 +63,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    "servestatic.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
     "csp",
@@ -81,7 +81,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "eventhub.middleware.reject_nul_characters",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -163,6 +163,17 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
+
+# Mail (member invitations): printed to the server's output unless an SMTP server is configured with EMAIL_HOST
+# (and EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS=1, DEFAULT_FROM_EMAIL as needed).
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS", "") in ("1", "true", "yes")
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "eventhub <eventhub@localhost>")
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("INVITATION_TIMEOUT_SECONDS") or 3 * 24 * 3600)  # invitation links
 LOGIN_REDIRECT_URL = "/"
 
 # Log-in throttling (django-axes, with the limits and the page of eventhub.login_throttle). Every authenticate()
@@ -195,9 +206,11 @@ STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Production: set STATIC_ROOT and run `manage.py collectstatic`.
 STATIC_ROOT = os.environ.get("STATIC_ROOT") or None
-# The embedded default serves assets straight from the apps and static/ (no collectstatic step).
-WHITENOISE_USE_FINDERS = True
-WHITENOISE_AUTOREFRESH = DEBUG
+# The embedded default serves assets straight from the apps and static/ (no collectstatic step). ServeStatic (the
+# ASGI-native fork of WhiteNoise) streams files with an async iterator: WhiteNoise's sync one made Django warn
+# "StreamingHttpResponse must consume synchronous iterators" on every asset served over ASGI.
+SERVESTATIC_USE_FINDERS = True
+SERVESTATIC_AUTOREFRESH = DEBUG
 
 # --- Content-Security-Policy (django-csp) ----------------------------------------------------
 # Pages load scripts, styles, images and fonts from this origin only, and no inline script or style can run: an

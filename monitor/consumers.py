@@ -34,6 +34,7 @@ from monitor.filters import PASS_ALL, FilterError, parse_filter
 
 logger = logging.getLogger(__name__)
 
+SHOWN = 500  # rows the viewer's table keeps (live.js MAX_ROWS)
 MAX_CLIENT_MESSAGE = 8 * 1024  # characters; a filter is a few hundred
 ACCESS_UNKNOWN = 1011  # the periodic access check itself failed (e.g. the database is away): closed, not trusted
 
@@ -52,6 +53,10 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
         self.dropped = 0
         self.interval = hub_setting("MONITOR_BATCH_INTERVAL")
         self.buffer: deque[dict] = deque(maxlen=hub_setting("MONITOR_CONNECTION_BUFFER"))
+        # What the viewer shows (its table keeps the newest SHOWN rows), numbered, so a new filter can say which of
+        # them still pass and the viewer removes the rest: the filter's rule stays here, never copied into the page.
+        self.sent: deque[dict] = deque(maxlen=SHOWN)
+        self.sequence = 0
         self.ready = asyncio.Event()
         self.group = broadcast.group_name(self.tenant_name)
         await self.channel_layer.group_add(self.group, self.channel_name)
@@ -134,6 +139,9 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
                 if not items and not dropped:
                     continue
                 last_sent = loop.time()
+                items = [{**item, "seq": seq} for seq, item in enumerate(items, start=self.sequence + 1)]
+                self.sequence += len(items)
+                self.sent.extend(items)
                 await self.send_json({"kind": "batch", "items": items, "dropped": dropped})
         except asyncio.CancelledError:
             pass
@@ -158,7 +166,9 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
             except FilterError as exc:
                 return await self.error("invalid_filter", "the filter was not applied.", exc.details)
             self.buffer.clear()  # what is waiting was chosen by the old filter
-            await self.send_json({"kind": "filter", "filter": self.filter.describe()})
+            kept = [item for item in self.sent if self.filter.passes(item)]
+            self.sent = deque(kept, maxlen=SHOWN)
+            await self.send_json({"kind": "filter", "filter": self.filter.describe(), "keep": [item["seq"] for item in kept]})
         elif action == "pause":
             self.paused = True
             await self.send_json({"kind": "paused"})

@@ -111,3 +111,20 @@ def ensure_user(username, password=None, **extra):
         return user, False
     user = User.objects.create_user(username=username, password=password, **extra)
     return user, True
+
+
+def find_user(who):
+    """The user a username or an email address (case-insensitive) names, or None."""
+    User = get_user_model()
+    who = who.strip()
+    return User.objects.filter(username=who).first() or (User.objects.filter(email__iexact=who).first() if "@" in who else None)
+
+
+def invite_member(tenant, *, who, role):
+    """Add a member by username or email address. An address nobody has yet becomes a new user without a password,
+    who sets one through the invitation link. Returns (membership, invited): invited is True for a new user."""
+    user = find_user(who)
+    invited = user is None
+    if invited:
+        user = get_user_model().objects.create_user(username=who.strip(), email=who.strip())  # unusable password
+    return add_member(tenant, user, role), invited

@@ -2,8 +2,10 @@
 
     python docs/screenshots/make.py            # writes docs/screenshots/*.png
 
-Starts the hub (uvicorn, in-process) on a temporary SQLite database, fills it with a believable hour of traffic,
-logs in through the login page with Debian's headless chromium and saves one PNG per page next to this file.
+Starts the hub (uvicorn, in-process) on a temporary SQLite database, fills it with a believable hour of history,
+then sets up the demo of `serve --demo` (its built-in receiver) and sends real traffic through the delivery worker,
+logs in through the login page with Debian's headless chromium and saves one PNG per page next to this file. Each
+page is also measured for clipped or overflowing elements (tests/browser/layout_check.js); a problem stops the run.
 """
 
 import math
@@ -80,10 +82,12 @@ def seed():
     for event in Event.objects.filter(tenant=demo):
         endpoint = targets[event.type.split(".")[0]]
         failing = endpoint is crm and rng.random() < 0.35
-        status = DeliveryStatus.FAILED if failing else DeliveryStatus.PENDING if rng.random() < 0.01 else DeliveryStatus.SUCCEEDED
+        retrying = failing and event.received_at > now - timedelta(minutes=20)  # the recent failures are still retried
+        status = DeliveryStatus.PENDING if retrying else DeliveryStatus.FAILED if failing else DeliveryStatus.SUCCEEDED
         deliveries.append(Delivery(tenant=demo, event=event, endpoint=endpoint, url=endpoint.url, event_type=event.type,
                                    body=f'{{"id":"{event.event_id}","type":"{event.type}","data":{{"id":"{event.data["id"]}"}}}}', status=status,
-                                   attempt_count=0 if status == "pending" else (5 if failing else 1), last_status_code=None if status == "pending" else (503 if failing else 200),
+                                   attempt_count=(3 if retrying else 9) if failing else 1, last_status_code=503 if failing else 200,
+                                   next_attempt_at=now + timedelta(minutes=rng.randint(5, 30)) if retrying else None,
                                    last_error="HTTP 503 Service Unavailable" if failing else "", created_at=event.received_at,
                                    finished_at=None if status == "pending" else event.received_at + timedelta(seconds=1)))
     Delivery.objects.bulk_create(deliveries, batch_size=500)
@@ -119,6 +123,31 @@ def publish_traffic(seconds=4.0):
         time.sleep(0.12)
 
 
+def real_traffic(port):
+    """The demo of `serve --demo` on this server: its endpoints to the built-in receiver, events delivered for real."""
+    from dashboard import demo
+    from subscriptions.delivery import worker
+    from subscriptions.models import Delivery, Endpoint
+    from subscriptions.pipeline.recording import IncomingEvent, record_events
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.get(name="demo")
+    from django.conf import settings
+
+    from subscriptions.management.commands.serve import allow_private_targets
+
+    allow_private_targets()  # as serve --demo does: the receiver is on this machine
+    settings.EVENTHUB = {**settings.EVENTHUB, "DEMO": True}
+    demo.set_up(tenant, f"http://127.0.0.1:{port}")
+    # The seeded endpoints (example.com hosts, unreachable from here) sit this out; the demo's own take the traffic.
+    seeded = Endpoint.objects.filter(tenant=tenant).exclude(url__contains="/demo/echo/")
+    seeded.update(enabled=False)
+    record_events(tenant, demo.traffic(tenant, 12, random.Random(3)) + [IncomingEvent(type="customer.created", id="demo-customer-1", data={"id": "c-1"})])
+    while Delivery.objects.filter(tenant=tenant, url__contains="/demo/echo/", attempt_count=0).exists():
+        worker.deliver_now(limit=50)
+    seeded.update(enabled=True)
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -146,8 +175,13 @@ def shoot(base):
         browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
         page = browser.new_page(viewport={"width": 1280, "height": 800})
 
+        check = (ROOT / "tests" / "browser" / "layout_check.js").read_text()
+
         def save(name):
             page.wait_for_load_state("networkidle")
+            problems = page.evaluate(check)
+            if problems:
+                raise SystemExit(f"{name} ({page.url}) does not fit:\n  " + "\n  ".join(problems))
             page.screenshot(path=str(HERE / f"{name}.png"))
             print("saved", HERE / f"{name}.png")
 
@@ -160,13 +194,16 @@ def shoot(base):
         save("02-overview")
         page.goto(f"{base}/t/demo/catalog/")
         save("03-catalog")
+        page.goto(f"{base}/t/demo/events/")
+        save("03b-events")
         page.goto(f"{base}/t/demo/catalog/product.created/")
         save("04-catalog-type")
         page.goto(f"{base}/t/demo/endpoints/")
         save("05-endpoints")
         page.goto(f"{base}/t/demo/endpoints/new/")
         page.fill("#id_url", "https://pim.example.com/hooks/products")
-        page.select_option("#id_events", ["product.created", "product.updated"])
+        page.check(".type-picker input[value='product.created']")
+        page.check(".type-picker input[value='product.updated']")
         page.fill("#id_event_filter", '{"data.id": {"$startsWith": "prod"}}')
         page.fill("#id_custom_payload", '{"sku": "/data/id", "event": "/type", "at": "/timestamp"}')
         page.fill("#id_preview_type", "product.created")
@@ -183,6 +220,8 @@ def shoot(base):
         save("08-endpoint-detail")
         page.goto(f"{base}/t/demo/deliveries/")
         save("09-deliveries")
+        page.goto(f"{base}/t/demo/deliveries/?status=failing")
+        save("09b-deliveries-failing")
         delivery = Delivery.objects.filter(endpoint=failing, status="failed", attempts__isnull=False).first()
         page.goto(f"{base}/t/demo/deliveries/{delivery.pk}/")
         save("10-delivery")
@@ -198,6 +237,7 @@ def shoot(base):
         page.goto(f"{base}/t/demo/dead-letters/{letter.pk}/")
         save("14-dead-letter")
         page.goto(f"{base}/t/demo/members/")
+        page.fill("#id_who", "new.colleague@example.com")
         save("15-members")
         # The live viewer is its own feature; shot when it is part of this hub.
         if page.goto(f"{base}/t/demo/live/").status == 200:
@@ -213,6 +253,7 @@ def main():
         setup_django(data_dir)
         seed()
         server, base = serve()
+        real_traffic(int(base.rsplit(":", 1)[1]))
         try:
             shoot(base)
         finally:

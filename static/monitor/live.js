@@ -94,6 +94,7 @@
         break;
       case "filter":
         showError("");
+        if (Array.isArray(frame.keep)) keepOnly(frame.keep);
         break;
       case "paused":
         setConn("paused", "connected · paused");
@@ -228,6 +229,18 @@
     if (state.selected) state.selected.classList.remove("lv-selected");
     state.selected = null;
   });
+
+  // A new filter: the server says which of the shown rows still pass it; the others go.
+  function keepOnly(seqs) {
+    var keep = new Set(seqs);
+    Array.from(el.rows.children).forEach(function (row) {
+      var item = itemsByRow.get(row);
+      if (!item || !keep.has(item.seq)) row.remove();
+    });
+    state.shown = el.rows.childElementCount;
+    el.count.textContent = state.shown.toLocaleString();
+    el.empty.hidden = state.shown > 0;
+  }
 
   // --- controls -----------------------------------------------------------------------------------
   function hasFilter(f) {

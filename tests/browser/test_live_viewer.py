@@ -5,6 +5,7 @@ import uuid
 
 import pika
 import pytest
+from playwright.sync_api import expect
 from django.test import Client
 from django.utils import timezone
 
@@ -107,6 +108,22 @@ def test_filter_pause_and_the_dropped_notice(hub_server, member_page):
 
 
 @pytest.mark.rabbitmq
+def test_applying_a_filter_removes_the_rows_it_no_longer_matches(hub_server, member_page):
+    page = member_page
+    open_viewer(page, hub_server)
+    for event_type in ("product.created", "order.created", "product.deleted"):
+        broadcast.publish("acme", broadcast.make_message("ingested", "acme", body="{}", type=event_type))
+    expect(page.locator("#lv-rows tr")).to_have_count(3)
+    page.fill("#lv-f-types", "product.*")
+    page.click("text=Apply filter")
+    expect(page.locator("#lv-rows tr")).to_have_count(2)
+    assert sorted(page.locator("#lv-rows tr td:nth-child(5)").all_inner_texts()) == ["product.created", "product.deleted"]
+    assert page.inner_text("#lv-count") == "2"
+    page.fill("#lv-f-types", "order.*")
+    page.click("text=Apply filter")
+    expect(page.locator("#lv-rows tr")).to_have_count(0)  # order.created went with the previous filter
+
+
 def test_a_message_published_to_rabbitmq_appears_through_the_bridge(hub_server, member_page):
     page = member_page
     exchange = f"test.monitor.browser.{uuid.uuid4().hex[:8]}"

@@ -47,7 +47,7 @@ def test_login_page_logs_in_and_logout_is_a_post(client, tenant):
     assert client.get(BASE).status_code == 302
 
 
-@pytest.mark.parametrize("path", ["", "catalog/", "catalog/product.created/", "endpoints/", "deliveries/", "sources/", "dead-letters/"])
+@pytest.mark.parametrize("path", ["", "catalog/", "catalog/product.created/", "endpoints/", "events/", "deliveries/", "sources/", "dead-letters/"])
 def test_every_page_renders_for_a_viewer_with_the_nav_and_tenant_switcher(viewer, other_tenant, client_as, path):
     client_as(Role.VIEWER, on=other_tenant)  # another user; the viewer sees only their own tenants
     response = viewer.get(BASE + path)
@@ -88,7 +88,7 @@ def test_a_viewer_cannot_change_anything(viewer, tenant, endpoint):
         f"endpoints/{endpoint.pk}/replay/": {"since": "2000-01-01T00:00"},
         f"endpoints/{endpoint.pk}/delete/": {},
         f"deliveries/{delivery.pk}/retry/": {},
-        "members/": {"username": "viewer-acme", "role": "owner"},
+        "members/": {"who": "viewer-acme", "role": "owner"},
         f"members/{member.pk}/": {"role": "owner"},
     }
     before = (Delivery.objects.count(), EndpointSecret.objects.count(), Endpoint.objects.count(), EventSubscription.objects.count())
@@ -114,11 +114,43 @@ def test_overview_counts_the_last_hour_and_lists_failing_endpoints(viewer, tenan
     make_delivery(tenant, endpoint, minutes_ago=90)  # outside the hour
     DeadLetter.objects.create(tenant=tenant, reason="unknown type", received_at=timezone.now())
     html = viewer.get(BASE).content.decode()
-    assert "75.0%" in html  # 3 of 4 finished in the hour
-    assert "4 in the last hour" in html  # events, the 90-minute-old one excluded
+    assert "75.0%" in html  # 3 of 4 tried in the hour
+    assert "4 / hour" in html  # events, the 90-minute-old one excluded: a count per hour, not "0.00 / s"
     assert "HTTP 500 from the receiver" in html and endpoint.url in html
-    assert html.count("<rect") == 120  # two charts of 60 minutes
+    assert html.count('class="layer-succeeded"') == 1 and html.count('class="layer-failing"') == 1  # stacked in the one minute
+    assert 'class="tick tick-y">0<' in html and 'class="tick tick-x"' in html  # axes carry values
     assert 'href="/t/acme/live/"' in html
+
+
+def test_overview_success_rate_counts_a_failing_retrying_delivery(viewer, tenant, endpoint):
+    make_delivery(tenant, endpoint)
+    retrying = make_delivery(tenant, endpoint, status=DeliveryStatus.PENDING, error="HTTP 503 from the receiver")
+    Delivery.objects.filter(pk=retrying.pk).update(attempt_count=2, last_status_code=503, next_attempt_at=timezone.now() + timedelta(minutes=5))
+    make_delivery(tenant, endpoint, status=DeliveryStatus.PENDING)  # queued, never tried: neither success nor failure
+    html = viewer.get(BASE).content.decode()
+    assert "50.0%" in html and "1 failing and retrying" in html
+    # "Failed deliveries" opens the list it counts: the retrying delivery is in it, the queued one is not.
+    link = re.search(r'href="(/t/acme/deliveries/\?endpoint=[^"]+&amp;status=failing)"', html).group(1).replace("&amp;", "&")
+    listed = viewer.get(link).content.decode()
+    assert f"#{retrying.pk}<" in listed and len(re.findall(r'href="/t/acme/deliveries/\d+/"', listed)) == 1
+    assert re.search(r">retrying</span><span [^>]+>2 attempts failed, next at \d\d:\d\d:\d\d UTC<", listed)
+
+
+def test_every_overview_figure_opens_the_list_it_counts(viewer, tenant, endpoint):
+    ok = make_delivery(tenant, endpoint)
+    failed = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED)
+    make_delivery(tenant, endpoint, minutes_ago=90)
+    html = viewer.get(BASE).content.decode()
+    figures = dict(re.findall(r'data-figure="([\w-]+)" href="([^"]+)"', html))
+    assert set(figures) == {"events", "success-rate", "dead-letters"}
+    events = viewer.get(figures["events"].replace("&amp;", "&")).content.decode()
+    assert events.count("<code>product.created</code>") == 2  # the two events of the hour
+    failing = viewer.get(figures["success-rate"].replace("&amp;", "&")).content.decode()
+    assert f"#{failed.pk}<" in failing and f"#{ok.pk}<" not in failing
+    deliveries = re.search(r'data-figure="deliveries"><a class="kpi-label" href="([^"]+)"', html).group(1)
+    assert len(re.findall(r'href="/t/acme/deliveries/\d+/"', viewer.get(deliveries).content.decode())) == 2
+    minute = re.search(r'<a href="(/t/acme/deliveries/\?since=[^"]+)"><rect', html).group(1).replace("&amp;", "&")
+    assert len(re.findall(r'href="/t/acme/deliveries/\d+/"', viewer.get(minute).content.decode())) == 2  # a bar opens its minute
 
 
 # --- catalog and subscriptions ---------------------------------------------------------------
@@ -180,25 +212,38 @@ VALID = {"url": "https://hooks.example.com/new", "method": "POST", "events": ["p
 
 def test_an_owner_creates_an_endpoint_and_sees_its_secret_once(owner, tenant):
     response = owner.post(BASE + "endpoints/new/", VALID)
-    assert response.status_code == 201
     endpoint = Endpoint.objects.get(tenant=tenant)
+    assert response.status_code == 302 and response.url == f"{BASE}endpoints/{endpoint.pk}/"  # post/redirect/get
     secret = endpoint.secrets.get().secret
-    assert secret in response.content.decode() and "no-store" in response["Cache-Control"]
+    assert secret not in response.content.decode()
+    shown = owner.get(response.url)
+    assert secret in shown.content.decode() and "no-store" in shown["Cache-Control"]
     assert endpoint.events == ["product.created", "order.*"] and endpoint.headers == {"X-Team": "catalog"}
     assert endpoint.event_filter == {"data.id": {"$eq": "p1"}} and endpoint.custom_payload == {"productId": "/data/id"}
     assert endpoint.timeout_seconds == 10 and endpoint.enabled
-    detail = owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
-    assert secret not in detail and "&lt;b&gt;ours&lt;/b&gt;" in detail and "<b>ours</b>" not in detail
+    reloaded = owner.get(response.url).content.decode()  # the reload: the secret is gone, and nothing was created again
+    assert secret not in reloaded and "&lt;b&gt;ours&lt;/b&gt;" in reloaded and "<b>ours</b>" not in reloaded
+    assert Endpoint.objects.count() == 1
     rotated = owner.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/")
+    assert rotated.status_code == 302 and rotated.url == f"{BASE}endpoints/{endpoint.pk}/"
     new_secret = endpoint.secrets.order_by("-created_at").first().secret
-    assert new_secret != secret and new_secret in rotated.content.decode() and secret not in rotated.content.decode()
+    page = owner.get(rotated.url).content.decode()
+    assert new_secret != secret and new_secret in page and secret not in page
     assert new_secret not in owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+    assert endpoint.secrets.count() == 2
+
+
+def test_the_secret_once_is_shown_only_on_its_own_endpoint(owner, tenant, endpoint):
+    created = owner.post(BASE + "endpoints/new/", VALID)
+    new = Endpoint.objects.exclude(pk=endpoint.pk).get()
+    assert new.secrets.get().secret not in owner.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
+    assert new.secrets.get().secret in owner.get(created.url).content.decode()
 
 
 def test_an_editor_creates_but_only_owners_see_and_rotate_secrets(editor, tenant):
     response = editor.post(BASE + "endpoints/new/", VALID)
     endpoint = Endpoint.objects.get(tenant=tenant)
-    assert response.status_code == 201 and endpoint.secrets.get().secret not in response.content.decode()
+    assert response.status_code == 302 and endpoint.secrets.get().secret not in editor.get(response.url).content.decode()
     assert editor.post(f"{BASE}endpoints/{endpoint.pk}/rotate-secret/").status_code == 403
     assert endpoint.secrets.count() == 1
 
@@ -250,7 +295,7 @@ def test_json_nested_too_deeply_is_a_form_error_not_a_server_error(editor, tenan
     deep = "[" * depth + "]" * depth
     data = {**VALID, "preview_type": "product.created", "preview_sample": deep, "custom_payload": ""}
     answer = editor.post(BASE + "endpoints/preview/", data)
-    assert answer.status_code == 400 and "nested more than 100 levels" in str(answer.json())
+    assert answer.status_code == 200 and answer.json()["ok"] is False and "nested more than 100 levels" in str(answer.json())
     page = editor.post(BASE + "endpoints/new/", {**VALID, "event_filter": '{"a": ' * depth + "1" + "}" * depth})
     assert page.status_code == 400 and "nested more than 100 levels" in page.content.decode()
     assert not Endpoint.objects.exists()
@@ -265,7 +310,7 @@ def test_preview_shows_the_body_the_endpoint_would_receive(editor, tenant, endpo
     miss = editor.post(BASE + "endpoints/preview/", {**data, "preview_sample": '{"id": "p2"}'}).json()
     assert not miss["matches"] and "eventFilter does not match" in " ".join(miss["reasons"])
     invalid = editor.post(BASE + "endpoints/preview/", {**data, "event_filter": '{"data.id": {"$bad": 1}}'})
-    assert invalid.status_code == 400 and "event_filter" in invalid.json()["errors"]
+    assert invalid.status_code == 200 and invalid.json()["ok"] is False and "event_filter" in invalid.json()["errors"]
     # Without JavaScript, the form's Preview button renders the same inside the page (and saves nothing).
     page = editor.post(BASE + "endpoints/new/", {**data, "preview": "1"})
     assert page.status_code == 200 and "would be delivered" in page.content.decode() and Endpoint.objects.count() == 1
@@ -326,6 +371,14 @@ def test_delivery_log_filters_and_paginates(viewer, tenant, endpoint):
     assert b"No delivery matches" in viewer.get(BASE + "deliveries/?type=nothing").content
 
 
+def test_deliveries_are_found_by_event_id_webhook_id_or_number(viewer, tenant, endpoint):
+    one, other = make_delivery(tenant, endpoint), make_delivery(tenant, endpoint)
+    for query in [one.event.event_id, one.webhook_id, f"#{one.pk}", f"  {one.webhook_id} "]:
+        html = viewer.get(BASE + "deliveries/", {"q": query}).content.decode()
+        assert f"#{one.pk}<" in html and f"#{other.pk}<" not in html, query
+    assert b"No delivery matches" in viewer.get(BASE + "deliveries/", {"q": "9" * 30}).content
+
+
 def test_delivery_page_shows_request_attempts_and_escapes_the_response(viewer, editor, tenant, endpoint):
     delivery = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED)
     Attempt.objects.create(delivery=delivery, started_at=timezone.now(), duration_ms=12.5, request_headers={"webhook-id": "msg_1"},
@@ -357,8 +410,8 @@ def test_sources_and_dead_letters_list_what_the_broker_side_recorded(viewer, ten
 def test_owners_manage_members_but_cannot_remove_the_last_owner(owner, tenant):
     ensure_user("bob", "pw-123456!")
     assert owner.get(BASE + "members/").status_code == 200
-    assert owner.post(BASE + "members/", {"username": "nobody", "role": "viewer"}).status_code == 400
-    assert owner.post(BASE + "members/", {"username": "bob", "role": "editor"}).status_code == 302
+    assert owner.post(BASE + "members/", {"who": "nobody", "role": "viewer"}).status_code == 400
+    assert owner.post(BASE + "members/", {"who": "bob", "role": "editor"}).status_code == 302
     bob = Membership.objects.get(tenant=tenant, user__username="bob")
     assert bob.role == Role.EDITOR
     owner.post(f"{BASE}members/{bob.pk}/", {"role": "viewer"})
@@ -412,7 +465,7 @@ def test_the_endpoint_form_chooses_the_payload_format_and_the_preview_follows_it
     assert answer["ok"] and answer["body"] == '{"id":"p1"}'
     cloud = editor.post(BASE + "endpoints/preview/", {**data, "payload_format": "cloudevents"}).json()
     assert json.loads(cloud["body"])["specversion"] == "1.0" and cloud["headers"]["Content-Type"] == "application/cloudevents+json"
-    assert editor.post(BASE + "endpoints/new/", {**VALID, "payload_format": "cloudevents"}).status_code == 201
+    assert editor.post(BASE + "endpoints/new/", {**VALID, "payload_format": "cloudevents"}).status_code == 302
     endpoint = Endpoint.objects.get(tenant=tenant)
     assert endpoint.payload_format == "cloudevents"
     assert "CloudEvents 1.0" in editor.get(f"{BASE}endpoints/{endpoint.pk}/").content.decode()
@@ -422,3 +475,68 @@ def test_a_catalog_type_page_shows_its_routing_key_form_app_id_and_change_pair(v
     entry = viewer.get(BASE + "catalog/entryUpdated/").content.decode()
     assert "{shortID}.{modelTitle}.{entryID}.entryUpdated" in entry and "data.oldEntryData" in entry
     assert "ec.tasks-api" in viewer.get(BASE + "catalog/cmd.startTask/").content.decode()
+
+
+def test_a_long_catalog_page_collapses_its_groups_but_opens_subscribed_and_searched_ones(editor, tenant):
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    html = editor.get(BASE + "catalog/?source=emporix").content.decode()
+    groups = re.findall(r'<details class="card catalog-group" data-filter-group( open)?>\s*<summary><h2>([^<]+)</h2>', html)
+    assert len(groups) > 3 and [name for opened, name in groups if opened] == ["Product"]
+    searched = editor.get(BASE + "catalog/?q=order").content.decode()
+    assert "data-filter-group>" not in searched  # every group with a hit is open
+
+
+def test_the_check_endpoint_judges_a_json_field_with_the_submit_validators_and_gives_examples(editor):
+    check = lambda **data: editor.post(BASE + "endpoints/check/", data).json()
+    assert check(field="event_filter", text='{"data.price": {"$nope": 1}}')["problems"][0]["path"] == "data.price"
+    assert check(field="event_filter", text='{"data.price": {"$gt": 1}}')["problems"] == []
+    assert check(field="event_filter", text="")["problems"] == []
+    assert "Not valid JSON" in check(field="custom_payload", text="{")["problems"][0]["message"]
+    examples = check(event_type="product.created")["examples"]
+    assert examples["type"] == "product.created" and examples["custom_payload"]["eventType"] == "/type"
+    assert editor.post(BASE + "endpoints/new/", {**VALID, "event_filter": json.dumps(examples["event_filter"]),
+                                               "custom_payload": json.dumps(examples["custom_payload"])}).status_code == 302  # examples are valid
+
+
+def test_a_delivery_page_refreshes_itself_only_while_an_attempt_is_imminent(viewer, tenant, endpoint):
+    from dashboard.delivery_views import refresh_seconds
+
+    delivery = make_delivery(tenant, endpoint, status=DeliveryStatus.PENDING)
+    assert b'http-equiv="refresh"' in viewer.get(f"{BASE}deliveries/{delivery.pk}/").content  # a new or test delivery
+    now = timezone.now()
+    delivery.attempt_count, delivery.next_attempt_at = 1, now + timedelta(seconds=5)
+    assert refresh_seconds(delivery, now) == 2  # its retry is due in seconds
+    delivery.next_attempt_at = now + timedelta(minutes=30)
+    assert refresh_seconds(delivery, now) is None  # half an hour away: no reloading meanwhile
+    delivery.status = DeliveryStatus.SUCCEEDED
+    assert refresh_seconds(delivery, now) is None
+
+
+def test_owners_invite_by_email_and_the_link_sets_a_password_once(owner, tenant, client, mailoutbox, django_capture_on_commit_callbacks):
+    ensure_user("carol", "pw-123456!")[0].__class__.objects.filter(username="carol").update(email="Carol@Example.com")
+    assert owner.post(BASE + "members/", {"who": "carol@example.com", "role": "viewer"}).status_code == 302  # an existing user, by email
+    assert Membership.objects.filter(tenant=tenant, user__username="carol").exists() and mailoutbox == []
+    assert owner.post(BASE + "members/", {"who": "not an address", "role": "viewer"}).status_code == 400
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner.post(BASE + "members/", {"who": "dana@example.com", "role": "editor"}).status_code == 302
+    member = Membership.objects.get(tenant=tenant, user__email="dana@example.com")
+    assert member.role == Role.EDITOR and not member.user.has_usable_password()
+    [mail] = mailoutbox
+    assert mail.to == ["dana@example.com"] and "acme" in mail.subject
+    link = re.search(r"http://testserver(/invitation/\S+/)", mail.body).group(1)
+    form = client.get(link, follow=True)
+    assert b"Choose a password" in form.content
+    done = client.post(form.redirect_chain[-1][0], {"new_password1": "dana-pass-2026!", "new_password2": "dana-pass-2026!"})
+    assert done.status_code == 302 and done.url == "/login/"
+    assert client.post("/login/", {"username": "dana@example.com", "password": "dana-pass-2026!"}).status_code == 302
+    client.post("/logout/")
+    again = client.get(link, follow=True)
+    assert b"used already or has expired" in again.content  # works once
+
+
+def test_an_invitation_link_expires(owner, tenant, client, mailoutbox, settings, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        owner.post(BASE + "members/", {"who": "erin@example.com", "role": "viewer"})
+    link = re.search(r"http://testserver(/invitation/\S+/)", mailoutbox[0].body).group(1)
+    settings.PASSWORD_RESET_TIMEOUT = -1  # any age is too old
+    assert b"used already or has expired" in client.get(link, follow=True).content

@@ -50,7 +50,7 @@ async def test_the_filter_keeps_matching_types_routing_keys_sources_and_outcomes
     comm = await connected("acme", cookie=member_cookie)
     await comm.send_json_to({"action": "filter", "types": ["order.*"], "routingKey": "shop.#", "source": "shop"})
     ack = await comm.receive_json_from(timeout=5)
-    assert ack == {"kind": "filter", "filter": {"types": ["order.*"], "routingKey": "shop.#", "source": "shop", "outcome": None}}
+    assert ack == {"kind": "filter", "filter": {"types": ["order.*"], "routingKey": "shop.#", "source": "shop", "outcome": None}, "keep": []}
     broadcast.publish("acme", item(1, type="product.created", source="shop"))
     broadcast.publish("acme", item(2, type="order.created", routingKey="other.order", source="shop"))
     broadcast.publish("acme", item(3, type="order.created", routingKey="shop.order.created", source="erp"))
@@ -65,6 +65,22 @@ async def test_the_filter_keeps_matching_types_routing_keys_sources_and_outcomes
     broadcast.publish("acme", item(6, outcome="failed"))
     frames = await frames_until(comm, lambda f: len(items_of(f)) >= 1)
     assert [i["body"] for i in items_of(frames)] == ['{"n":6}']
+    await comm.disconnect()
+
+
+@in_event_loop
+async def test_a_new_filter_names_the_shown_items_that_still_pass_so_the_viewer_drops_the_rest(tenant, member_cookie):
+    comm = await connected("acme", cookie=member_cookie)
+    broadcast.publish("acme", item(1, type="product.created"))
+    broadcast.publish("acme", item(2, type="order.created"))
+    broadcast.publish("acme", item(3, type="product.deleted"))
+    shown = items_of(await frames_until(comm, lambda f: len(items_of(f)) >= 3))
+    assert [i["seq"] for i in shown] == [1, 2, 3]  # numbered as sent
+    await comm.send_json_to({"action": "filter", "types": ["product.*"]})
+    ack = await comm.receive_json_from(timeout=5)
+    assert ack["kind"] == "filter" and ack["keep"] == [1, 3]
+    await comm.send_json_to({"action": "filter", "types": ["order.*"]})
+    assert (await comm.receive_json_from(timeout=5))["keep"] == []  # item 2 was already removed by the last filter
     await comm.disconnect()
 
 

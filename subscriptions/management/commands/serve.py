@@ -60,6 +60,9 @@ class Command(BaseCommand):
             user, created = ensure_user(DEMO_ADMIN, password, is_staff=True, is_superuser=True)
             add_member(tenant, user, Role.OWNER)
             token = issue_token(tenant, list(SCOPES))
+        from dashboard import demo
+
+        demo_base = demo.start(tenant, host, port)  # a built-in receiver and a little traffic to it
         base = f"http://{host}:{port}"
         login = f"{DEMO_ADMIN} / {password}" if created else f"{DEMO_ADMIN} / (set at first start; change it with: python manage.py changepassword {DEMO_ADMIN})"
         self.stdout.write(
@@ -74,6 +77,9 @@ class Command(BaseCommand):
                     f"  Tenant:       {tenant.name}",
                     f"  API token:    {token}",
                     f"  Try:          curl -H 'Authorization: Bearer {token}' {base}/webhook/{tenant.name}/event-subscriptions",
+                    (f"  Demo traffic: two endpoints to the built-in receiver {demo_base}/demo/echo/ (one refuses on purpose);\n"
+                     "                a few events now, then one every 20 s. Another port: --port 8001.") if demo_base else
+                    "  Demo traffic: none with --port 0 (the receiver's address must be known beforehand).",
                     "",
                 ]
             )

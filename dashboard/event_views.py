@@ -1,0 +1,29 @@
+"""The events the hub recorded, newest first: what the overview's Events figure counts, each with its deliveries."""
+
+from django.db.models import Count
+from django.shortcuts import render
+
+from dashboard.access import tenant_view
+from dashboard.forms import EventFilterForm
+from dashboard.pages import paginate
+from subscriptions.models import Event
+
+PER_PAGE = 50
+
+
+@tenant_view()
+def event_list(request):
+    form = EventFilterForm(request.GET or None)
+    events = Event.objects.filter(tenant=request.tenant).annotate(delivery_count=Count("deliveries")).order_by("-received_at", "-id")
+    filtering = form.is_bound and form.is_valid() and any(form.cleaned_data.values())
+    if filtering:
+        data = form.cleaned_data
+        if data["q"]:
+            events = events.filter(event_id=data["q"].strip())
+        if data["type"]:
+            events = events.filter(type__startswith=data["type"].rstrip("*")) if data["type"].endswith("*") else events.filter(type=data["type"])
+        if data["since"]:
+            events = events.filter(received_at__gte=data["since"])
+        if data["until"]:
+            events = events.filter(received_at__lte=data["until"])
+    return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering})
