@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +17,7 @@ from subscriptions.core.amqp import (
     binding_key_problem,
     convert,
     exchange_name_problem,
+    json_safe,
     message_id,
     message_timestamp,
     plain_properties,
@@ -65,6 +67,37 @@ def test_valid_binding_keys(key):
 @pytest.mark.parametrize("key", ["", "a..b", ".a", "a.", "a*", "a.b#", "a b", "x" * 256, 5])
 def test_invalid_binding_keys_say_why(key):
     assert binding_key_problem(key)
+
+
+@pytest.mark.parametrize("key, problem", [
+    ("", "A binding key is a non-empty string."),
+    (None, "A binding key is a non-empty string."),
+    ("x" * 256, "A binding key is at most 255 bytes long."),
+    ("\u00e9" * 128, "A binding key is at most 255 bytes long."),  # 128 characters, 256 bytes in UTF-8
+    ("a..b", "'a..b' has an empty word: words are separated by single dots."),
+    ("a.b#", "'b#' in 'a.b#' is not a word, '*' or '#' ('*' and '#' stand alone between dots; no spaces)."),
+])
+def test_the_api_names_what_is_wrong_with_a_binding_key(key, problem):
+    assert binding_key_problem(key) == problem
+
+
+def test_a_binding_key_of_255_bytes_is_allowed():
+    assert binding_key_problem("x" * 255) is None
+    assert binding_key_problem("x" * 253 + ".#") is None
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("", "An exchange name holds 1 to 255 letters, digits, '-', '_', '.' or ':'."),
+    (None, "An exchange name holds 1 to 255 letters, digits, '-', '_', '.' or ':'."),
+    ("eventhub.dead", "Exchange names starting with 'eventhub.' belong to the hub."),
+    ("amq.direct", "Of the broker's own 'amq.' exchanges only amq.topic can be a source."),
+])
+def test_the_api_names_what_is_wrong_with_an_exchange_name(name, problem):
+    assert exchange_name_problem(name) == problem
+
+
+def test_a_name_of_255_characters_is_allowed():
+    assert exchange_name_problem("x" * 255) is None
 
 
 @pytest.mark.parametrize("name, ok", [("publicAPI", True), ("amq.topic", True), ("a:b-c_d.e", True), ("", False),
@@ -126,6 +159,9 @@ def test_no_type_at_all_is_refused():
         (b"\xff\xfe{}", {}, "body is not UTF-8"),
         (b"[1, 2]", {}, "body is a JSON array, not an object"),
         (b'"text"', {}, "body is a JSON string, not an object"),
+        (b"true", {}, "body is a JSON boolean, not an object"),
+        (b"null", {}, "body is a JSON null, not an object"),
+        (b"12.5", {}, "body is a JSON number, not an object"),
         (b"NaN", {}, "body is NaN, which is not a JSON number"),
         (b"{}", {"contentType": "text/plain"}, "content type 'text/plain' is not JSON"),
         (b"{}", {"contentEncoding": "gzip"}, "content encoding 'gzip' is not supported"),
@@ -253,3 +289,69 @@ def test_pika_properties_become_amqplib_names_and_json_values():
     assert plain == {"contentType": "application/json", "messageId": "m1", "type": "entryCreated", "appId": "a", "timestamp": 5,
                      "persistent": True, "headers": {"x-b": "bytes", "x-bin": "base64:/w==", "n": {"deep": [1, "2"]}}}
     json.dumps(plain)
+
+
+def test_the_queue_is_bound_with_each_binding_key_and_once_to_a_fanout_exchange():
+    topic = SourceRule(id="s1", tenant_id=1, exchange="publicAPI", exchange_type="topic", binding_keys=("a.#", "b.*"))
+    again = SourceRule(id="s2", tenant_id=2, exchange="publicAPI", exchange_type="topic", binding_keys=("a.#",))
+    fanout = SourceRule(id="s3", tenant_id=1, exchange="news", exchange_type="fanout", binding_keys=("ignored",))
+    direct = SourceRule(id="s4", tenant_id=3, exchange="orders", exchange_type="direct", binding_keys=("paid",))
+    assert Rules([topic, again, fanout, direct], {}).bindings() == {
+        ("publicAPI", "topic", "a.#"), ("publicAPI", "topic", "b.*"), ("news", "fanout", ""), ("orders", "direct", "paid"),
+    }
+
+
+def test_direct_and_fanout_sources_follow_their_exchange_type():
+    direct = SourceRule(id="d", tenant_id=1, exchange="orders", exchange_type="direct", binding_keys=("paid", "a.#"))
+    fanout = SourceRule(id="f", tenant_id=2, exchange="news", exchange_type="fanout", binding_keys=("x",))
+    assert direct.matches("orders", "paid") and not direct.matches("orders", "paid.late")
+    assert direct.matches("orders", "a.#") and not direct.matches("orders", "a.b")  # literal, no wildcards
+    assert fanout.matches("news", "anything.at.all") and fanout.matches("news", "")
+    assert not fanout.matches("orders", "x") and not direct.matches("news", "paid")
+
+
+def test_a_known_type_of_up_to_four_words_is_read_from_the_end_of_the_routing_key():
+    known = KNOWN | {"a.b.c.d", "v.w.x.y.z"}
+    for routing_key, expected in [
+        ("cmd.sendMail", "cmd.sendMail"),  # the whole key
+        ("entrecode.de.cmd.sendMail", "cmd.sendMail"),
+        ("p.a.b.c.d", "a.b.c.d"),
+        ("v.w.x.y.z", "z"),  # five words: longer than any suffix looked at, so the last word
+    ]:
+        [out] = convert(message({"k": 1}, routing_key=routing_key, type=None), rules(source(), known=known | {"z"}))
+        assert out.event["type"] == expected, routing_key
+
+
+def test_a_property_that_is_only_whitespace_leaves_the_type_to_the_routing_key():
+    assert convert(message(type="   "), rules(source()))[0].event["type"] == "entryUpdated"
+    assert convert(message(type=" entryCreated "), rules(source()))[0].event["type"] == "entryCreated"
+
+
+def test_pika_delivery_mode_becomes_persistent_true_or_false_and_absent_when_unset():
+    assert plain_properties(SimpleNamespace(delivery_mode=1)) == {"persistent": False}
+    assert plain_properties(SimpleNamespace(delivery_mode=2)) == {"persistent": True}
+    assert plain_properties(SimpleNamespace()) == {}
+
+
+def test_amqp_field_values_become_json_values():
+    stamp = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+    table = {"d": Decimal("1.50"), "t": stamp, "b": True, "f": 1.5, "n": None, 5: (1, "x"), "day": dt.date(2024, 5, 1)}
+    assert json_safe(table) == {"d": "1.50", "t": "2024-05-01T12:00:00+00:00", "b": True, "f": 1.5, "n": None, "5": [1, "x"],
+                                "day": "2024-05-01"}
+
+
+@pytest.mark.parametrize("container", ["list", "table"])
+def test_field_tables_are_kept_twenty_levels_deep_and_cut_below(container):
+    def nest(levels):
+        value = "leaf"
+        for _ in range(levels):
+            value = [value] if container == "list" else {"k": value}
+        return value
+
+    def leaf(value):
+        while isinstance(value, (list, dict)):
+            value = value[0] if isinstance(value, list) else value["k"]
+        return value
+
+    assert leaf(json_safe(nest(20))) == "leaf"
+    assert leaf(json_safe(nest(21))) is None
