@@ -355,3 +355,84 @@ def test_field_tables_are_kept_twenty_levels_deep_and_cut_below(container):
 
     assert leaf(json_safe(nest(20))) == "leaf"
     assert leaf(json_safe(nest(21))) is None
+
+
+def test_a_message_id_of_up_to_200_characters_is_the_event_id_and_a_longer_one_its_hash():
+    assert message_id(message(messageId=" " + "m" * 200 + " ")) == "m" * 200
+    assert message_id(message(messageId="m" * 201)) == "sha256:91c7bc42a3b0d4b9d7da55555744653dce2cc5aeacd44a046889306964a558ff"
+    assert message_id(message(messageId="   ")).startswith("sha256:")  # blank: the content hash
+
+
+def test_the_content_hash_is_stable_so_a_redelivery_after_an_upgrade_is_still_the_same_event():
+    # sha256 over exchange, routing key and body, each preceded by its length as 8 bytes, big-endian.
+    bare = Message("publicAPI", "a.b.entryCreated", b'{"id": 1}')
+    assert message_id(bare) == "sha256:bdeb285be52452054882d4974c12ef1562cb8fe836a4cef9fac9fb1d9e2913c3"
+
+
+def test_a_datetime_timestamp_keeps_its_zone_and_a_naive_one_is_utc():
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    assert message_timestamp(dt.datetime(2024, 5, 1, 12, 0, tzinfo=plus_two)).utcoffset() == dt.timedelta(hours=2)
+    assert message_timestamp(dt.datetime(2024, 5, 1, 12, 0)) == dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def test_numbers_below_10_to_the_11_are_seconds_and_from_there_milliseconds():
+    utc = dt.timezone.utc
+    assert message_timestamp(1) == dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=utc)
+    assert message_timestamp(10**11 - 1) == dt.datetime.fromtimestamp(10**11 - 1, tz=utc)  # the year 5138
+    assert message_timestamp(10**11) == dt.datetime(1973, 3, 3, 9, 46, 40, tzinfo=utc)
+    assert message_timestamp(-5) is None
+
+
+@pytest.mark.parametrize("props", [
+    {"contentType": "application/vnd.api+json"}, {"contentType": "Application/JSON"},
+    {"contentEncoding": "identity"}, {"contentEncoding": "UTF-8"}, {"contentEncoding": "utf8"},
+])
+def test_json_media_types_and_identity_or_utf8_encodings_are_read(props):
+    assert convert(message(**props), rules(source()))[0].event["data"] == ENTRY
+
+
+@pytest.mark.parametrize("body, props, reason", [
+    (b"\xff{}", {}, "body is not UTF-8 (byte 0)"),
+    (b"[" * 101 + b"]" * 101, {}, "body is JSON nested too deeply (more than 100 levels)"),
+    (b"{}", {"contentType": "text/plain; charset=utf-8"}, "content type 'text/plain; charset=utf-8' is not JSON (application/json)"),
+    (b"{}", {"contentEncoding": "gzip"}, "content encoding 'gzip' is not supported"),
+    (b'{"a": 1}', {}, "body is 8 bytes, over the limit of 7 bytes"),
+])
+def test_the_dead_letter_reason_says_exactly_what_is_wrong_with_the_body(body, props, reason):
+    [out] = convert(message(body, **props), rules(source()), body_limit=7 if body == b'{"a": 1}' else 1024 * 1024)
+    assert out.reason == reason and out.tenant_id == 1 and out.source_id == "s1"
+
+
+def test_a_body_of_exactly_the_limit_is_read():
+    assert convert(message(b'{"a": 1}'), rules(source()), body_limit=8)[0].event["data"] == {"a": 1}
+
+
+@pytest.mark.parametrize("kind", ["", 5, None])
+def test_a_body_field_without_a_type_is_refused_even_with_a_catch_all(kind):
+    body_field = source(type_from="body_field", type_field="kind", catch_all_type="custom.catchall")
+    [out] = convert(message({"kind": kind}), rules(body_field))
+    assert out.reason == "body field 'kind' holds no event type" and out.source_id == "s1"
+
+
+def test_an_unknown_type_is_named_in_the_reason_cut_to_200_characters():
+    [out] = convert(message(type="t" * 300), rules(source()))
+    assert out.reason == f"unknown event type '{'t' * 200}' and the source has no catch-all type"
+
+
+def test_each_tenant_gets_its_own_outcome_and_a_tenant_without_known_types_its_catch_all():
+    refused, caught = source(1), source(2, catch_all_type="custom.catchall")
+    out = convert(message(type="whatever"), Rules([refused, caught], {1: KNOWN}))  # tenant 2 knows no types at all
+    assert [(o.tenant_id, o.source_id, o.reason) for o in out] == [
+        (1, "s1", "unknown event type 'whatever' and the source has no catch-all type"), (2, "s2", None)]
+    assert out[1].event == {
+        "type": "custom.catchall", "data": ENTRY, "id": PROPS["messageId"],
+        "timestamp": dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt.timezone.utc), "origin": "broker",
+        "source_id": "s2", "routing_key": "035af82b.mymodel.e1.entryUpdated", "properties": {**PROPS, "type": "whatever"},
+    }
+
+
+def test_converting_for_one_tenant_gives_that_tenant_its_event_or_says_no_source_matches():
+    [only] = convert(message(), rules(source(1), source(2)), tenant_id=2)
+    assert only.tenant_id == 2 and only.event["source_id"] == "s2"
+    [none] = convert(message(), rules(source(1), source(2)), tenant_id=3)
+    assert none.tenant_id == 3 and none.event is None and none.reason.startswith("no enabled source matches")
