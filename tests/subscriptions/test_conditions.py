@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, time_budget, validate_filter
+from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, scalar_key, time_budget, validate_filter
 
 ENVELOPE = {
     "id": "evt_1",
@@ -588,6 +588,7 @@ def test_a_regex_of_512_characters_with_every_option_is_accepted():
         ("(ab) {5}", 17),  # whitespace may be skipped (verbose mode), so the group may be what is repeated
         ("x[abc]{5}", 26),  # a set costs its length, 5
         ("(?x)[abc] # c\nb{5}", 19),  # a comment ends at the line's end
+        ("[ab]{2} {3}", 25),  # a repeat of a repeat multiplies: 4 nodes, x2, x3 (the space may be skipped)
     ],
 )
 def test_counted_repeats_are_estimated_unrolled_and_the_filter_may_hold_20000(pattern, estimate):
@@ -598,3 +599,27 @@ def test_counted_repeats_are_estimated_unrolled_and_the_filter_may_hold_20000(pa
     error = error_for(spec(20000 - estimate + 1))
     assert error.message == "$regex is too complex: its counted repeats {m,n} unroll too far"
     assert error.path == "y"
+
+
+def test_lists_and_objects_compare_their_items_json_type_strict():
+    assert matches({"x": {"$eq": [1, "a"]}}, {"data": {"x": [1.0, "a"]}})
+    assert not matches({"x": {"$eq": [1]}}, {"data": {"x": [True]}})
+    assert not matches({"x": {"$eq": {"k": 1}}}, {"data": {"x": {"k": True}}})
+    assert matches({"x": {"$eq": {"k": 1}}}, {"data": {"x": {"k": 1.0}}})
+
+
+def test_a_deep_relative_path_is_indexed_below_data():
+    assert compile_filter({"user.uid": "admin", "data.user.age": 30}).equalities == {
+        "data.user.uid": {scalar_key("admin")}, "data.user.age": {scalar_key(30)}}
+
+
+def test_a_value_may_nest_15_lists_deep_and_no_deeper():
+    def lists(levels):
+        value = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    compile_filter({"x": lists(15)})
+    error = error_for({"x": lists(16)})
+    assert (error.path, error.message) == ("x", "nested deeper than 16 levels")

@@ -165,3 +165,21 @@ def test_an_event_no_endpoint_wants_routes_nowhere():
     index = RoutingIndex([route(1, ["order.*"])], {"product.created": (), "order.created": ()})
     assert index.route({"id": "e", "type": "product.created", "data": {}}) == ([], [])
     assert index.route({"id": "e", "type": "unsubscribed", "data": {}}) == ([], [])
+
+
+@pytest.mark.parametrize("pinned, unpinned, tested", [
+    (matching.MIN_CANDIDATES_TO_BUCKET, 0, 1),  # enough endpoints pin the path: only the event's bucket
+    (matching.MIN_CANDIDATES_TO_BUCKET - 1, 0, matching.MIN_CANDIDATES_TO_BUCKET - 1),  # too few candidates
+    (matching.MIN_CANDIDATES_TO_BUCKET - 1, 1, matching.MIN_CANDIDATES_TO_BUCKET),  # enough candidates, too few pin
+])
+def test_bucketing_starts_at_min_candidates_to_bucket_endpoints_pinning_one_path(pinned, unpinned, tested):
+    calls = []
+    routes = [counting_route(i, calls, {"data.store": f"s{i}"}) for i in range(pinned)]
+    routes += [counting_route(100 + i, calls) for i in range(unpinned)]
+    RoutingIndex(routes, {"product.created": ()}).route({"id": "e", "type": "product.created", "data": {"store": "s0"}})
+    assert len(calls) == tested
+
+
+def test_the_candidates_of_a_type_are_found_once_and_then_read_from_the_index():
+    index = RoutingIndex([route(1, ["product.*"]), route(2, ["product.created"])], {"product.created": ()})
+    assert index.candidates("product.created") is index.candidates("product.created")
