@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -16,6 +17,7 @@ from subscriptions.core.amqp import (
     binding_key_problem,
     convert,
     exchange_name_problem,
+    json_safe,
     message_id,
     message_timestamp,
     plain_properties,
@@ -65,6 +67,37 @@ def test_valid_binding_keys(key):
 @pytest.mark.parametrize("key", ["", "a..b", ".a", "a.", "a*", "a.b#", "a b", "x" * 256, 5])
 def test_invalid_binding_keys_say_why(key):
     assert binding_key_problem(key)
+
+
+@pytest.mark.parametrize("key, problem", [
+    ("", "A binding key is a non-empty string."),
+    (None, "A binding key is a non-empty string."),
+    ("x" * 256, "A binding key is at most 255 bytes long."),
+    ("\u00e9" * 128, "A binding key is at most 255 bytes long."),  # 128 characters, 256 bytes in UTF-8
+    ("a..b", "'a..b' has an empty word: words are separated by single dots."),
+    ("a.b#", "'b#' in 'a.b#' is not a word, '*' or '#' ('*' and '#' stand alone between dots; no spaces)."),
+])
+def test_the_api_names_what_is_wrong_with_a_binding_key(key, problem):
+    assert binding_key_problem(key) == problem
+
+
+def test_a_binding_key_of_255_bytes_is_allowed():
+    assert binding_key_problem("x" * 255) is None
+    assert binding_key_problem("x" * 253 + ".#") is None
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("", "An exchange name holds 1 to 255 letters, digits, '-', '_', '.' or ':'."),
+    (None, "An exchange name holds 1 to 255 letters, digits, '-', '_', '.' or ':'."),
+    ("eventhub.dead", "Exchange names starting with 'eventhub.' belong to the hub."),
+    ("amq.direct", "Of the broker's own 'amq.' exchanges only amq.topic can be a source."),
+])
+def test_the_api_names_what_is_wrong_with_an_exchange_name(name, problem):
+    assert exchange_name_problem(name) == problem
+
+
+def test_a_name_of_255_characters_is_allowed():
+    assert exchange_name_problem("x" * 255) is None
 
 
 @pytest.mark.parametrize("name, ok", [("publicAPI", True), ("amq.topic", True), ("a:b-c_d.e", True), ("", False),
@@ -126,6 +159,9 @@ def test_no_type_at_all_is_refused():
         (b"\xff\xfe{}", {}, "body is not UTF-8"),
         (b"[1, 2]", {}, "body is a JSON array, not an object"),
         (b'"text"', {}, "body is a JSON string, not an object"),
+        (b"true", {}, "body is a JSON boolean, not an object"),
+        (b"null", {}, "body is a JSON null, not an object"),
+        (b"12.5", {}, "body is a JSON number, not an object"),
         (b"NaN", {}, "body is NaN, which is not a JSON number"),
         (b"{}", {"contentType": "text/plain"}, "content type 'text/plain' is not JSON"),
         (b"{}", {"contentEncoding": "gzip"}, "content encoding 'gzip' is not supported"),
@@ -293,3 +329,150 @@ def test_shape_rules_never_override_a_type_the_message_names():
     assert typed("ios", {"result": "success", "buildID": "b"}, type="entryCreated") == "entryCreated"
     assert typed("a.b", {"result": "x", "buildID": "b"}, type="nothing").startswith("unknown event type 'nothing'")
     assert typed("a.somethingElse", {}).startswith("unknown event type 'somethingElse'")  # not one word: no build
+
+
+def test_the_queue_is_bound_with_each_binding_key_and_once_to_a_fanout_exchange():
+    topic = SourceRule(id="s1", tenant_id=1, exchange="publicAPI", exchange_type="topic", binding_keys=("a.#", "b.*"))
+    again = SourceRule(id="s2", tenant_id=2, exchange="publicAPI", exchange_type="topic", binding_keys=("a.#",))
+    fanout = SourceRule(id="s3", tenant_id=1, exchange="news", exchange_type="fanout", binding_keys=("ignored",))
+    direct = SourceRule(id="s4", tenant_id=3, exchange="orders", exchange_type="direct", binding_keys=("paid",))
+    assert Rules([topic, again, fanout, direct], {}).bindings() == {
+        ("publicAPI", "topic", "a.#"), ("publicAPI", "topic", "b.*"), ("news", "fanout", ""), ("orders", "direct", "paid"),
+    }
+
+
+def test_direct_and_fanout_sources_follow_their_exchange_type():
+    direct = SourceRule(id="d", tenant_id=1, exchange="orders", exchange_type="direct", binding_keys=("paid", "a.#"))
+    fanout = SourceRule(id="f", tenant_id=2, exchange="news", exchange_type="fanout", binding_keys=("x",))
+    assert direct.matches("orders", "paid") and not direct.matches("orders", "paid.late")
+    assert direct.matches("orders", "a.#") and not direct.matches("orders", "a.b")  # literal, no wildcards
+    assert fanout.matches("news", "anything.at.all") and fanout.matches("news", "")
+    assert not fanout.matches("orders", "x") and not direct.matches("news", "paid")
+
+
+def test_a_known_type_of_up_to_four_words_is_read_from_the_end_of_the_routing_key():
+    known = KNOWN | {"a.b.c.d", "v.w.x.y.z"}
+    for routing_key, expected in [
+        ("cmd.sendMail", "cmd.sendMail"),  # the whole key
+        ("entrecode.de.cmd.sendMail", "cmd.sendMail"),
+        ("p.a.b.c.d", "a.b.c.d"),
+        ("v.w.x.y.z", "z"),  # five words: longer than any suffix looked at, so the last word
+    ]:
+        [out] = convert(message({"k": 1}, routing_key=routing_key, type=None), rules(source(), known=known | {"z"}))
+        assert out.event["type"] == expected, routing_key
+
+
+def test_a_property_that_is_only_whitespace_leaves_the_type_to_the_routing_key():
+    assert convert(message(type="   "), rules(source()))[0].event["type"] == "entryUpdated"
+    assert convert(message(type=" entryCreated "), rules(source()))[0].event["type"] == "entryCreated"
+
+
+def test_pika_delivery_mode_becomes_persistent_true_or_false_and_absent_when_unset():
+    assert plain_properties(SimpleNamespace(delivery_mode=1)) == {"persistent": False}
+    assert plain_properties(SimpleNamespace(delivery_mode=2)) == {"persistent": True}
+    assert plain_properties(SimpleNamespace()) == {}
+
+
+def test_amqp_field_values_become_json_values():
+    stamp = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+    table = {"d": Decimal("1.50"), "t": stamp, "b": True, "f": 1.5, "n": None, 5: (1, "x"), "day": dt.date(2024, 5, 1)}
+    assert json_safe(table) == {"d": "1.50", "t": "2024-05-01T12:00:00+00:00", "b": True, "f": 1.5, "n": None, "5": [1, "x"],
+                                "day": "2024-05-01"}
+
+
+@pytest.mark.parametrize("container", ["list", "table"])
+def test_field_tables_are_kept_twenty_levels_deep_and_cut_below(container):
+    def nest(levels):
+        value = "leaf"
+        for _ in range(levels):
+            value = [value] if container == "list" else {"k": value}
+        return value
+
+    def leaf(value):
+        while isinstance(value, (list, dict)):
+            value = value[0] if isinstance(value, list) else value["k"]
+        return value
+
+    assert leaf(json_safe(nest(20))) == "leaf"
+    assert leaf(json_safe(nest(21))) is None
+
+
+def test_a_message_id_of_up_to_200_characters_is_the_event_id_and_a_longer_one_its_hash():
+    assert message_id(message(messageId=" " + "m" * 200 + " ")) == "m" * 200
+    assert message_id(message(messageId="m" * 201)) == "sha256:91c7bc42a3b0d4b9d7da55555744653dce2cc5aeacd44a046889306964a558ff"
+    assert message_id(message(messageId="   ")).startswith("sha256:")  # blank: the content hash
+
+
+def test_the_content_hash_is_stable_so_a_redelivery_after_an_upgrade_is_still_the_same_event():
+    # sha256 over exchange, routing key and body, each preceded by its length as 8 bytes, big-endian.
+    bare = Message("publicAPI", "a.b.entryCreated", b'{"id": 1}')
+    assert message_id(bare) == "sha256:bdeb285be52452054882d4974c12ef1562cb8fe836a4cef9fac9fb1d9e2913c3"
+
+
+def test_a_datetime_timestamp_keeps_its_zone_and_a_naive_one_is_utc():
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    assert message_timestamp(dt.datetime(2024, 5, 1, 12, 0, tzinfo=plus_two)).utcoffset() == dt.timedelta(hours=2)
+    assert message_timestamp(dt.datetime(2024, 5, 1, 12, 0)) == dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def test_numbers_below_10_to_the_11_are_seconds_and_from_there_milliseconds():
+    utc = dt.timezone.utc
+    assert message_timestamp(1) == dt.datetime(1970, 1, 1, 0, 0, 1, tzinfo=utc)
+    assert message_timestamp(10**11 - 1) == dt.datetime.fromtimestamp(10**11 - 1, tz=utc)  # the year 5138
+    assert message_timestamp(10**11) == dt.datetime(1973, 3, 3, 9, 46, 40, tzinfo=utc)
+    assert message_timestamp(-5) is None
+
+
+@pytest.mark.parametrize("props", [
+    {"contentType": "application/vnd.api+json"}, {"contentType": "Application/JSON"},
+    {"contentEncoding": "identity"}, {"contentEncoding": "UTF-8"}, {"contentEncoding": "utf8"},
+])
+def test_json_media_types_and_identity_or_utf8_encodings_are_read(props):
+    assert convert(message(**props), rules(source()))[0].event["data"] == ENTRY
+
+
+@pytest.mark.parametrize("body, props, reason", [
+    (b"\xff{}", {}, "body is not UTF-8 (byte 0)"),
+    (b"[" * 101 + b"]" * 101, {}, "body is JSON nested too deeply (more than 100 levels)"),
+    (b"{}", {"contentType": "text/plain; charset=utf-8"}, "content type 'text/plain; charset=utf-8' is not JSON (application/json)"),
+    (b"{}", {"contentEncoding": "gzip"}, "content encoding 'gzip' is not supported"),
+    (b'{"a": 1}', {}, "body is 8 bytes, over the limit of 7 bytes"),
+])
+def test_the_dead_letter_reason_says_exactly_what_is_wrong_with_the_body(body, props, reason):
+    [out] = convert(message(body, **props), rules(source()), body_limit=7 if body == b'{"a": 1}' else 1024 * 1024)
+    assert out.reason == reason and out.tenant_id == 1 and out.source_id == "s1"
+
+
+def test_a_body_of_exactly_the_limit_is_read():
+    assert convert(message(b'{"a": 1}'), rules(source()), body_limit=8)[0].event["data"] == {"a": 1}
+
+
+@pytest.mark.parametrize("kind", ["", 5, None])
+def test_a_body_field_without_a_type_is_refused_even_with_a_catch_all(kind):
+    body_field = source(type_from="body_field", type_field="kind", catch_all_type="custom.catchall")
+    [out] = convert(message({"kind": kind}), rules(body_field))
+    assert out.reason == "body field 'kind' holds no event type" and out.source_id == "s1"
+
+
+def test_an_unknown_type_is_named_in_the_reason_cut_to_200_characters():
+    [out] = convert(message(type="t" * 300), rules(source()))
+    assert out.reason == f"unknown event type '{'t' * 200}' and the source has no catch-all type"
+
+
+def test_each_tenant_gets_its_own_outcome_and_a_tenant_without_known_types_its_catch_all():
+    refused, caught = source(1), source(2, catch_all_type="custom.catchall")
+    out = convert(message(type="whatever"), Rules([refused, caught], {1: KNOWN}))  # tenant 2 knows no types at all
+    assert [(o.tenant_id, o.source_id, o.reason) for o in out] == [
+        (1, "s1", "unknown event type 'whatever' and the source has no catch-all type"), (2, "s2", None)]
+    assert out[1].event == {
+        "type": "custom.catchall", "data": ENTRY, "id": PROPS["messageId"],
+        "timestamp": dt.datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=dt.timezone.utc), "origin": "broker",
+        "source_id": "s2", "routing_key": "035af82b.mymodel.e1.entryUpdated", "properties": {**PROPS, "type": "whatever"},
+    }
+
+
+def test_converting_for_one_tenant_gives_that_tenant_its_event_or_says_no_source_matches():
+    [only] = convert(message(), rules(source(1), source(2)), tenant_id=2)
+    assert only.tenant_id == 2 and only.event["source_id"] == "s2"
+    [none] = convert(message(), rules(source(1), source(2)), tenant_id=3)
+    assert none.tenant_id == 3 and none.event is None and none.reason.startswith("no enabled source matches")

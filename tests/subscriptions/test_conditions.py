@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, time_budget, validate_filter
+from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, scalar_key, time_budget, validate_filter
 
 ENVELOPE = {
     "id": "evt_1",
@@ -407,12 +407,12 @@ def test_not_of_empty_filter_matches_nothing():
 
 
 @pytest.mark.parametrize(
-    "spec, path, fragment",
+    "spec, path, message",
     [
-        ("group", "", "must be an object"),
-        ([{"a": 1}], "", "must be an object"),
+        ("group", "", "a filter must be an object"),
+        ([{"a": 1}], "", "a filter must be an object"),
         ({"user.uid": {"$like": "adm"}}, "user.uid", "unknown operator $like"),
-        ({"$nor": [{"a": 1}]}, "$nor", "unknown"),
+        ({"$nor": [{"a": 1}]}, "$nor", "unknown operator $nor (a filter allows $and, $or, $not, $changed)"),
         ({"x": {"$in": "a"}}, "x", "$in must be a list"),
         ({"x": {"$nin": {"a": 1}}}, "x", "$nin must be a list"),
         ({"x": {"$exists": 1}}, "x", "$exists must be true or false"),
@@ -422,33 +422,33 @@ def test_not_of_empty_filter_matches_nothing():
         ({"x": {"$lt": [1]}}, "x", "$lt must be a number or a string"),
         ({"x": {"$lte": {}}}, "x", "$lte must be a number or a string"),
         ({"x": {"$regex": 1}}, "x", "$regex must be a string"),
-        ({"x": {"$regex": "a" * 513}}, "x", "longer than 512"),
-        ({"x": {"$regex": "(unclosed"}}, "x", "$regex is invalid"),
-        ({"x": {"$regex": "a", "$options": "g"}}, "x", "$options"),
-        ({"x": {"$regex": "a", "$options": 1}}, "x", "$options"),
-        ({"x": {"$options": "i"}}, "x", "only allowed next to $regex"),
+        ({"x": {"$regex": "a" * 513}}, "x", "$regex is longer than 512 characters"),
+        ({"x": {"$regex": "(unclosed"}}, "x", "$regex is invalid: missing ) at position 9"),
+        ({"x": {"$regex": "a", "$options": "g"}}, "x", '$options must be a string of letters from "imsx"'),
+        ({"x": {"$regex": "a", "$options": 1}}, "x", '$options must be a string of letters from "imsx"'),
+        ({"x": {"$options": "i"}}, "x", "$options is only allowed next to $regex"),
         ({"x": {"$startsWith": 1}}, "x", "$startsWith must be a string"),
         ({"x": {"$endsWith": None}}, "x", "$endsWith must be a string"),
-        ({"x": {"$eq": 1, "y": 2}}, "x", "mixes"),
-        ({"$and": []}, "$and", "non-empty list"),
-        ({"$or": {"a": 1}}, "$or", "non-empty list"),
-        ({"$and": [{"a": 1}, "b"]}, "$and[1]", "must be an object"),
-        ({"$not": [{"a": 1}]}, "$not", "must be an object"),
-        ({"": 1}, "", "path"),
-        ({"data..x": 1}, "data..x", "path"),
-        ({"x.": 1}, "x.", "path"),
-        ({".x": 1}, ".x", "path"),
-        ({1: "a"}, "", "not a string"),
-        ({"x": {1: "a"}}, "x", "not a string"),
-        ({"x": {"$in": [{2: "a"}]}}, "x", "not a string"),
-        ({"x": {1, 2}}, "x", "not a JSON value"),
-        ({"x": (1, 2)}, "x", "not a JSON value"),
+        ({"x": {"$eq": 1, "y": 2}}, "x", "an object mixes $operators with plain keys"),
+        ({"$and": []}, "$and", "$and must be a non-empty list of filters"),
+        ({"$or": {"a": 1}}, "$or", "$or must be a non-empty list of filters"),
+        ({"$and": [{"a": 1}, "b"]}, "$and[1]", "a filter must be an object"),
+        ({"$not": [{"a": 1}]}, "$not", "a filter must be an object"),
+        ({"": 1}, "", "a path must be non-empty dotted segments"),
+        ({"data..x": 1}, "data..x", "a path must be non-empty dotted segments"),
+        ({"x.": 1}, "x.", "a path must be non-empty dotted segments"),
+        ({".x": 1}, ".x", "a path must be non-empty dotted segments"),
+        ({1: "a"}, "", "key 1 is not a string"),
+        ({"x": {1: "a"}}, "x", "key 1 is not a string"),
+        ({"x": {"$in": [{2: "a"}]}}, "x", "key 2 is not a string"),
+        ({"x": {1, 2}}, "x", "set is not a JSON value"),
+        ({"x": (1, 2)}, "x", "tuple is not a JSON value"),
     ],
 )
-def test_invalid_filter_is_refused_naming_the_path(spec, path, fragment):
+def test_invalid_filter_is_refused_naming_the_path(spec, path, message):
     error = error_for(spec)
     assert error.path == path
-    assert fragment in error.message
+    assert error.message == message  # what the API answers, so the author can fix the filter
     assert str(error) == (f"{path}: {error.message}" if path else error.message)
 
 
@@ -564,3 +564,62 @@ def test_every_json_value_equals_itself_and_not_its_negation(value):
     envelope = {"data": {"x": value}}
     assert equal.matches(envelope)
     assert not not_equal.matches(envelope)
+
+
+def test_a_regex_of_512_characters_with_every_option_is_accepted():
+    assert matches({"x": {"$regex": "a" * 512, "$options": "imsx"}}, {"data": {"x": "A" * 512}})
+
+
+# The estimated size of a regex once its counted repeats are unrolled (deliberately pessimistic: a ")" repeats all
+# before it, a set costs its length); the estimates of one filter's patterns may add up to 20,000.
+@pytest.mark.parametrize(
+    "pattern, estimate",
+    [
+        ("a{20000}", 20000),
+        ("a{0}", 1),  # a repeat never makes an atom cheaper
+        ("a{2,5}", 5),
+        ("a{,5}", 5),
+        ("a{5,}", 5),
+        ("x{}", 3),  # not a repeat: three literal characters
+        (r"\d{5}", 5),  # an escape is one atom
+        (r"\{5}", 3),  # an escaped brace starts no repeat
+        ("(ab){5}", 16),  # ")" repeats everything before it: 4 nodes, 3 more copies of the 4 before
+        ("(ab)X{5}", 9),  # only X is repeated
+        ("(ab) {5}", 17),  # whitespace may be skipped (verbose mode), so the group may be what is repeated
+        ("x[abc]{5}", 26),  # a set costs its length, 5
+        ("(?x)[abc] # c\nb{5}", 19),  # a comment ends at the line's end
+        ("[ab]{2} {3}", 25),  # a repeat of a repeat multiplies: 4 nodes, x2, x3 (the space may be skipped)
+    ],
+)
+def test_counted_repeats_are_estimated_unrolled_and_the_filter_may_hold_20000(pattern, estimate):
+    def spec(rest):
+        return {"x": {"$regex": pattern}, **({"y": {"$regex": f"a{{{rest}}}"}} if rest else {})}
+
+    compile_filter(spec(20000 - estimate))
+    error = error_for(spec(20000 - estimate + 1))
+    assert error.message == "$regex is too complex: its counted repeats {m,n} unroll too far"
+    assert error.path == "y"
+
+
+def test_lists_and_objects_compare_their_items_json_type_strict():
+    assert matches({"x": {"$eq": [1, "a"]}}, {"data": {"x": [1.0, "a"]}})
+    assert not matches({"x": {"$eq": [1]}}, {"data": {"x": [True]}})
+    assert not matches({"x": {"$eq": {"k": 1}}}, {"data": {"x": {"k": True}}})
+    assert matches({"x": {"$eq": {"k": 1}}}, {"data": {"x": {"k": 1.0}}})
+
+
+def test_a_deep_relative_path_is_indexed_below_data():
+    assert compile_filter({"user.uid": "admin", "data.user.age": 30}).equalities == {
+        "data.user.uid": {scalar_key("admin")}, "data.user.age": {scalar_key(30)}}
+
+
+def test_a_value_may_nest_15_lists_deep_and_no_deeper():
+    def lists(levels):
+        value = 1
+        for _ in range(levels):
+            value = [value]
+        return value
+
+    compile_filter({"x": lists(15)})
+    error = error_for({"x": lists(16)})
+    assert (error.path, error.message) == ("x", "nested deeper than 16 levels")

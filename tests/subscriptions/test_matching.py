@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from unittest import mock
 
 from subscriptions.core import matching
-from subscriptions.core.conditions import compile_filter, scalar_key
+from subscriptions.core.conditions import Filter, Undecided, compile_filter, scalar_key
 from subscriptions.core.matching import Route, RoutingIndex, pattern_matches, patterns_match
 from subscriptions.core.payloads import compile_custom_payload
 
@@ -101,3 +101,85 @@ def check_against_scan(specs, envelopes, subscribed):
         got = [r.endpoint_id for r, _ in index.deliveries_for(envelope)]
         assert len(got) == len(set(got)), "an endpoint must get an event once"
         assert set(got) == scan(routes, subscriptions, envelope)
+
+
+def counting_route(i, calls, pins=None, decide=True, payload=None):
+    """A route whose filter records each evaluation and holds (True), fails (False) or runs out of time (None);
+    `pins` ({path: value}) is what it tells the index it needs."""
+
+    def test(envelope):
+        calls.append(i)
+        if decide is None:
+            raise Undecided
+        return decide
+
+    equalities = {path: frozenset({scalar_key(value)}) for path, value in (pins or {}).items()}
+    payload = compile_custom_payload(payload) if payload else None
+    return Route(i, f"https://hooks.example.com/{i}", ("product.created",), Filter(test, equalities), payload)
+
+
+def test_with_many_endpoints_pinning_a_value_an_event_is_tested_only_against_its_bucket_and_the_unpinned():
+    calls = []
+    routes = [counting_route(i, calls, {"data.store": f"s{i}"}) for i in range(10)]
+    routes += [counting_route(20, calls, {"data.zone": "z"}), counting_route(21, calls, {"data.zone": "z"})]  # fewer pin zone
+    routes += [counting_route(30, calls)]
+    index = RoutingIndex(routes, {"product.created": ()})
+    for data, tested in [
+        ({"store": "s3"}, [3, 20, 21, 30]),
+        ({"store": "s99"}, [20, 21, 30]),  # no bucket for this value
+        ({"store": 3}, [20, 21, 30]),  # a number is not the string "s3"
+        ({}, [20, 21, 30]),  # nothing at the path
+    ]:
+        calls.clear()
+        routing = index.route({"id": "e", "type": "product.created", "data": data})
+        assert sorted(calls) == tested, data
+        assert sorted(r.endpoint_id for r, _ in routing.deliveries) == tested
+
+
+def test_with_few_endpoints_every_filter_is_evaluated():
+    calls = []
+    index = RoutingIndex([counting_route(i, calls, {"data.store": f"s{i}"}) for i in range(3)], {"product.created": ()})
+    index.route({"id": "e", "type": "product.created", "data": {"store": "s1"}})
+    assert sorted(calls) == [0, 1, 2]
+
+
+def test_the_body_is_compact_json_keeping_non_ascii_text_with_the_payload_applied():
+    routes = [route(1, ["product.created"]), route(2, ["product.created"], payload={"who": "/data/name", "id": "/id"})]
+    index = RoutingIndex(routes, {"product.created": ("secret",)})
+    envelope = {"id": "e1", "type": "product.created", "data": {"name": "Zoë", "secret": "s"}}
+    bodies = {r.endpoint_id: body for r, body in index.deliveries_for(envelope)}
+    assert bodies == {1: '{"id":"e1","type":"product.created","data":{"name":"Zoë"}}', 2: '{"who":"Zoë","id":"e1"}'}
+
+
+def test_an_endpoint_whose_filter_the_budget_left_undecided_is_reported_with_its_shaped_body():
+    calls = []
+    undecided = counting_route(1, calls, decide=None)
+    shaped = counting_route(2, calls, decide=None, payload={"name": "/data/name"})
+    index = RoutingIndex([undecided, shaped, counting_route(3, calls, decide=False)], {"product.created": ("secret",)})
+    routing = index.route({"id": "e1", "type": "product.created", "data": {"name": "Zoë", "secret": "s"}})
+    assert routing.deliveries == []
+    assert routing.undecided == [(undecided, '{"id":"e1","type":"product.created","data":{"name":"Zoë"}}'), (shaped, '{"name":"Zoë"}')]
+
+
+def test_an_event_no_endpoint_wants_routes_nowhere():
+    index = RoutingIndex([route(1, ["order.*"])], {"product.created": (), "order.created": ()})
+    assert index.route({"id": "e", "type": "product.created", "data": {}}) == ([], [])
+    assert index.route({"id": "e", "type": "unsubscribed", "data": {}}) == ([], [])
+
+
+@pytest.mark.parametrize("pinned, unpinned, tested", [
+    (matching.MIN_CANDIDATES_TO_BUCKET, 0, 1),  # enough endpoints pin the path: only the event's bucket
+    (matching.MIN_CANDIDATES_TO_BUCKET - 1, 0, matching.MIN_CANDIDATES_TO_BUCKET - 1),  # too few candidates
+    (matching.MIN_CANDIDATES_TO_BUCKET - 1, 1, matching.MIN_CANDIDATES_TO_BUCKET),  # enough candidates, too few pin
+])
+def test_bucketing_starts_at_min_candidates_to_bucket_endpoints_pinning_one_path(pinned, unpinned, tested):
+    calls = []
+    routes = [counting_route(i, calls, {"data.store": f"s{i}"}) for i in range(pinned)]
+    routes += [counting_route(100 + i, calls) for i in range(unpinned)]
+    RoutingIndex(routes, {"product.created": ()}).route({"id": "e", "type": "product.created", "data": {"store": "s0"}})
+    assert len(calls) == tested
+
+
+def test_the_candidates_of_a_type_are_found_once_and_then_read_from_the_index():
+    index = RoutingIndex([route(1, ["product.*"]), route(2, ["product.created"])], {"product.created": ()})
+    assert index.candidates("product.created") is index.candidates("product.created")

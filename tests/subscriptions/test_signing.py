@@ -2,11 +2,12 @@
 
 import base64
 import time
+import uuid
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from subscriptions.core.signing import generate_secret, secret_bytes, sign, signature_headers
+from subscriptions.core.signing import generate_secret, new_message_uuid, secret_bytes, sign, signature_headers, webhook_id
 
 BODY = b'{"id":"evt_1","type":"user.created","data":{"name":"Zo\xc3\xab"}}'
 MSG_ID = "msg_2b3Nd8aJ"
@@ -130,3 +131,48 @@ def test_timestamp_must_be_whole_seconds(timestamp):
 def test_body_must_be_bytes():
     with pytest.raises(TypeError):
         sign(generate_secret(), MSG_ID, now(), BODY.decode())
+
+
+def test_secret_bytes_restores_one_or_two_missing_padding_characters():
+    assert secret_bytes("whsec_YWJjZGU") == b"abcde"  # one "=" dropped
+    assert secret_bytes("whsec_YWJjZA") == b"abcd"  # two dropped
+
+
+@pytest.mark.parametrize("secret, message", [
+    (None, "a webhook secret must be a string"),
+    ("whsec_not*base64!", 'a webhook secret must be "whsec_" followed by standard base64'),
+    ("whsec_", "a webhook secret must not be empty"),
+])
+def test_a_secret_that_cannot_sign_says_why_in_the_log(secret, message):
+    with pytest.raises(ValueError) as info:
+        secret_bytes(secret)
+    assert str(info.value) == message
+
+
+def test_misuse_of_the_signing_functions_is_named_in_the_error():
+    with pytest.raises(TypeError, match=r"^timestamp must be an int of whole seconds since the epoch$"):
+        sign(generate_secret(), MSG_ID, 1.5, BODY)
+    with pytest.raises(TypeError, match=r"^secrets must be a sequence of secrets, not one string$"):
+        signature_headers(generate_secret(), MSG_ID, now(), BODY)
+    with pytest.raises(ValueError, match=r"^at least one secret is needed to sign$"):
+        signature_headers([], MSG_ID, now(), BODY)
+
+
+def test_message_uuids_are_version_7_with_the_time_and_74_random_bits():
+    before = time.time_ns() // 1_000_000
+    made = [new_message_uuid() for _ in range(256)]
+    after = time.time_ns() // 1_000_000
+    assert all(u.version == 7 and u.variant == uuid.RFC_4122 for u in made)
+    assert all(before <= u.int >> 80 <= after for u in made)  # unix_ts_ms: the first 48 bits
+    random_bits = [*range(64, 76), *range(0, 62)]  # rand_a (12 bits) and rand_b (62 bits)
+    for bit in random_bits:  # each is set in some and clear in others (a false alarm has odds of 2^-255)
+        assert {u.int >> bit & 1 for u in made} == {0, 1}, f"bit {bit} never varies"
+
+
+@pytest.mark.parametrize("number, expected", [
+    (0, "msg_00000000000000000000000000"),
+    (2**128 - 1, "msg_7zzzzzzzzzzzzzzzzzzzzzzzzz"),  # 128 bits in 26 characters: the first carries 3
+    (0x0190_1234_5678_7abc_8def_0123_4567_89ab, "msg_01j0938nkrfay8vvr14d2pf2db"),  # as base64.b32encode spells it
+])
+def test_a_webhook_id_is_msg_and_the_uuid_in_crockford_base32(number, expected):
+    assert webhook_id(uuid.UUID(int=number)) == expected

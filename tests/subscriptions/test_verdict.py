@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone as dt_timezone
 import pytest
 
 from eventhub.conf import DEFAULTS
-from subscriptions.core.retry import judge_attempt
+from subscriptions.core.retry import judge_attempt, parse_retry_after
 from subscriptions.delivery.sender import SendResult
 from subscriptions.models import DeliveryStatus
 
@@ -98,16 +98,25 @@ def test_other_4xx_fail_at_once_without_retry(code):
     assert verdict.error == f"HTTP {code}: not retried." and not verdict.disable_reason
 
 
-@pytest.mark.parametrize("code", [100, 301, 302, 307, 308])
-def test_informational_and_redirect_answers_fail_at_once_redirects_saying_they_are_not_followed(code):
+@pytest.mark.parametrize("code, error", [
+    (100, "HTTP 100: not retried."),
+    (300, "HTTP 300 (redirects are not followed): not retried."),
+    (301, "HTTP 301 (redirects are not followed): not retried."),
+    (302, "HTTP 302 (redirects are not followed): not retried."),
+    (307, "HTTP 307 (redirects are not followed): not retried."),
+    (308, "HTTP 308 (redirects are not followed): not retried."),
+    (399, "HTTP 399 (redirects are not followed): not retried."),
+])
+def test_informational_and_redirect_answers_fail_at_once_redirects_saying_they_are_not_followed(code, error):
     verdict = judge_attempt(http(code), 1, NOW)
     assert verdict.status == DeliveryStatus.FAILED and verdict.next_attempt_at is None
-    assert ("redirects are not followed" in verdict.error) == (300 <= code < 400)
+    assert verdict.error == error
 
 
 def test_410_fails_and_disables_the_endpoint_with_a_reason():
     verdict = judge_attempt(http(410), 1, NOW)
-    assert verdict.status == DeliveryStatus.FAILED and "410" in verdict.disable_reason and "410" in verdict.error
+    assert verdict.status == DeliveryStatus.FAILED and verdict.error == "HTTP 410 Gone."
+    assert verdict.disable_reason == "The receiver answered 410 Gone: it no longer accepts webhooks."
 
 
 def test_a_target_the_guard_refused_fails_at_once_and_is_not_retried():
@@ -164,6 +173,22 @@ def test_the_bound_follows_the_setting(settings):
 @pytest.mark.parametrize("value", ["soon", "", "-5", "1.5e3", "Mon, 99 Foo 2024"])
 def test_an_unreadable_retry_after_leaves_the_schedule(value):
     assert wait_of(judge_attempt(http(429, **{"Retry-After": value}), 1, NOW)) == 5
+
+
+def test_an_http_date_is_read_against_the_given_clock_and_one_in_the_past_means_no_wait():
+    at_noon = NOW.timestamp()
+    assert parse_retry_after("Wed, 01 May 2024 12:10:00 GMT", now=at_noon) == 600.0
+    assert parse_retry_after("Wed, 01 May 2024 11:00:00 GMT", now=at_noon) == 0.0
+    assert parse_retry_after(" 120 ") == 120.0 and parse_retry_after(None) is None
+
+
+def test_a_schedule_or_bound_passed_in_wins_and_the_other_comes_from_the_settings(settings):
+    settings.EVENTHUB = {"RETRY_SCHEDULE": [0, 60], "MAX_RETRY_AFTER_SECONDS": 600}
+    assert wait_of(judge_attempt(http(500), 1, NOW, schedule=[0, 7])) == 7
+    assert wait_of(judge_attempt(http(429, **{"Retry-After": "9999"}), 1, NOW, schedule=[0, 7])) == 600
+    assert wait_of(judge_attempt(http(429, **{"Retry-After": "9999"}), 1, NOW, max_retry_after=90)) == 90
+    assert wait_of(judge_attempt(http(500), 1, NOW, max_retry_after=90)) == 60
+    assert wait_of(judge_attempt(http(429, **{"Retry-After": "9999"}), 1, NOW, schedule=[0, 7], max_retry_after=30)) == 30
 
 
 def test_retry_after_does_not_keep_a_delivery_alive_past_its_last_try():
