@@ -69,3 +69,12 @@ def page(chromium):
     page.set_default_timeout(10_000)
     yield page
     context.close()
+
+
+def log_in(page, hub_server, username, password, tenant="acme"):
+    """Log in through the dashboard's own form, as a person does, and land on the tenant's overview."""
+    page.goto(f"{hub_server}/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{hub_server}/t/{tenant}/")

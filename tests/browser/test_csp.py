@@ -8,6 +8,8 @@ from playwright.sync_api import expect
 from tenants.models import Role, Tenant
 from tenants.services import add_member, create_tenant, ensure_user
 
+from tests.browser.conftest import log_in
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "browser-pass-123"
@@ -23,11 +25,7 @@ def watched_page(hub_server, page, transactional_db):
     page.on("console", lambda m: page.violations.append(f"{page.url}: {m.text}") if "Content Security Policy" in m.text else None)
     page.add_init_script("""document.addEventListener("securitypolicyviolation", (e) => {
         console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI}`); });""")
-    page.goto(f"{hub_server}/login/")
-    page.fill("#id_username", "olivia")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{hub_server}/t/acme/")
+    log_in(page, hub_server, "olivia", PASSWORD)
     return page
 
 

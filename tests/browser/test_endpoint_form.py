@@ -12,6 +12,8 @@ from subscriptions.models import Endpoint
 from tenants.models import Role
 from tenants.services import add_member, create_tenant, ensure_user
 
+from tests.browser.conftest import log_in
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "browser-pass-123"
@@ -22,11 +24,7 @@ def form_page(hub_server, page, transactional_db):
     tenant, _ = create_tenant("acme")
     user, _ = ensure_user("olivia", PASSWORD)
     add_member(tenant, user, Role.OWNER)
-    page.goto(f"{hub_server}/login/")
-    page.fill("#id_username", "olivia")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{hub_server}/t/acme/")
+    log_in(page, hub_server, "olivia", PASSWORD)
     return page
 
 

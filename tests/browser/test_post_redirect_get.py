@@ -12,6 +12,8 @@ from subscriptions.models import Delivery, DeadLetter, Endpoint, EndpointSecret,
 from tenants.models import Membership, Role
 from tenants.services import add_member, create_tenant, ensure_user
 
+from tests.browser.conftest import log_in
+
 pytestmark = pytest.mark.browser
 
 PASSWORD = "browser-pass-123"
@@ -23,11 +25,7 @@ def owner_page(hub_server, page, transactional_db):
     user, _ = ensure_user("olivia", PASSWORD)
     add_member(tenant, user, Role.OWNER)
     page.on("dialog", lambda dialog: dialog.accept())  # the data-confirm questions
-    page.goto(f"{hub_server}/login/")
-    page.fill("#id_username", "olivia")
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{hub_server}/t/acme/")
+    log_in(page, hub_server, "olivia", PASSWORD)
     page.tenant = tenant
     return page
 
