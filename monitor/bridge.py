@@ -28,7 +28,7 @@ from eventhub.conf import hub_setting
 from monitor import broadcast
 from monitor.broadcast import make_message
 from subscriptions.catalog import type_rules
-from subscriptions.core.amqp import SourceRule, by_precedence, message_from_delivery, message_id, shown_type
+from subscriptions.core.amqp import SourceRule, message_from_delivery, message_id, shown_type
 
 logger = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def _bounded(value, depth=0):
 
 def broker_item(spec: TapSpec, method, properties, body: bytes, known: frozenset[str] = frozenset()) -> dict:
     message = message_from_delivery(method, properties, body)
-    found = shown_type(spec.rule, message, known, body_limit=hub_setting("MONITOR_BODY_LIMIT"), type_rules=by_precedence(type_rules()))
+    found = shown_type(spec.rule, message, known, body_limit=hub_setting("MONITOR_BODY_LIMIT"), type_rules=type_rules())
     return make_message(
         "broker",
         spec.tenant,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from django.db import transaction
 
-from subscriptions.core.amqp import TypeRule
+from subscriptions.core.amqp import TypeRule, by_precedence
 from subscriptions.core.changes import change_pair, change_pair_problem
 from subscriptions.models import SCHEMA_TYPES, EventType
 
@@ -117,7 +117,8 @@ def builtin_change_pairs():
 
 @lru_cache(maxsize=1)
 def type_rules():
-    """The catalog's typing rules for broker messages (core.amqp.TypeRule; Rules orders them by precedence)."""
+    """The catalog's typing rules for broker messages (core.amqp.TypeRule), most specific first (amqp.by_precedence),
+    as the dispatcher and the monitor's tap apply them."""
     rules = []
     for doc in catalog_sources():
         for entry in doc["types"]:
@@ -130,7 +131,7 @@ def type_rules():
                     body_fields=tuple(typed_by.get("bodyFields", ())),
                     routing_key_form=entry["routingKey"] if typed_by.get("routingKey") else "",
                 ))
-    return tuple(rules)
+    return by_precedence(rules)
 
 
 @lru_cache(maxsize=1)
