@@ -28,7 +28,8 @@ from eventhub.conf import hub_setting
 from monitor import broadcast
 from monitor.broadcast import make_message
 from subscriptions.catalog import type_rules
-from subscriptions.core.amqp import SourceRule, message_from_delivery, message_id, shown_type
+from subscriptions.core.amqp import SourceRule
+from subscriptions.core.messages import message_from_delivery, message_id, shown_type
 
 logger = logging.getLogger(__name__)
 

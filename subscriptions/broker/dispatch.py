@@ -28,7 +28,7 @@ from pika.exceptions import AMQPChannelError, AMQPError, ChannelClosedByBroker
 from eventhub.conf import hub_setting
 from eventhub.json_limits import storable_text
 from subscriptions.broker.ingest import BatchOutcome, Delivered, RulesCache, ingest_batch
-from subscriptions.core.amqp import message_from_delivery
+from subscriptions.core.messages import message_from_delivery
 
 logger = logging.getLogger(__name__)
 

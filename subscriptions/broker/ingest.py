@@ -1,6 +1,6 @@
 """Broker ingest, ORM only (no pika): turn a batch of broker messages into events, deliveries and dead letters.
 
-convert a batch (core.amqp.convert), route its events (matching, before any transaction) and store its events,
+convert a batch (core.messages.convert), route its events (matching, before any transaction) and store its events,
 deliveries and dead letters in ONE transaction, each tenant's events in a savepoint of their own, so that what one
 message or one tenant's configuration does becomes dead letters of that message, never a batch that cannot commit.
 The consumer that feeds it batches and acknowledges them after the commit is broker/dispatch.py.
@@ -19,7 +19,8 @@ from eventhub.conf import hub_setting
 from subscriptions.broker.sources import (
     already_dead_lettered, dead_letter_row, failure, load_rules, not_recorded, rules_stamp, store_dead_letters,
 )
-from subscriptions.core.amqp import Converted, Message, Rules, convert
+from subscriptions.core.amqp import Rules
+from subscriptions.core.messages import Converted, Message, convert
 from subscriptions.pipeline.recording import IncomingEvent, RoutedEvents, record_events, route_events, store_routed_events
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ from django.utils import timezone
 from eventhub.conf import hub_setting
 from eventhub.json_limits import storable_json, storable_text
 from subscriptions.catalog import type_rules
-from subscriptions.core.amqp import EXCHANGE_TYPES, Message, Rules, SourceRule, convert, unstorable_reason
+from subscriptions.core.amqp import EXCHANGE_TYPES, Rules, SourceRule
+from subscriptions.core.messages import Message, convert, unstorable_reason
 from subscriptions.models import DeadLetter, Event, EventType, Source
 from subscriptions.pipeline.recording import IncomingEvent, Recorded, record_events
 from subscriptions.pipeline.routing import routing_index

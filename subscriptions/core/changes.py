@@ -9,13 +9,19 @@ object sit (entrecode's entryUpdated: `data` and `oldEntryData`; OpenRegister's 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
-from subscriptions.core.conditions import json_equal  # the filter language's equality: one rule
+from subscriptions.core.values import json_equal  # the filter language's equality: one rule
 
-__all__ = ["ChangePair", "change_pair", "change_pair_problem", "changed_paths", "changes_of", "with_changes"]
+__all__ = [
+    "ChangePair", "change_pair", "change_pair_problem", "change_pattern_problem", "changed_paths", "changes_of",
+    "compile_change_patterns", "with_changes",
+]
 
 MAX_PAIR_PATH = 200
+MAX_CHANGE_PATTERNS = 64  # paths in one $changed
+MAX_CHANGE_PATTERN_LENGTH = 200
 # A pair path: dotted segments of letters, digits, '_', '-', '$', ':' (the field names the seeds use).
 _PAIR_PATH_RE = re.compile(r"^[A-Za-z0-9_$:\-]+(\.[A-Za-z0-9_$:\-]+)*$")
 _MISSING = object()
@@ -98,3 +104,52 @@ def with_changes(envelope: dict, pair: ChangePair | None) -> dict:
     if pair is None:
         return envelope
     return {**envelope, "changed": changes_of(envelope.get("data"), pair)}
+
+
+# --- $changed: which paths of the envelope's `changed` a filter asks about (conditions.py compiles it) ---
+
+def change_pattern_problem(pattern: Any) -> str | None:
+    """Why `pattern` cannot be a $changed path ("title", "price.*"), or None."""
+    if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_CHANGE_PATTERN_LENGTH:
+        return f"a changed path is a non-empty string of at most {MAX_CHANGE_PATTERN_LENGTH} characters"
+    if "" in pattern.split("."):
+        return f"'{pattern}' has an empty segment: segments are separated by single dots"
+    if any("*" in segment and segment != "*" for segment in pattern.split(".")):
+        return f"'{pattern}': '*' stands alone as a segment (it matches one path segment)"
+    return None
+
+
+def compile_change_patterns(patterns: Iterable[str]) -> Callable[[Any], bool]:
+    """test(changed) -> does any pattern select any changed path? Patterns are validated before (see
+    change_pattern_problem). A pattern selects a path when they agree segment by segment ('*' matches any one
+    segment) as far as the shorter goes: `price` selects `price.amount`, and `price.amount` selects `price` (the
+    whole price was added, removed or replaced by a non-object, so its amount changed too)."""
+    exact: set[tuple[str, ...]] = set()
+    wild: list[tuple[str, ...]] = []
+    for pattern in patterns:
+        segments = tuple(pattern.split("."))
+        if "*" in segments:
+            wild.append(segments)
+        else:
+            exact.add(segments)
+    prefixes = {segments[:n] for segments in exact for n in range(1, len(segments) + 1)}
+    wild_patterns = tuple(wild)
+
+    def selects(path: str) -> bool:
+        segments = tuple(path.split("."))
+        if segments in prefixes:  # a pattern lies below (or at) the changed path
+            return True
+        for n in range(1, len(segments)):
+            if segments[:n] in exact:  # the changed path lies below a pattern
+                return True
+        for pattern in wild_patterns:
+            if all(p == "*" or p == s for p, s in zip(pattern, segments)):
+                return True
+        return False
+
+    def test(changed: Any) -> bool:
+        if type(changed) is not list:
+            return False
+        return any(type(path) is str and selects(path) for path in changed)
+
+    return test

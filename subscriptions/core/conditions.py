@@ -3,41 +3,29 @@
 from __future__ import annotations
 
 import operator
-import re
-from collections.abc import Callable, Iterable
-from contextvars import ContextVar
-from time import monotonic
+from collections.abc import Callable
 from typing import Any
 
 import regex
+
+from subscriptions.core.budget import (
+    DEFAULT_BUDGET, MAX_REGEX_EXPANSION, MAX_REGEX_LENGTH, REGEX_OPTIONS, REGEX_WINDOW, Undecided, regex_expansion,
+    remaining, time_budget,
+)
+from subscriptions.core.changes import MAX_CHANGE_PATTERNS, change_pattern_problem, compile_change_patterns
+from subscriptions.core.values import (
+    JSON_TYPES, MISSING, SCALARS, json_key, is_number, json_equal, normalized_path, path_resolver,
+    scalar_key,
+)
 
 __all__ = [
     "Filter", "FilterError", "Undecided", "compile_filter", "json_equal", "path_resolver", "scalar_key", "time_budget",
     "validate_filter", "MISSING",
 ]
 
-# `changed` is there for update events whose type declares a change pair (core/changes.py).
-ENVELOPE_KEYS = frozenset({"id", "type", "timestamp", "tenant", "data", "changed"})
 MAX_DEPTH = 16
 MAX_CONDITIONS = 256
 MAX_REGEXES = 16  # per filter, checked when a filter is saved (see compile_filter's `stored`)
-MAX_REGEX_LENGTH = 512
-REGEX_WINDOW = 64 * 1024  # only this much of a value is searched, so work per call is bounded
-# Seconds a filter may take when no caller set a shared budget (time_budget): Filter.matches, a preview.
-DEFAULT_BUDGET = 0.05
-# `regex` unrolls counted repeats when compiling, so "(?:(?:a{1000}){1000}){1000}" alone would exhaust
-# memory; the estimated unrolled size of all patterns in one filter is capped.
-MAX_REGEX_EXPANSION = 20_000
-MAX_CHANGE_PATTERNS = 64  # paths in one $changed
-MAX_CHANGE_PATTERN_LENGTH = 200
-REGEX_OPTIONS = {"i": regex.IGNORECASE, "m": regex.MULTILINE, "s": regex.DOTALL, "x": regex.VERBOSE}
-
-_MISSING = object()  # what a path resolves to when the envelope has nothing there
-MISSING = _MISSING
-_INDEX = re.compile(r"[0-9]+")
-_REPEAT = re.compile(r"\{([0-9]*)(?:,([0-9]*))?\}")
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-_JSON_TYPES = _SCALARS | {list, dict}
 
 Test = Callable[[Any], bool]
 
@@ -49,43 +37,6 @@ class FilterError(ValueError):
         super().__init__(f"{path}: {message}" if path else message)
         self.path = path
         self.message = message
-
-
-class Undecided(Exception):
-    """The time budget ran out before a filter could be decided (it is neither a match nor a miss)."""
-
-
-# The monotonic() time by which the filters being evaluated must be decided; None: no shared budget was set.
-_deadline: ContextVar[float | None] = ContextVar("eventfilter_deadline", default=None)
-
-
-class time_budget:
-    """`with time_budget(seconds):` every filter evaluated inside shares that much time (e.g. all endpoints'
-    filters of one event). Only the conditions whose cost grows with the data look at the clock, once per call:
-    $regex (its timeout is what is left) and $contains over a list. Past the deadline they raise Undecided."""
-
-    __slots__ = ("seconds", "_token")
-
-    def __init__(self, seconds: float):
-        self.seconds = seconds
-
-    def __enter__(self):
-        self._token = _deadline.set(monotonic() + self.seconds)
-        return self
-
-    def __exit__(self, *exc_info):
-        _deadline.reset(self._token)
-
-
-def _remaining() -> float:
-    """Seconds the current call may still take; raises Undecided when the shared budget is spent."""
-    deadline = _deadline.get()
-    if deadline is None:
-        return DEFAULT_BUDGET  # no shared budget: each call is bounded on its own
-    remaining = deadline - monotonic()
-    if remaining <= 0:
-        raise Undecided
-    return remaining
 
 
 class Filter:
@@ -144,65 +95,26 @@ def _always(envelope: Any) -> bool:
 # --- matching primitives: JSON-type strict, so 1 != true and "1" != 1, but 1 == 1.0 ---
 
 
-def _is_number(value: Any) -> bool:
-    return type(value) is int or type(value) is float
-
-
-def _json_equal(a: Any, b: Any) -> bool:
-    if _is_number(a):
-        return _is_number(b) and a == b
-    if type(a) is not type(b):
-        return False
-    if type(a) is list:
-        return len(a) == len(b) and all(map(_json_equal, a, b))
-    if type(a) is dict:
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
-    return a == b
-
-
-json_equal = _json_equal  # JSON equality, type-strict: also what core/changes.py compares values with
-
-
-def _scalar_key(value: Any) -> tuple:
-    """A hashable key under which JSON-equal scalars coincide and different JSON types never do."""
-    return (0 if _is_number(value) else type(value), value)
-
-
-def scalar_key(value: Any) -> tuple | None:
-    """_scalar_key for a JSON scalar; None for anything else (a list, an object, a missing value)."""
-    return _scalar_key(value) if type(value) in _SCALARS else None
-
-
-def normalized_path(path: str) -> str:
-    """The path as the resolver reads it: relative paths are below "data" (OpenRegister style)."""
-    return path if path.split(".", 1)[0] in ENVELOPE_KEYS else f"data.{path}"
-
-
-def path_resolver(path: str) -> Callable[[Any], Any]:
-    """resolve(envelope) -> the value at path, or MISSING."""
-    return _resolver(path)
-
-
 def _equals(expected: Any) -> Test:
     kind = type(expected)
     if kind is str:
         return lambda v: type(v) is str and v == expected
     if kind is bool or expected is None:
         return lambda v: v is expected  # JSON true/false/null are singletons
-    if _is_number(expected):
+    if is_number(expected):
         return lambda v: (type(v) is int or type(v) is float) and v == expected
-    return lambda v: _json_equal(v, expected)
+    return lambda v: json_equal(v, expected)
 
 
 def _one_of(options: list) -> Test:
     # Scalars go into a set so long "one of" lists cost one lookup per event.
-    keys = frozenset(_scalar_key(o) for o in options if type(o) in _SCALARS)
-    compounds = tuple(o for o in options if type(o) not in _SCALARS)
+    keys = frozenset(json_key(o) for o in options if type(o) in SCALARS)
+    compounds = tuple(o for o in options if type(o) not in SCALARS)
 
     def test(v: Any) -> bool:
-        if type(v) in _SCALARS:
-            return _scalar_key(v) in keys
-        return any(_json_equal(v, o) for o in compounds)
+        if type(v) in SCALARS:
+            return json_key(v) in keys
+        return any(json_equal(v, o) for o in compounds)
 
     return test
 
@@ -219,8 +131,8 @@ def _contains(needle: Any) -> Test:
         if type(v) is str:
             return type(needle) is str and needle in v
         if type(v) is list:
-            _remaining()  # a scan in Python of a list as long as the event allows: only while budget is left
-            return any(_json_equal(item, needle) for item in v)
+            remaining()  # a scan in Python of a list as long as the event allows: only while budget is left
+            return any(json_equal(item, needle) for item in v)
         return False
 
     return test
@@ -231,7 +143,7 @@ def _matches_regex(pattern: regex.Pattern) -> Test:
         if type(v) is not str:
             return False
         try:
-            return pattern.search(v, endpos=REGEX_WINDOW, timeout=_remaining()) is not None
+            return pattern.search(v, endpos=REGEX_WINDOW, timeout=remaining()) is not None
         except TimeoutError:
             # Not "no match": under $not that would become a match. The filter stays undecided.
             raise Undecided from None
@@ -271,79 +183,8 @@ def _any(tests: list[Test]) -> Test:
     return test
 
 
-def _resolver(path: str) -> Callable[[Any], Any]:
-    segments = path.split(".")
-    if segments[0] not in ENVELOPE_KEYS:
-        # OpenRegister paths are relative to the event data; "data.type" reaches a data field named "type".
-        segments.insert(0, "data")
-    steps = tuple((s, int(s) if _INDEX.fullmatch(s) else None) for s in segments)
-
-    def resolve(value: Any) -> Any:
-        for key, index in steps:
-            if isinstance(value, dict):
-                value = value.get(key, _MISSING)
-                if value is _MISSING:
-                    return _MISSING
-            elif index is not None and isinstance(value, list) and index < len(value):
-                value = value[index]
-            else:
-                return _MISSING
-        return value
-
-    return resolve
-
-
 def _at(resolve: Callable[[Any], Any], test: Test) -> Test:
     return lambda envelope: test(resolve(envelope))
-
-
-# --- $changed: which paths of the envelope's `changed` (core/changes.py) a filter asks about ---
-
-def change_pattern_problem(pattern: Any) -> str | None:
-    """Why `pattern` cannot be a $changed path ("title", "price.*"), or None."""
-    if not isinstance(pattern, str) or not pattern or len(pattern) > MAX_CHANGE_PATTERN_LENGTH:
-        return f"a changed path is a non-empty string of at most {MAX_CHANGE_PATTERN_LENGTH} characters"
-    if "" in pattern.split("."):
-        return f"'{pattern}' has an empty segment: segments are separated by single dots"
-    if any("*" in segment and segment != "*" for segment in pattern.split(".")):
-        return f"'{pattern}': '*' stands alone as a segment (it matches one path segment)"
-    return None
-
-
-def compile_change_patterns(patterns: Iterable[str]) -> Callable[[Any], bool]:
-    """test(changed) -> does any pattern select any changed path? Patterns are validated before (see
-    change_pattern_problem). A pattern selects a path when they agree segment by segment ('*' matches any one
-    segment) as far as the shorter goes: `price` selects `price.amount`, and `price.amount` selects `price` (the
-    whole price was added, removed or replaced by a non-object, so its amount changed too)."""
-    exact: set[tuple[str, ...]] = set()
-    wild: list[tuple[str, ...]] = []
-    for pattern in patterns:
-        segments = tuple(pattern.split("."))
-        if "*" in segments:
-            wild.append(segments)
-        else:
-            exact.add(segments)
-    prefixes = {segments[:n] for segments in exact for n in range(1, len(segments) + 1)}
-    wild_patterns = tuple(wild)
-
-    def selects(path: str) -> bool:
-        segments = tuple(path.split("."))
-        if segments in prefixes:  # a pattern lies below (or at) the changed path
-            return True
-        for n in range(1, len(segments)):
-            if segments[:n] in exact:  # the changed path lies below a pattern
-                return True
-        for pattern in wild_patterns:
-            if all(p == "*" or p == s for p, s in zip(pattern, segments)):
-                return True
-        return False
-
-    def test(changed: Any) -> bool:
-        if type(changed) is not list:
-            return False
-        return any(type(path) is str and selects(path) for path in changed)
-
-    return test
 
 
 # --- compilation: every check happens here, once, so matching never validates ---
@@ -394,8 +235,8 @@ class _Compiler:
             condition = [operand] if op == "$eq" else operand if op == "$in" else None
         elif type(condition) is not list:
             condition = [condition]
-        if type(condition) is list and condition and all(type(v) in _SCALARS for v in condition):
-            self.equalities[normalized_path(key)] = frozenset(_scalar_key(v) for v in condition)
+        if type(condition) is list and condition and all(type(v) in SCALARS for v in condition):
+            self.equalities[normalized_path(key)] = frozenset(json_key(v) for v in condition)
 
     def _count(self, path: str) -> None:
         # Nested filters count too, so "$or": [{}, {}, ...] cannot grow without bound.
@@ -422,13 +263,13 @@ class _Compiler:
             problem = change_pattern_problem(pattern)
             if problem:
                 raise FilterError(f"{path}[{i}]", problem)
-        return _at(_resolver("changed"), compile_change_patterns(patterns))
+        return _at(path_resolver("changed"), compile_change_patterns(patterns))
 
     def _condition(self, key: str, condition: Any, path: str, depth: int) -> Test:
         if "" in key.split("."):
             raise FilterError(path, "a path must be non-empty dotted segments")
         self._value(condition, path, depth)
-        resolve = _resolver(key)
+        resolve = path_resolver(key)
         if type(condition) is list:
             return _at(resolve, _one_of(condition))
         if type(condition) is dict and condition:
@@ -456,7 +297,7 @@ class _Compiler:
             elif op == "$exists":
                 if type(operand) is not bool:
                     raise FilterError(path, "$exists must be true or false")
-                tests.append((lambda v: v is not _MISSING) if operand else (lambda v: v is _MISSING))
+                tests.append((lambda v: v is not MISSING) if operand else (lambda v: v is MISSING))
             elif op in _COMPARISONS:
                 if type(operand) not in (int, float, str):
                     raise FilterError(path, f"{op} must be a number or a string")
@@ -484,7 +325,7 @@ class _Compiler:
         self.regexes += 1
         if self.max_regexes is not None and self.regexes > self.max_regexes:
             raise FilterError(path, f"more than {self.max_regexes} $regex conditions in one filter")
-        self.regex_expansion += _regex_expansion(pattern)
+        self.regex_expansion += regex_expansion(pattern)
         if self.regex_expansion > MAX_REGEX_EXPANSION:
             raise FilterError(path, "$regex is too complex: its counted repeats {m,n} unroll too far")
         flags = sum(REGEX_OPTIONS[letter] for letter in set(options))
@@ -495,7 +336,7 @@ class _Compiler:
 
     def _value(self, value: Any, path: str, depth: int) -> None:
         """Reject non-JSON values and values nested too deeply (which would make matching recurse)."""
-        if type(value) not in _JSON_TYPES:
+        if type(value) not in JSON_TYPES:
             raise FilterError(path, f"{type(value).__name__} is not a JSON value")
         if type(value) in (list, dict) and depth > MAX_DEPTH:
             raise FilterError(path, f"nested deeper than {MAX_DEPTH} levels")
@@ -509,42 +350,3 @@ class _Compiler:
                 self._value(item, path, depth + 1)
 
 
-def _regex_expansion(pattern: str) -> int:
-    """An over-estimate of the nodes `regex` builds for pattern, counting counted repeats unrolled.
-
-    Deliberately parser-free and pessimistic: a ")" repeats everything before it, a "]" everything since the
-    first unclosed "[", and after a "#" (perhaps a verbose-mode comment) the larger of both readings is kept.
-    """
-    total = last = 0  # nodes so far; nodes a following quantifier would repeat
-    opened: list[int] = []  # positions of "[" not yet closed
-    comment = False
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        repeat = _REPEAT.match(pattern, i) if char == "{" else None
-        if repeat and any(repeat.groups()):
-            bound = max(1, *(int(n) for n in repeat.groups() if n))
-            total += last * (bound - 1)
-            last *= bound
-            i = repeat.end()
-            continue
-        size = 1
-        if char == "\\":
-            i += 1  # the escaped character belongs to this atom
-        elif char == ")":
-            size = total
-        elif char == "[":
-            opened.append(i)
-        elif char == "]" and opened:
-            size = i - opened[0] + 1  # a set costs in proportion to its text
-            opened.pop()
-        elif char == "#":
-            comment = True
-        elif char == "\n":
-            comment = False
-        # Whitespace and comments may be skipped (verbose mode) and *+? never start an atom.
-        transparent = comment or char.isspace() or char in "*+?"
-        last = max(last, size) if transparent else size
-        total += 1
-        i += 1
-    return total

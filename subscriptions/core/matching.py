@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, NamedTuple
 
-from subscriptions.core.conditions import DEFAULT_BUDGET, MISSING, Filter, Undecided, path_resolver, scalar_key, time_budget
+from subscriptions.core.budget import DEFAULT_BUDGET, Undecided, time_budget
+from subscriptions.core.conditions import Filter
+from subscriptions.core.values import MISSING, path_resolver, scalar_key
 from subscriptions.core.payloads import ENVELOPE, CustomPayload, shape_body
 
 PATTERN_RE = re.compile(r"^(\*|[A-Za-z0-9_.:*\-]{1,200})$")

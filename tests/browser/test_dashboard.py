@@ -158,7 +158,7 @@ def test_send_a_test_event_to_a_local_receiver_and_find_the_delivery_with_its_at
 
 
 def test_create_the_missing_source_and_re_drive_a_dead_letter(hub_server, page, owner_login):
-    from subscriptions.core.amqp import Message
+    from subscriptions.core.messages import Message
     from subscriptions.models import DeadLetter, Event
     from subscriptions.broker.sources import dead_letter_row, store_dead_letters
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from subscriptions.core.amqp import Message
+from subscriptions.core.messages import Message
 from subscriptions.models import DeadLetter, Delivery, Event, Source
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.broker.sources import create_source, dead_letter_row, store_dead_letters, update_source

@@ -4,7 +4,7 @@ nothing is lost: the good messages around it are stored once."""
 
 import pytest
 
-from subscriptions.core.amqp import Message, parse_body
+from subscriptions.core.messages import Message, parse_body
 from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import DeadLetter, Delivery, Event
 from subscriptions.services import SubscriptionChange, apply_subscription_change

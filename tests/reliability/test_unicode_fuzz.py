@@ -252,7 +252,7 @@ def broker_rules(tenant, other_tenant):
 
 
 def broker_message(exchange, routing_key, body: bytes, message_id):
-    from subscriptions.core.amqp import Message
+    from subscriptions.core.messages import Message
     from subscriptions.broker.ingest import Delivered
 
     return Delivered(tag=0, message=Message(exchange, routing_key, body, {"contentType": "application/json", "messageId": message_id}))

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from subscriptions.core.amqp import Message
+from subscriptions.core.messages import Message
 from subscriptions.models import DeadLetter, Event, Source
 from subscriptions.services import CONFLICT_MESSAGE, SubscriptionChange, apply_subscription_change
 from subscriptions.broker.sources import dead_letter_row, store_dead_letters

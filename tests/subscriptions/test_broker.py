@@ -10,19 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventhub.json_limits import storable_json, storable_text
-from subscriptions.core.amqp import (
-    Message,
-    Rules,
-    SourceRule,
-    binding_key_problem,
-    convert,
-    exchange_name_problem,
-    json_safe,
-    message_id,
-    message_timestamp,
-    plain_properties,
-    topic_matches,
-)
+from subscriptions.core.amqp import Rules, SourceRule, binding_key_problem, exchange_name_problem, topic_matches
+from subscriptions.core.messages import Message, convert, json_safe, message_id, message_timestamp, plain_properties
 
 ENTRY = {"entryID": "e1", "modelTitle": "mymodel", "shortID": "035af82b", "data": {"_creator": "dd50"}}
 PROPS = {"persistent": True, "contentType": "application/json", "messageId": "8540d774-4863-4d2b-b788-4ecb19412e85",

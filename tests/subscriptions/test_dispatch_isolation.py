@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from subscriptions.broker import ingest
-from subscriptions.core.amqp import Message
+from subscriptions.core.messages import Message
 from subscriptions.broker.dispatch import REASON_HEADER
 from subscriptions.broker.ingest import Delivered, RulesCache, ingest_batch
 from subscriptions.endpoints.services import create_endpoint

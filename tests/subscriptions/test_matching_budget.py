@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 
 from subscriptions.broker.ingest import Delivered, RulesCache, ingest_batch
-from subscriptions.core.amqp import Message
+from subscriptions.core.messages import Message
 from subscriptions.endpoints.services import create_endpoint
 from subscriptions.core.matching import RoutingIndex
 from subscriptions.models import Delivery, Endpoint, Event

@@ -1,0 +1,66 @@
+"""A tenant's webhook receivers and their signing secrets."""
+
+import uuid
+
+from django.db import models
+
+from subscriptions.models.routing import RoutingQuerySet
+from tenants.models import Tenant
+
+
+class PayloadFormat(models.TextChoices):
+    """How a delivered body is shaped (core/payloads.py)."""
+
+    ENVELOPE = "envelope", "eventhub envelope {id, type, timestamp, tenant, data}"
+    DATA = "data", "the producer's body itself"
+    CLOUDEVENTS = "cloudevents", "CloudEvents 1.0, structured mode"
+
+
+class Endpoint(models.Model):
+    """A webhook receiver of one tenant: where, how, which events, filtered and reshaped how."""
+
+    ROUTING_FIELDS = frozenset({"tenant", "tenant_id", "url", "events", "event_filter", "custom_payload", "enabled"})
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
+    url = models.URLField(max_length=2048)
+    method = models.CharField(max_length=8, default="POST")
+    headers = models.JSONField(default=dict, blank=True)
+    events = models.JSONField(default=list)
+    event_filter = models.JSONField(null=True, blank=True)
+    custom_payload = models.JSONField(null=True, blank=True)
+    payload_format = models.CharField(max_length=16, choices=PayloadFormat.choices, default=PayloadFormat.ENVELOPE)
+    description = models.TextField(blank=True, default="")
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.TextField(blank=True, default="")
+    timeout_seconds = models.PositiveSmallIntegerField(default=15)
+    version = models.PositiveIntegerField(default=1)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+    modified_at = models.DateTimeField()
+
+    objects = RoutingQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["tenant", "enabled"], name="endpoint_tenant_enabled")]
+
+    def __str__(self):
+        return f"{self.tenant_id}:{self.url}"
+
+
+class EndpointSecret(models.Model):
+    """A signing secret. Rotation keeps the old one signing until expires_at, so receivers can switch calmly."""
+
+    endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="secrets")
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __repr__(self):  # never show the secret itself
+        return f"<EndpointSecret {self.pk} of {self.endpoint_id}>"
+
+    __str__ = __repr__

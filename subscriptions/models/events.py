@@ -1,0 +1,118 @@
+"""The pipeline's records: events as received, deliveries to endpoints, and each HTTP attempt."""
+
+from django.db import models
+from django.db.models import Q
+
+from subscriptions.core.changes import changes_of
+from subscriptions.core.signing import new_webhook_id
+from subscriptions.models.endpoints import Endpoint
+from subscriptions.models.sources import Source
+from tenants.models import Tenant
+
+
+class EventOrigin(models.TextChoices):
+    HTTP = "http", "HTTP ingest"
+    BROKER = "broker", "broker"
+    TEST = "test", "test event"
+
+
+class Event(models.Model):
+    """One event as the hub received it. (tenant, event_id) is the idempotency key: the same id twice is stored once."""
+
+    id = models.BigAutoField(primary_key=True)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=200)
+    type = models.CharField(max_length=200)
+    timestamp = models.DateTimeField()
+    data = models.JSONField(default=dict)
+    origin = models.CharField(max_length=8, choices=EventOrigin.choices, default=EventOrigin.HTTP)
+    source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.SET_NULL, related_name="events")
+    routing_key = models.CharField(max_length=255, blank=True, default="")
+    properties = models.JSONField(default=dict, blank=True)  # AMQP properties, for the log and the monitor
+    received_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "event_id"], name="unique_event_id")]
+        indexes = [
+            models.Index(fields=["tenant", "-received_at"], name="event_tenant_received"),
+            models.Index(fields=["received_at"], name="event_received"),  # retention pruning
+        ]
+
+    def __str__(self):
+        return f"{self.tenant_id}:{self.type} {self.event_id}"
+
+    def envelope(self, tenant_name, change_pair=None):
+        """What the hub delivers: {id, type, timestamp, tenant, data}, plus `changed` when the type declares a change
+        pair (core.changes.ChangePair; see selectors.change_pairs)."""
+        from eventhub.api import iso_ms
+
+        envelope = {"id": self.event_id, "type": self.type, "timestamp": iso_ms(self.timestamp), "tenant": tenant_name, "data": self.data}
+        if change_pair is not None:
+            envelope["changed"] = changes_of(self.data, change_pair)
+        return envelope
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "pending"  # due at next_attempt_at (first try or a retry)
+    SUCCEEDED = "succeeded", "succeeded"
+    FAILED = "failed", "failed"  # gave up: a 4xx, retries exhausted, or the endpoint is gone
+
+
+class Delivery(models.Model):
+    """One event to one endpoint. The body is rendered when the event is recorded, so the log shows what was sent."""
+
+    id = models.BigAutoField(primary_key=True)
+    # The message's identity for receivers (the webhook-id header, "msg_" + a UUIDv7 in base32), made with the row and
+    # kept across its retries; a replay is a new row, hence a new message. Not derived from the row id: that restarts
+    # with every database (ids collide across installations) and counts the traffic.
+    webhook_id = models.CharField(max_length=40, default=new_webhook_id, unique=True, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    # A removed endpoint keeps its log: the row stays, with the URL it was sent to.
+    endpoint = models.ForeignKey(Endpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    url = models.URLField(max_length=2048)
+    event_type = models.CharField(max_length=200)
+    body = models.TextField()
+    # Rendered with the body (its format decides it), so a retry hours later says what the stored body is.
+    content_type = models.CharField(max_length=64, default="application/json")
+    status = models.CharField(max_length=12, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)  # a worker holds it until then (at-least-once)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The worker's claim query touches only due rows.
+            models.Index(fields=["next_attempt_at"], name="delivery_due", condition=Q(status="pending")),
+            models.Index(fields=["tenant", "-created_at"], name="delivery_tenant_created"),
+            models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_created"),
+            models.Index(fields=["tenant", "status", "-created_at"], name="delivery_tenant_status"),
+        ]
+
+    def __str__(self):
+        return f"delivery {self.pk} {self.event_type} -> {self.url} ({self.status})"
+
+class Attempt(models.Model):
+    """One HTTP try of a delivery: what was sent, what came back (first 4 KiB), how long it took."""
+
+    id = models.BigAutoField(primary_key=True)
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField()
+    duration_ms = models.FloatField(default=0)
+    request_headers = models.JSONField(default=dict)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_headers = models.JSONField(default=dict)
+    response_body = models.TextField(blank=True, default="")
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["started_at", "id"]
+
+    def __str__(self):
+        return f"attempt {self.pk} of delivery {self.delivery_id}: {self.status_code or self.error[:40]}"
