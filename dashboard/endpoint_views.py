@@ -18,9 +18,9 @@ from subscriptions.delivery.actions import (
     PREVIEW_SIGNATURE_NOTE, UnknownEventType, masked_headers, preview_delivery, replay_endpoint, sample_data, send_test_event,
 )
 from subscriptions.endpoints.services import Conflict
+from subscriptions.endpoints.validators import clean_custom_payload, clean_event_filter
 from subscriptions.core.matching import patterns_match
 from subscriptions.models import Endpoint
-from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.selectors import find_event_type, visible_event_types
 from tenants.models import Role
 
@@ -185,10 +185,7 @@ def endpoint_preview_json(request):
                          "signedWith": preview.signed_with, "signatureNote": PREVIEW_SIGNATURE_NOTE})
 
 
-JSON_FIELDS = {
-    "event_filter": ("eventFilter", lambda value: EndpointSerializer().validate_eventFilter(value)),
-    "custom_payload": ("customPayload", lambda value: EndpointSerializer().validate_customPayload(value)),
-}
+JSON_FIELDS = {"event_filter": ("eventFilter", clean_event_filter), "custom_payload": ("customPayload", clean_custom_payload)}
 
 
 @require_POST

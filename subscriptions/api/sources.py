@@ -11,62 +11,52 @@ from subscriptions import selectors
 from subscriptions.broker import sources as source_services
 from subscriptions.api.serializers import ErrorSerializer, MetadataVersionSerializer, NoExtraFieldsMixin, StrictCharField
 from subscriptions.api.base import ERRORS, TenantAPIView
-from subscriptions.core.amqp import EXCHANGE_TYPES, binding_key_problem, exchange_name_problem
+from subscriptions.broker import validators
+from subscriptions.core.amqp import EXCHANGE_TYPES
 from subscriptions.models import Source
 from subscriptions.services import CONFLICT_MESSAGE
-
-MAX_BINDING_KEYS = 50
-
-WIRE_TO_MODEL = {
-    "name": "name", "exchange": "exchange", "exchangeType": "exchange_type", "bindingKeys": "binding_keys",
-    "typeFrom": "type_from", "typeField": "type_field", "catchAllType": "catch_all_type", "enabled": "enabled",
-    "description": "description",
-}
 
 
 class SourceSerializer(NoExtraFieldsMixin, serializers.Serializer):
     """A source on the wire. On PATCH the rules apply to the source as it will be (current values merged)."""
 
+    # The rules are subscriptions/broker/validators.py's, the same the dashboard's and the admin's forms apply.
+    # `source` names the model field, so validated_data holds model values. (The docstring is the schema's text.)
+
     id = serializers.UUIDField(read_only=True)
     name = StrictCharField(max_length=100)
     exchange = StrictCharField(max_length=255)
-    exchangeType = serializers.ChoiceField(choices=EXCHANGE_TYPES, default="topic")
-    bindingKeys = serializers.ListField(child=StrictCharField(max_length=255), min_length=1, max_length=MAX_BINDING_KEYS)
-    typeFrom = serializers.ChoiceField(choices=Source.TypeFrom.values, default=Source.TypeFrom.PROPERTY_OR_ROUTING_KEY)
-    typeField = StrictCharField(max_length=200, allow_blank=True, default="")
-    catchAllType = StrictCharField(max_length=200, allow_blank=True, default="")
+    exchangeType = serializers.ChoiceField(source="exchange_type", choices=EXCHANGE_TYPES, default="topic")
+    bindingKeys = serializers.ListField(source="binding_keys", child=StrictCharField(max_length=255),
+                                        validators=validators.BINDING_KEYS_COUNT)
+    typeFrom = serializers.ChoiceField(source="type_from", choices=Source.TypeFrom.values,
+                                       default=Source.TypeFrom.PROPERTY_OR_ROUTING_KEY)
+    typeField = StrictCharField(source="type_field", max_length=200, allow_blank=True, default="")
+    catchAllType = StrictCharField(source="catch_all_type", max_length=200, allow_blank=True, default="")
     enabled = serializers.BooleanField(default=True)
     description = serializers.CharField(max_length=2000, allow_blank=True, default="")
     metadata = MetadataVersionSerializer(required=False)
 
     def validate_exchange(self, value):
-        problem = exchange_name_problem(value)
-        if problem:
-            raise serializers.ValidationError(problem)
-        return value
+        return validators.clean_exchange(value)
 
-    def validate_bindingKeys(self, value):
-        problems = [p for p in map(binding_key_problem, value) if p]
-        if problems:
-            raise serializers.ValidationError(problems)
-        return list(dict.fromkeys(value))
+    def validate_bindingKeys(self, value):  # noqa: N802 (the wire name)
+        return validators.clean_binding_keys(value)
 
-    def validate_catchAllType(self, value):
-        if value and value not in self.context["known_event_types"]:
-            raise serializers.ValidationError(f"'{value}' is not an event type of the catalog.")
-        return value
+    def validate_catchAllType(self, value):  # noqa: N802 (the wire name)
+        return validators.clean_catch_all_type(value, self.context["known_event_types"])
 
     def validate(self, attrs):
         current = self.context.get("current")
-        merged = {wire: attrs.get(wire, getattr(current, model, None)) for wire, model in WIRE_TO_MODEL.items()}
-        if merged["typeFrom"] == Source.TypeFrom.BODY_FIELD and not merged["typeField"]:
-            raise ValidationError({"typeField": ["Required when typeFrom is body_field: the body field holding the type."]})
-        if merged["typeFrom"] != Source.TypeFrom.BODY_FIELD and merged["typeField"]:
-            raise ValidationError({"typeField": ["Only used when typeFrom is body_field."]})
+        type_from, type_field = (attrs.get(name, getattr(current, name, None)) for name in ("type_from", "type_field"))
+        try:
+            validators.clean_type_field(type_from, type_field)
+        except DjangoValidationError as exc:
+            raise ValidationError({"typeField": exc.messages})
         return attrs
 
     def model_values(self):
-        return {model: self.validated_data[wire] for wire, model in WIRE_TO_MODEL.items() if wire in self.validated_data}
+        return {name: value for name, value in self.validated_data.items() if name != "metadata"}
 
 
 def source_body(source):
