@@ -1,8 +1,6 @@
 """The delivery log and its actions: /webhook/{tenant}/deliveries[/{id}[/retry]], and an endpoint's replay, preview and
 test send (/webhook/{tenant}/endpoints/{id}/replay|preview|test)."""
 
-import json
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -15,7 +13,7 @@ from subscriptions import selectors
 from subscriptions.api.endpoints import MANAGE_SCOPE, EndpointContextMixin, shows_header_values
 from subscriptions.api.serializers import ErrorSerializer
 from subscriptions.api.base import ERRORS, NOT_FOUND, TenantAPIView
-from subscriptions.api.outputs import DeliverySerializer
+from subscriptions.api.outputs import DeliveryPreviewSerializer, DeliverySerializer, ReplayResultSerializer
 from subscriptions.api.pagination import Pagination
 from subscriptions.models import Delivery, DeliveryStatus
 from subscriptions.delivery.worker import wake_workers
@@ -38,20 +36,6 @@ def full_delivery(delivery, request):
 
 
 SampleInput = inline_serializer("SampleEvent", {"eventType": serializers.CharField(), "data": serializers.DictField(required=False)})
-PreviewOutput = inline_serializer("DeliveryPreview", {
-    "matches": serializers.BooleanField(), "reasons": serializers.ListField(child=serializers.CharField()),
-    "body": serializers.JSONField(),
-    "headers": serializers.DictField(child=serializers.CharField(allow_null=True), help_text=(
-        "The request headers. webhook-signature is made with the placeholder secret, never the endpoint's; the "
-        f"values of the endpoint's own headers are null unless the token has {MANAGE_SCOPE}.")),
-    "signedWith": serializers.ChoiceField(choices=[delivery_services.PREVIEW_SIGNED_WITH], help_text=(
-        "Always \"placeholder\": the signature verifies with placeholderSecret only.")),
-    "placeholderSecret": serializers.CharField(help_text="The published placeholder secret the preview is signed with."),
-    "changed": serializers.ListField(child=serializers.CharField(), required=False, help_text=(
-        "For update events whose type declares a change pair: the paths whose values differ between new and old.")),
-})
-
-
 class DeliveryMixin:
     def get_delivery(self, delivery_id):
         if not str(delivery_id).isdigit():
@@ -122,7 +106,7 @@ class ReplayEndpointView(EndpointContextMixin, TenantAPIView):
         summary="Resend every delivery of a time window to this endpoint, as new deliveries (new webhook-ids)",
         parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, required=True), OpenApiParameter("until", OpenApiTypes.DATETIME)],
         request=None,
-        responses={202: inline_serializer("ReplayResult", {"deliveries": serializers.IntegerField()}), **NOT_FOUND, **ERRORS},
+        responses={202: ReplayResultSerializer, **NOT_FOUND, **ERRORS},
     )
     def post(self, request, tenant, endpoint_id):
         endpoint = self.get_endpoint(endpoint_id)
@@ -131,7 +115,7 @@ class ReplayEndpointView(EndpointContextMixin, TenantAPIView):
             raise ValidationError({"until": ["Must not be before since."]})
         count = delivery_services.replay_endpoint(endpoint, since, until)
         wake_workers()
-        return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
+        return Response(ReplayResultSerializer({"deliveries": count}).data, status=status.HTTP_202_ACCEPTED)
 
 
 class SampleEventMixin(EndpointContextMixin):
@@ -163,16 +147,11 @@ class PreviewView(SampleEventMixin, TenantAPIView):
         description="The headers are signed with a published placeholder secret (`signedWith: \"placeholder\"`), never "
                     "with the endpoint's: previewing needs only webhook.endpoint_read and takes any data, so a real "
                     f"signature would let a reader forge deliveries. A real, signed test send needs {MANAGE_SCOPE}.",
-        request=SampleInput, responses={200: PreviewOutput, **NOT_FOUND, **ERRORS},
+        request=SampleInput, responses={200: DeliveryPreviewSerializer, **NOT_FOUND, **ERRORS},
     )
     def post(self, request, tenant, endpoint_id):
         preview = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.preview_delivery)
-        headers = preview.headers if shows_header_values(request) else delivery_services.masked_request_headers(preview.headers)
-        answer = {"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": headers,
-                  "signedWith": preview.signed_with, "placeholderSecret": delivery_services.PREVIEW_SECRET}
-        if "changed" in preview.envelope:  # an update event whose type declares a change pair
-            answer["changed"] = preview.envelope["changed"]
-        return Response(answer)
+        return Response(DeliveryPreviewSerializer(preview, context={"header_values": shows_header_values(request)}).data)
 
 
 class TestSendView(SampleEventMixin, TenantAPIView):

@@ -6,12 +6,12 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from eventhub.api import flatten_details, iso_ms
-from eventhub.languages import localize, parse_accept_language, within
+from eventhub.api import flatten_details
+from eventhub.languages import parse_accept_language, within
 from subscriptions import selectors, services
 from subscriptions.api.base import ERRORS, TenantAPIView, csv_param, list_body
+from subscriptions.api.outputs import EventSubscriptionSerializer, SubscriptionRow
 from subscriptions.api.serializers import (
-    EventSubscriptionSerializer,
     ItemResultSerializer,
     SubscriptionUpdateItemSerializer,
 )
@@ -39,8 +39,8 @@ class EventSubscriptionsView(TenantAPIView):
             raise ValidationError({"subscription": [f"'{bad[0]}' is not one of {', '.join(STATES)}."]})
         rows = selectors.event_subscriptions(self.tenant, csv_param(request, "eventType"), states)
         preferences = within(parse_accept_language(request.headers.get("Accept-Language")), self.tenant.languages)
-        fallbacks = (self.tenant.default_language, "en")
-        return Response([subscription_item(t, s, preferences, fallbacks) for t, s in rows])
+        context = {"preferences": preferences, "fallbacks": (self.tenant.default_language, "en")}
+        return Response(EventSubscriptionSerializer([SubscriptionRow(*row) for row in rows], many=True, context=context).data)
 
     @extend_schema(
         summary="Subscribe to or unsubscribe from event types",
@@ -65,24 +65,3 @@ def invalid_item(item, errors):
     event_type = item.get("eventType") if isinstance(item.get("eventType"), str) else None
     return ItemResult(event_type, 400, message, details)
 
-
-def subscription_item(event_type, subscription, preferences, fallbacks):
-    metadata = {}
-    if subscription is not None:
-        metadata = {
-            "version": subscription.version,
-            "createdAt": iso_ms(subscription.created_at),
-            "modifiedAt": iso_ms(subscription.modified_at),
-        }
-    return {
-        "event": {
-            "type": event_type.key,
-            "eventSchema": event_type.event_schema,
-            "name": localize(event_type.name, preferences, fallbacks),
-            "group": localize(event_type.group, preferences, fallbacks),
-            "description": localize(event_type.description, preferences, fallbacks),
-        },
-        "metadata": metadata,
-        "subscription": subscription.state if subscription is not None else "NONE",
-        "excludedFields": list(subscription.excluded_fields) if subscription is not None else [],
-    }

@@ -69,27 +69,6 @@ class ItemResultSerializer(serializers.Serializer):
     message = serializers.CharField(required=False)
 
 
-class EventDescriptionSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    eventSchema = serializers.DictField(child=serializers.ChoiceField(choices=SCHEMA_TYPES))
-    name = serializers.DictField(child=serializers.CharField())
-    group = serializers.DictField(child=serializers.CharField())
-    description = serializers.DictField(child=serializers.CharField())
-
-
-class SubscriptionMetadataSerializer(serializers.Serializer):
-    version = serializers.IntegerField(required=False)
-    createdAt = serializers.DateTimeField(required=False)
-    modifiedAt = serializers.DateTimeField(required=False)
-
-
-class EventSubscriptionSerializer(serializers.Serializer):
-    event = EventDescriptionSerializer()
-    metadata = SubscriptionMetadataSerializer()
-    subscription = serializers.ChoiceField(choices=["SUBSCRIBED", "UNSUBSCRIBED", "NONE"])
-    excludedFields = serializers.ListField(child=serializers.CharField())
-
-
 class ErrorSerializer(serializers.Serializer):
     code = serializers.IntegerField()
     status = serializers.CharField()
@@ -174,6 +153,9 @@ class EventTypeSerializer(NoExtraFieldsMixin, serializers.Serializer):
 
 # --- webhook endpoints ----------------------------------------------------------------------
 
+PAYLOAD_FORMAT_HELP = ("envelope: {id, type, timestamp, tenant, data}; data: the producer's body as the root (customPayload "
+                       "pointers resolve against it); cloudevents: CloudEvents 1.0 structured mode.")
+
 
 class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     """An endpoint on the wire. `secret` is write-never, read-once: only create and rotate-secret answers carry it."""
@@ -189,11 +171,8 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     events = serializers.ListField(child=StrictCharField(max_length=200), validators=EVENTS_COUNT)
     eventFilter = serializers.JSONField(source="event_filter", required=False, allow_null=True, default=None)
     customPayload = serializers.JSONField(source="custom_payload", required=False, allow_null=True, default=None)
-    payloadFormat = serializers.ChoiceField(
-        source="payload_format", choices=list(FORMATS), default=ENVELOPE,
-        help_text="envelope: {id, type, timestamp, tenant, data}; data: the producer's body as the root (customPayload "
-                  "pointers resolve against it); cloudevents: CloudEvents 1.0 structured mode.",
-    )
+    payloadFormat = serializers.ChoiceField(source="payload_format", choices=list(FORMATS), default=ENVELOPE,
+                                            help_text=PAYLOAD_FORMAT_HELP)
     enabled = serializers.BooleanField(default=True)
     disabledReason = serializers.CharField(source="disabled_reason", read_only=True)
     description = serializers.CharField(max_length=MAX_DESCRIPTION, allow_blank=True, default="")
@@ -219,14 +198,3 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     def model_values(self):
         return {name: value for name, value in self.validated_data.items() if name != "metadata"}
 
-
-class EndpointOutputSerializer(EndpointSerializer):
-    """A webhook endpoint as answers give it."""
-
-    # Describes the answers only; subscriptions.api.endpoints.endpoint_body renders them.
-
-    headers = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, allow_null=True),
-        help_text="Extra request headers, name: value. The values (often a receiver's credentials) are given only to "
-                  "tokens with the webhook.endpoint_manage scope; for other tokens every value is null.",
-    )

@@ -6,11 +6,12 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from eventhub.api import error_response, iso_ms
+from eventhub.api import error_response
 from subscriptions import selectors
 from subscriptions.broker import sources as source_services
 from subscriptions.api.serializers import ErrorSerializer, MetadataVersionSerializer, NoExtraFieldsMixin, StrictCharField
 from subscriptions.api.base import ERRORS, TenantAPIView
+from subscriptions.api.outputs import SourceOutputSerializer
 from subscriptions.broker import validators
 from subscriptions.core.amqp import EXCHANGE_TYPES
 from subscriptions.models import Source
@@ -59,22 +60,6 @@ class SourceSerializer(NoExtraFieldsMixin, serializers.Serializer):
         return {name: value for name, value in self.validated_data.items() if name != "metadata"}
 
 
-def source_body(source):
-    return {
-        "id": str(source.id),
-        "name": source.name,
-        "exchange": source.exchange,
-        "exchangeType": source.exchange_type,
-        "bindingKeys": source.binding_keys,
-        "typeFrom": source.type_from,
-        "typeField": source.type_field,
-        "catchAllType": source.catch_all_type,
-        "enabled": source.enabled,
-        "description": source.description,
-        "metadata": {"version": source.version, "createdAt": iso_ms(source.created_at), "modifiedAt": iso_ms(source.modified_at)},
-    }
-
-
 class SourceContextMixin:
     def serializer(self, data, current=None):
         known = set(selectors.visible_event_types(self.tenant).values_list("key", flat=True))
@@ -90,12 +75,12 @@ class SourceContextMixin:
 class SourcesView(SourceContextMixin, TenantAPIView):
     required_scopes = {"GET": "webhook.source_read", "POST": "webhook.source_manage"}
 
-    @extend_schema(summary="List the tenant's broker sources", responses={200: SourceSerializer(many=True), **ERRORS})
+    @extend_schema(summary="List the tenant's broker sources", responses={200: SourceOutputSerializer(many=True), **ERRORS})
     def get(self, request, tenant):
-        return Response([source_body(s) for s in Source.objects.filter(tenant=self.tenant)])
+        return Response(SourceOutputSerializer(Source.objects.filter(tenant=self.tenant), many=True).data)
 
     @extend_schema(summary="Create a broker source: an exchange, binding keys and how the event type is read",
-                   request=SourceSerializer, responses={201: SourceSerializer, 409: ErrorSerializer, **ERRORS})
+                   request=SourceSerializer, responses={201: SourceOutputSerializer, 409: ErrorSerializer, **ERRORS})
     def post(self, request, tenant):
         serializer = self.serializer(request.data)
         serializer.is_valid(raise_exception=True)
@@ -103,18 +88,18 @@ class SourcesView(SourceContextMixin, TenantAPIView):
             source = source_services.create_source(self.tenant, serializer.model_values())
         except source_services.SourceNameTaken as exc:
             return error_response(409, str(exc))
-        return Response(source_body(source), status=status.HTTP_201_CREATED)
+        return Response(SourceOutputSerializer(source).data, status=status.HTTP_201_CREATED)
 
 
 class SourceDetailView(SourceContextMixin, TenantAPIView):
     required_scopes = {"GET": "webhook.source_read", "PATCH": "webhook.source_manage", "DELETE": "webhook.source_manage"}
 
-    @extend_schema(summary="One broker source", responses={200: SourceSerializer, 404: ErrorSerializer, **ERRORS})
+    @extend_schema(summary="One broker source", responses={200: SourceOutputSerializer, 404: ErrorSerializer, **ERRORS})
     def get(self, request, tenant, source_id):
-        return Response(source_body(self.get_source(source_id)))
+        return Response(SourceOutputSerializer(self.get_source(source_id)).data)
 
     @extend_schema(summary="Change a source; needs its current metadata.version (409 when stale)",
-                   request=SourceSerializer, responses={200: SourceSerializer, 409: ErrorSerializer, **ERRORS})
+                   request=SourceSerializer, responses={200: SourceOutputSerializer, 409: ErrorSerializer, **ERRORS})
     def patch(self, request, tenant, source_id):
         source = self.get_source(source_id)
         serializer = self.serializer(request.data, current=source)
@@ -126,7 +111,7 @@ class SourceDetailView(SourceContextMixin, TenantAPIView):
             return error_response(409, str(exc))
         if isinstance(result, source_services.Conflict):
             return error_response(409, CONFLICT_MESSAGE)
-        return Response(source_body(result))
+        return Response(SourceOutputSerializer(result).data)
 
     @extend_schema(summary="Remove a source (its events stay)", responses={204: None, 404: ErrorSerializer, **ERRORS})
     def delete(self, request, tenant, source_id):
