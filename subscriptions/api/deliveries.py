@@ -16,7 +16,6 @@ from subscriptions.api.base import ERRORS, NOT_FOUND, TenantAPIView
 from subscriptions.api.outputs import DeliveryPreviewSerializer, DeliverySerializer, ReplayResultSerializer
 from subscriptions.api.pagination import Pagination
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.delivery.worker import wake_workers
 
 def datetime_param(request, name, required=False):
     raw = request.query_params.get(name)
@@ -95,7 +94,6 @@ class RetryDeliveryView(DeliveryMixin, TenantAPIView):
             delivery_services.retry_delivery(delivery)
         except delivery_services.NotRetryable as exc:
             return error_response(409, str(exc))
-        wake_workers()
         return Response(DeliverySerializer(self.get_delivery(delivery_id)).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -114,7 +112,6 @@ class ReplayEndpointView(EndpointContextMixin, TenantAPIView):
         if until is not None and until < since:
             raise ValidationError({"until": ["Must not be before since."]})
         count = delivery_services.replay_endpoint(endpoint, since, until)
-        wake_workers()
         return Response(ReplayResultSerializer({"deliveries": count}).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -19,6 +19,7 @@ from subscriptions.core.changes import change_pair
 from subscriptions.core.matching import RoutingIndex
 from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
 from subscriptions.delivery.sender import USER_AGENT, build_request_headers
+from subscriptions.delivery.worker import wake_workers
 from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription
 from subscriptions.pipeline.routing import compile_route, subscribed_types
 from subscriptions.selectors import find_event_type
@@ -122,8 +123,6 @@ def masked_request_headers(headers: dict) -> dict:
 def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery and
     queued: the workers are woken on commit (the API and the dashboard both queue; nothing is sent in a request)."""
-    from subscriptions.delivery.worker import wake_workers
-
     preview = preview_delivery(endpoint, event_type_key, data, origin=EventOrigin.TEST)
     now = timezone.now()
     event = Event.objects.create(
@@ -153,8 +152,9 @@ class NotRetryable(Exception):
 
 
 def retry_delivery(delivery) -> None:
-    """Make a finished (or waiting) delivery due now, keeping its webhook-id. Raises NotRetryable when its endpoint
-    is gone or a worker is sending it at this moment (re-arming it then could send it twice at once)."""
+    """Make a finished (or waiting) delivery due now, keeping its webhook-id, and wake the workers on commit. Raises
+    NotRetryable when its endpoint is gone or a worker is sending it at this moment (re-arming it then could send it
+    twice at once)."""
     if delivery.endpoint_id is None:
         raise NotRetryable("The endpoint of this delivery was deleted; it cannot be retried.")
     now = timezone.now()
@@ -165,12 +165,14 @@ def retry_delivery(delivery) -> None:
     )
     if not re_armed:
         raise NotRetryable("A worker is sending this delivery right now; see its attempt in a moment.")
+    transaction.on_commit(wake_workers)
     delivery.refresh_from_db()
 
 
 @transaction.atomic
 def replay_endpoint(endpoint, since, until=None) -> int:
-    """New deliveries, due now, of every delivery the endpoint was given since `since` (a replay is a new message)."""
+    """New deliveries, due now, of every delivery the endpoint was given since `since` (a replay is a new message);
+    the workers are woken on commit."""
     now = timezone.now()
     window = Q(endpoint=endpoint, created_at__gte=since) & Q(created_at__lte=until or now)
     originals = Delivery.objects.filter(window).exclude(event__origin=EventOrigin.TEST).order_by("created_at", "id")
@@ -182,4 +184,5 @@ def replay_endpoint(endpoint, since, until=None) -> int:
         for d in originals.only("tenant_id", "event_id", "event_type", "body", "content_type")
     ]
     Delivery.objects.bulk_create(copies, batch_size=500)
+    transaction.on_commit(wake_workers)
     return len(copies)
