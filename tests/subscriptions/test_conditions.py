@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, scalar_key, time_budget, validate_filter
+from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, scalar_key, time_budget
 
 ENVELOPE = {
     "id": "evt_1",
@@ -499,14 +499,6 @@ def test_256_conditions_are_allowed_and_more_are_refused():
 def test_conditions_in_nested_filters_count_toward_the_limit():
     spec = {"$or": [{f"field{i}": i} for i in range(200)]}  # 1 + 200 filters + 200 conditions
     assert "more than 256 conditions" in error_for(spec).message
-
-
-def test_validate_filter_lists_the_problem_or_nothing():
-    assert validate_filter({"group": "editors"}) == []
-    assert validate_filter(None) == []
-    [error] = validate_filter({"x": {"$in": 1}})
-    assert isinstance(error, FilterError)
-    assert error.path == "x"
 
 
 # --- properties ---
