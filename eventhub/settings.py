@@ -10,7 +10,7 @@ wrong instead of a traceback.
 import os
 from pathlib import Path
 
-from eventhub.environment import (
+from eventhub.environment import (  # CONFIG_ERRORS is a setting too: eventhub/checks.py reports it
     CONFIG_ERRORS, caches, channel_layers, database, env_bool, env_positive_ints, log_format, logging_config,
     rate_limits, secret_key, sqlite_url,
 )
