@@ -81,17 +81,16 @@ def editor():
     return client
 
 
-def admin_client():
-    user, _ = ensure_user("root", "pw-123456!", is_staff=True, is_superuser=True)
-    client = Client()
-    client.force_login(user)
-    return client
+@pytest.fixture
+def admin_post(admin_client):
+    """admin_post(obj, fields, json_fields) POSTs the admin's change form of `obj` as a superuser (pytest-django's
+    admin_client); `json_fields` are written as the admin's JSON textareas hold them."""
 
+    def post(obj, fields, json_fields=()):
+        form = {name: json.dumps(value) if name in json_fields else value for name, value in fields.items()}
+        return admin_client.post(f"/admin/subscriptions/{type(obj).__name__.lower()}/{obj.pk}/change/", form)
 
-def admin_post(obj, fields, json_fields=()):
-    """POST the admin's change form of `obj`; `json_fields` are written as the admin's JSON textareas hold them."""
-    form = {name: json.dumps(value) if name in json_fields else value for name, value in fields.items()}
-    return admin_client().post(f"/admin/subscriptions/{type(obj).__name__.lower()}/{obj.pk}/change/", form)
+    return post
 
 
 def admin_errors(response):
@@ -141,7 +140,7 @@ def test_the_dashboard_refuses_a_bad_endpoint_value_in_the_rules_words(tenant, f
 
 
 @pytest.mark.parametrize("field, value, path, message", ENDPOINT_CASES, ids=lambda v: str(v)[:30])
-def test_the_admin_refuses_a_bad_endpoint_value_in_the_rules_words(endpoint, field, value, path, message):
+def test_the_admin_refuses_a_bad_endpoint_value_in_the_rules_words(admin_post, endpoint, field, value, path, message):
     fields = {**GOOD_ENDPOINT, "method": "POST", "payload_format": "envelope", "enabled": "on", "description": "",
               "timeout_seconds": "15", field: value}
     response = admin_post(endpoint, fields, json_fields=ENDPOINT_JSON)
@@ -149,7 +148,7 @@ def test_the_admin_refuses_a_bad_endpoint_value_in_the_rules_words(endpoint, fie
     assert Endpoint.objects.get().url == "https://hooks.example.com/a" and Endpoint.objects.get().version == 1
 
 
-def test_the_admin_saves_a_good_endpoint_change_through_the_service(endpoint):
+def test_the_admin_saves_a_good_endpoint_change_through_the_service(admin_post, endpoint):
     # The service's rules hold too: the version moves (API clients' compare-and-swap sees the change) and enabling
     # clears the reason a failing endpoint was disabled.
     Endpoint.objects.filter(pk=endpoint.pk).update(enabled=False, disabled_reason="failing for 3 days")
@@ -162,11 +161,10 @@ def test_the_admin_saves_a_good_endpoint_change_through_the_service(endpoint):
     assert endpoint.enabled and endpoint.disabled_reason == ""
 
 
-def test_the_admin_creates_no_endpoint_or_source_without_the_secret_shown_once(endpoint):
-    client = admin_client()
-    assert client.get("/admin/subscriptions/endpoint/add/").status_code == 403
-    assert client.get("/admin/subscriptions/source/add/").status_code == 403
-    assert client.get(f"/admin/subscriptions/endpoint/{endpoint.pk}/change/").status_code == 200
+def test_the_admin_creates_no_endpoint_or_source_without_the_secret_shown_once(admin_client, endpoint):
+    assert admin_client.get("/admin/subscriptions/endpoint/add/").status_code == 403
+    assert admin_client.get("/admin/subscriptions/source/add/").status_code == 403
+    assert admin_client.get(f"/admin/subscriptions/endpoint/{endpoint.pk}/change/").status_code == 200
 
 
 # --- sources --------------------------------------------------------------------------------------
@@ -200,7 +198,7 @@ def test_the_dashboard_refuses_a_bad_source_value_in_the_rules_words(tenant, fie
 
 
 @pytest.mark.parametrize("field, value, path, message", SOURCE_CASES, ids=lambda v: str(v)[:30])
-def test_the_admin_refuses_a_bad_source_value_in_the_rules_words(tenant, field, value, path, message):
+def test_the_admin_refuses_a_bad_source_value_in_the_rules_words(admin_post, tenant, field, value, path, message):
     source = create_source(tenant, {"name": "shop", "exchange": "shop.events", "binding_keys": ["product.#"]})
     fields = {**source_values(field, value), "exchange_type": "topic", "description": "", "enabled": "on"}
     response = admin_post(source, fields, json_fields=["binding_keys"])
@@ -209,7 +207,7 @@ def test_the_admin_refuses_a_bad_source_value_in_the_rules_words(tenant, field, 
     assert (source.exchange, source.binding_keys, source.version) == ("shop.events", ["product.#"], 1)
 
 
-def test_the_admin_refuses_a_source_name_the_tenant_has_already(tenant):
+def test_the_admin_refuses_a_source_name_the_tenant_has_already(admin_post, tenant):
     create_source(tenant, {"name": "taken", "exchange": "shop.events", "binding_keys": ["product.#"]})
     source = create_source(tenant, {"name": "shop", "exchange": "shop.events", "binding_keys": ["product.#"]})
     fields = {**GOOD_SOURCE, "name": "taken", "exchange_type": "topic", "description": "", "enabled": "on"}
@@ -222,7 +220,7 @@ def test_the_admin_refuses_a_source_name_the_tenant_has_already(tenant):
 # --- subscriptions --------------------------------------------------------------------------------
 
 
-def test_the_api_and_the_admin_refuse_to_exclude_a_field_the_type_does_not_have(tenant, api):
+def test_the_api_and_the_admin_refuse_to_exclude_a_field_the_type_does_not_have(admin_post, tenant, api):
     answer = api.patch("/webhook/acme/event-subscriptions",
                        [{"eventType": "product.created", "action": "SUBSCRIBE", "fieldsToUnsubscribe": ["nosuchfield"]}],
                        format="json")
