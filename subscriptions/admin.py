@@ -103,6 +103,8 @@ class ChangeThroughServiceAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         values = {name: form.cleaned_data[name] for name in form.changed_data}
+        if not values:
+            return  # "Save" on an unchanged form: no new version for API clients to meet as a conflict
         try:  # only a race with another writer fails here: the form has judged the values
             result = self.update(type(obj).objects.get(pk=obj.pk), values, obj.version)
         except source_services.SourceNameTaken as exc:
