@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventhub.json_limits import storable_json, storable_text
-from subscriptions.core.amqp import Rules, SourceRule, TypeRule, binding_key_problem, exchange_name_problem, topic_matches
+from subscriptions.core.amqp import (
+    Rules, SourceRule, TypeRule, binding_key_problem, by_precedence, exchange_name_problem, topic_matches,
+)
 from subscriptions.core.messages import (
     Message, convert, json_safe, message_from_delivery, message_id, message_timestamp, plain_properties, shown_type,
 )
@@ -547,3 +549,13 @@ def test_a_rule_for_untyped_messages_takes_only_messages_whose_type_property_is_
     assert not rule.matches(Message("x", "ios", b"", {"type": "buildFinished"}), data)
     assert not rule.matches(Message("x", "ios", b"", {}), {"other": 1})
     assert TypeRule("buildFinished", body_fields=("result",)).matches(Message("x", "ios", b"", {"type": "t"}), data)
+
+
+def test_rules_with_an_appid_come_first_then_those_with_more_body_fields_whatever_the_catalogs_order():
+    bare = TypeRule("cmd.startBuild", without_type=True, routing_key_form="{platformType}")
+    build = TypeRule("buildFinished", without_type=True, body_fields=("result", "buildID"))
+    event = TypeRule("buildEvent", without_type=True, body_fields=("uuid", "buildID", "eventType"))
+    app = TypeRule("cmd.startTask", app_id="ec.tasks-api")
+    assert by_precedence([bare, build, event, app]) == (app, event, build, bare)
+    assert by_precedence([app, bare, event, build]) == (app, event, build, bare)
+    assert Rules([], {}, (bare, app)).type_rules == (app, bare)

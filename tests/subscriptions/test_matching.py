@@ -273,3 +273,14 @@ def test_explain_and_route_share_the_budget_they_are_given():
     verdict = index.explain(slow, event, budget=0.0)
     assert verdict.undecided is True and verdict.reasons == [UNDECIDED_REASON]
     assert index.explain(slow, {**EVENT, "data": {"name": "aaa"}}, budget=5).reasons == []
+
+
+def test_undecided_endpoints_get_the_body_of_their_format_from_the_way_in_too():
+    def undecided(envelope):
+        raise Undecided
+
+    cloud = Route(1, "https://hooks.example.com/1", ("product.*",), Filter(undecided, {}), None, "cloudevents")
+    routing = RoutingIndex([cloud], SUBSCRIBED).route(EVENT, source="/eventhub/acme/test")
+    [(found, body)] = routing.undecided
+    assert found is cloud and json.loads(body)["source"] == "/eventhub/acme/test"
+    assert json.loads(body)["data"] == {"name": "Zoë", "price": 5} and json.loads(body)["specversion"] == "1.0"
