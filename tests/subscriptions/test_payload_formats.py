@@ -52,6 +52,13 @@ def test_cloudevents_is_a_structured_cloudevent_the_sdk_reads():
     assert event.get_data() == CODEX
 
 
+def test_cloudevents_is_exactly_the_structured_event_with_the_http_way_in_by_default():
+    assert shape_body(ENVELOPE, (), None, "cloudevents") == {
+        "specversion": "1.0", "id": "evt-1", "source": "/eventhub/acme/http", "type": "entry.insert",
+        "time": "2026-01-02T03:04:05.000Z", "datacontenttype": "application/json", "data": CODEX,
+    }
+
+
 def test_cloudevents_data_is_the_custom_payload_rendered_against_the_envelope():
     body = shape_body(ENVELOPE, (), compile_custom_payload({"Id": "/data/object/id", "kind": "/type"}), "cloudevents")
     assert parse_cloudevent(body).get_data() == {"Id": "ce9NGrW6Tl", "kind": "entry.insert"}
