@@ -313,6 +313,29 @@ def test_a_bad_changed_is_refused_naming_the_path(spec, path):
     assert error.value.path == path
 
 
+@pytest.mark.parametrize("spec,message", [
+    ({"$changed": "title"}, "$changed must be a non-empty list of paths"),
+    ({"$changed": {"title": 1}}, "$changed must be a non-empty list of paths"),
+    ({"$changed": []}, "$changed must be a non-empty list of paths"),
+    ({"$changed": ["a"] * 65}, "$changed lists more than 64 paths"),
+    ({"$changed": ["title", "a..b"]}, "'a..b' has an empty segment: segments are separated by single dots"),
+])
+def test_a_bad_changed_says_what_is_wrong(spec, message):
+    with pytest.raises(FilterError) as error:
+        compile_filter(spec)
+    assert error.value.message == message
+
+
+def test_changed_lists_up_to_64_paths():
+    assert holds({"$changed": [f"f{i}" for i in range(63)] + ["title"]}, ["title"])
+
+
+def test_changed_reads_the_envelopes_changed_not_a_data_field_of_that_name():
+    envelope = {"type": "entryUpdated", "data": {"changed": ["title"]}}
+    assert not compile_filter({"$changed": ["title"]}).matches(envelope)
+    assert compile_filter({"$changed": ["title"]}).matches({**envelope, "changed": ["title"]})
+
+
 def test_custom_payload_can_point_at_changed():
     envelope = {"id": "e", "type": "entryUpdated", "timestamp": "t", "tenant": "acme", "data": {"entryID": "e1"}, "changed": ["title"]}
     body = shape_body(envelope, (), compile_custom_payload({"entry": "/data/entryID", "changed": "/changed"}))
