@@ -37,6 +37,7 @@ def endpoint_body(endpoint, secret=None, header_values=False):
         "events": endpoint.events,
         "eventFilter": endpoint.event_filter,
         "customPayload": endpoint.custom_payload,
+        "excludedFields": endpoint.excluded_fields,
         "payloadFormat": endpoint.payload_format,
         "enabled": endpoint.enabled,
         "disabledReason": endpoint.disabled_reason,

@@ -281,6 +281,12 @@ class EndpointOutputSerializer(EndpointSerializer):
 
     # Describes the answers only; subscriptions.api.endpoints.endpoint_body renders them.
 
+    excludedFields = serializers.ListField(
+        child=serializers.CharField(), allow_null=True, read_only=True,
+        help_text="Data fields this endpoint never gets instead of the subscription's excludedFields; null: the "
+                  "subscription's. Set by an Emporix configuration entry (/webhook/{tenant}/config).",
+    )
+
     headers = serializers.DictField(
         child=serializers.CharField(allow_blank=True, allow_null=True),
         help_text="Extra request headers, name: value. The values (often a receiver's credentials) are given only to "

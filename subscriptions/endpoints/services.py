@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from subscriptions.models import Endpoint, EndpointSecret
-from subscriptions.core.signing import EMPORIX_KEY_PREFIX, generate_secret
+from subscriptions.core.signing import EMPORIX_KEY_PREFIX, emporix_key, generate_secret
 
 ROTATED_SECRET_GRACE = timedelta(hours=24)
 
@@ -51,6 +51,21 @@ def rotate_secret(endpoint):
     EndpointSecret.objects.create(endpoint=endpoint, secret=secret, created_at=now)
     Endpoint.objects.filter(pk=endpoint.pk).update(modified_at=now)
     return secret
+
+
+@transaction.atomic
+def set_emporix_key(endpoint, secret_key, *, instead=False):
+    """Sign the endpoint Emporix's way with `secret_key` (none: no longer). `instead`: it is then signed only so (its
+    Standard Webhooks secrets go; for an endpoint made by an Emporix configuration). An endpoint left with no secret
+    gets a Standard Webhooks one: nothing is ever sent unsigned."""
+    now = timezone.now()
+    endpoint.secrets.filter(secret__startswith=EMPORIX_KEY_PREFIX).delete()
+    if secret_key:
+        if instead:
+            endpoint.secrets.all().delete()
+        EndpointSecret.objects.create(endpoint=endpoint, secret=emporix_key(secret_key), created_at=now)
+    elif not _current_secrets(now).filter(endpoint=endpoint).exists():
+        EndpointSecret.objects.create(endpoint=endpoint, secret=generate_secret(), created_at=now)
 
 
 def _current_secrets(now):

@@ -8,13 +8,15 @@ import pytest
 import yaml
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
+from openapi_schema_validator import OAS30Validator
 from rest_framework.test import APIClient
 
 pytestmark = pytest.mark.django_db
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "emporix-webhook-service.yml"
 SPEC = OpenAPI.from_file_path(str(SPEC_FILE))
-SERVED = ("/webhook/{tenant}/event-subscriptions",)
+ERROR_MESSAGE = OAS30Validator(yaml.safe_load(SPEC_FILE.read_text())["components"]["schemas"]["ErrorMessage"])
+SERVED = ("/webhook/{tenant}/event-subscriptions", "/webhook/{tenant}/config", "/webhook/{tenant}/config/{code}")
 
 UNREACHABLE = {
     ("/webhook/{tenant}/event-subscriptions", "get", "404"): "the catalog is never empty (its built-in types)",
@@ -34,11 +36,30 @@ def conforms(response, method, path):
     return response
 
 
-def server_error(monkeypatch, module, name):
-    def broken(*args, **kwargs):
-        raise RuntimeError("a bug")
+class Call:
+    """What a case needs: a client with every scope, a reader, another tenant's client, monkeypatch."""
 
-    monkeypatch.setattr(module, name, broken)
+    def __init__(self, api, reader, stranger, monkeypatch):
+        self.api, self.reader, self.stranger, self.monkeypatch = api, reader, stranger, monkeypatch
+
+    def broken(self, module, name):
+        def broken(*args, **kwargs):
+            raise RuntimeError("a bug")
+
+        self.monkeypatch.setattr(module, name, broken)
+        return self
+
+    def conflicting(self):
+        """The next write finds an endpoint of the configuration changed meanwhile (a compare-and-swap lost)."""
+        from subscriptions.endpoints import services
+
+        self.monkeypatch.setattr(services, "update_endpoint", lambda endpoint, values, version: services.Conflict(endpoint))
+        return self
+
+    def with_config(self, body=None):
+        response = self.api.post(CONFIGS, body or HTTP_CONFIG, format="json")
+        assert response.status_code == 201, response.content
+        return self
 
 
 # --- event-subscriptions -----------------------------------------------------------------------------------------
@@ -47,31 +68,92 @@ SUBSCRIPTIONS = "/webhook/acme/event-subscriptions"
 ITEM = [{"eventType": "product.created", "action": "SUBSCRIBE"}]
 
 
-def subscriptions_get_500(api, monkeypatch):
+def _selectors():
     from subscriptions import selectors
 
-    server_error(monkeypatch, selectors, "event_subscriptions")
-    return api.get(SUBSCRIPTIONS)
+    return selectors
 
 
-def subscriptions_patch_500(api, monkeypatch):
+def _services():
     from subscriptions import services
 
-    server_error(monkeypatch, services, "apply_subscription_change")
-    return api.patch(SUBSCRIPTIONS, ITEM, format="json")
+    return services
 
 
+def _emporix(name):
+    from subscriptions.emporix import selectors, services
+
+    return {"selectors": selectors, "services": services}[name]
+
+
+ES = "/webhook/{tenant}/event-subscriptions"
 CASES = {
-    ("/webhook/{tenant}/event-subscriptions", "get", "200"): lambda api, reader, mp: api.get(SUBSCRIPTIONS),
-    ("/webhook/{tenant}/event-subscriptions", "get", "400"): lambda api, reader, mp: api.get(SUBSCRIPTIONS, {"subscription": "MAYBE"}),
-    ("/webhook/{tenant}/event-subscriptions", "get", "401"): lambda api, reader, mp: APIClient().get(SUBSCRIPTIONS),
-    ("/webhook/{tenant}/event-subscriptions", "get", "403"): lambda api, reader, mp: api.get("/webhook/globex/event-subscriptions"),
-    ("/webhook/{tenant}/event-subscriptions", "get", "500"): lambda api, reader, mp: subscriptions_get_500(api, mp),
-    ("/webhook/{tenant}/event-subscriptions", "patch", "207"): lambda api, reader, mp: api.patch(SUBSCRIPTIONS, ITEM + [{"eventType": "no.such"}], format="json"),
-    ("/webhook/{tenant}/event-subscriptions", "patch", "400"): lambda api, reader, mp: api.patch(SUBSCRIPTIONS, [{"eventType": "product.created", "metadata": {"version": 0}}], format="json"),
-    ("/webhook/{tenant}/event-subscriptions", "patch", "401"): lambda api, reader, mp: APIClient().patch(SUBSCRIPTIONS, ITEM, format="json"),
-    ("/webhook/{tenant}/event-subscriptions", "patch", "403"): lambda api, reader, mp: reader.patch(SUBSCRIPTIONS, ITEM, format="json"),
-    ("/webhook/{tenant}/event-subscriptions", "patch", "500"): lambda api, reader, mp: subscriptions_patch_500(api, mp),
+    (ES, "get", "200"): lambda c: c.api.get(SUBSCRIPTIONS),
+    (ES, "get", "400"): lambda c: c.api.get(SUBSCRIPTIONS, {"subscription": "MAYBE"}),
+    (ES, "get", "401"): lambda c: APIClient().get(SUBSCRIPTIONS),
+    (ES, "get", "403"): lambda c: c.stranger.get(SUBSCRIPTIONS),
+    (ES, "get", "500"): lambda c: c.broken(_selectors(), "event_subscriptions").api.get(SUBSCRIPTIONS),
+    (ES, "patch", "207"): lambda c: c.api.patch(SUBSCRIPTIONS, ITEM + [{"eventType": "no.such"}], format="json"),
+    (ES, "patch", "400"): lambda c: c.api.patch(SUBSCRIPTIONS, [{"eventType": "product.created", "metadata": {"version": 0}}], format="json"),
+    (ES, "patch", "401"): lambda c: APIClient().patch(SUBSCRIPTIONS, ITEM, format="json"),
+    (ES, "patch", "403"): lambda c: c.reader.patch(SUBSCRIPTIONS, ITEM, format="json"),
+    (ES, "patch", "500"): lambda c: c.broken(_services(), "apply_subscription_change").api.patch(SUBSCRIPTIONS, ITEM, format="json"),
+}
+
+# --- config ------------------------------------------------------------------------------------------------------
+
+CONFIGS, HTTP = "/webhook/acme/config", "/webhook/acme/config/http"
+HTTP_CONFIG = {"code": "http", "provider": "HTTP", "active": True, "configuration": {
+    "destinationUrl": "https://hooks.example.com/all", "secretKey": "password123", "headers": {"X-Key": {"value": "k"}},
+    "eventsConfiguration": [{"eventType": "PRODUCT.CREATED", "filter": "$[?(@.code == 'abc')]", "excludedFields": []},
+                            {"eventType": "PRODUCT.CREATED", "name": "second"}]}}
+UPDATE = {key: value for key, value in HTTP_CONFIG.items() if key != "code"}
+NAME = [{"op": "UPSERT", "path": "/active", "value": False}]
+LEGACY = [{"op": "UPSERT", "path": "/configuration/http/eventsConfiguration/product.created/secretKey", "value": "x"}]
+C, CC = "/webhook/{tenant}/config", "/webhook/{tenant}/config/{code}"
+CASES |= {
+    (C, "get", "200"): lambda c: c.with_config().api.get(CONFIGS),
+    (C, "get", "401"): lambda c: APIClient().get(CONFIGS),
+    (C, "get", "403"): lambda c: c.stranger.get(CONFIGS),
+    (C, "get", "500"): lambda c: c.broken(_emporix("selectors"), "configs").api.get(CONFIGS),
+    (C, "post", "201"): lambda c: c.api.post(CONFIGS, HTTP_CONFIG, format="json"),
+    (C, "post", "400"): lambda c: c.api.post(CONFIGS, {**HTTP_CONFIG, "provider": "SVIX"}, format="json"),
+    (C, "post", "401"): lambda c: APIClient().post(CONFIGS, HTTP_CONFIG, format="json"),
+    (C, "post", "403"): lambda c: c.reader.post(CONFIGS, HTTP_CONFIG, format="json"),
+    (C, "post", "409"): lambda c: c.with_config().api.post(CONFIGS, HTTP_CONFIG, format="json"),
+    (C, "post", "500"): lambda c: c.broken(_emporix("services"), "create_config").api.post(CONFIGS, HTTP_CONFIG, format="json"),
+    (CC, "get", "200"): lambda c: c.with_config().api.get(HTTP),
+    (CC, "get", "401"): lambda c: APIClient().get(HTTP),
+    (CC, "get", "403"): lambda c: c.stranger.get(HTTP),
+    (CC, "get", "404"): lambda c: c.api.get(HTTP),
+    (CC, "get", "500"): lambda c: c.with_config().broken(_emporix("selectors"), "config_body").api.get(HTTP),
+    (CC, "put", "204"): lambda c: c.api.put(HTTP, UPDATE, format="json"),
+    (CC, "put", "400"): lambda c: c.api.put(HTTP, {**UPDATE, "provider": "SVIX_SHARED"}, format="json"),
+    (CC, "put", "401"): lambda c: APIClient().put(HTTP, UPDATE, format="json"),
+    (CC, "put", "403"): lambda c: c.reader.put(HTTP, UPDATE, format="json"),
+    (CC, "put", "409"): lambda c: c.with_config().conflicting().api.put(HTTP, UPDATE, format="json"),
+    (CC, "put", "500"): lambda c: c.broken(_emporix("services"), "replace_config").api.put(HTTP, UPDATE, format="json"),
+    (CC, "patch", "204"): lambda c: c.with_config().api.patch(HTTP, NAME, format="json"),
+    (CC, "patch", "400"): lambda c: c.with_config().api.patch(HTTP, [{"op": "UPSERT", "path": "/x", "value": 1}], format="json"),
+    (CC, "patch", "401"): lambda c: APIClient().patch(HTTP, NAME, format="json"),
+    (CC, "patch", "403"): lambda c: c.reader.patch(HTTP, NAME, format="json"),
+    (CC, "patch", "409"): lambda c: c.with_config().api.patch(HTTP, LEGACY, format="json"),
+    (CC, "patch", "500"): lambda c: c.with_config().broken(_emporix("services"), "replace_config").api.patch(HTTP, NAME, format="json"),
+    (CC, "delete", "204"): lambda c: c.with_config().api.delete(f"{HTTP}?force=true"),
+    (CC, "delete", "401"): lambda c: APIClient().delete(HTTP),
+    (CC, "delete", "403"): lambda c: c.reader.delete(HTTP),
+    (CC, "delete", "500"): lambda c: c.broken(_emporix("services"), "delete_config").api.delete(HTTP),
+}
+
+# Answers eventhub gives beyond the document, each an ErrorMessage: a tenant name no tenant can have (400), an
+# active configuration deleted without ?force=true (409: the spec says force "allows to delete active config" but
+# names no status for the refusal), a PATCH of a configuration the tenant does not have (404).
+BEYOND = {
+    (C, "get", "400"): lambda c: c.api.get("/webhook/A/config"),
+    (CC, "get", "400"): lambda c: c.api.get("/webhook/A/config/http"),
+    (CC, "delete", "400"): lambda c: c.api.delete("/webhook/A/config/http"),
+    (CC, "delete", "409"): lambda c: c.with_config().api.delete(HTTP),
+    (CC, "patch", "404"): lambda c: c.api.patch(HTTP, NAME, format="json"),
 }
 
 
@@ -93,20 +175,31 @@ def test_every_declared_status_is_checked_or_said_unreachable():
     assert not set(CASES) & set(UNREACHABLE)
 
 
+@pytest.fixture
+def call(tenant, other_tenant, api, api_client_for, monkeypatch):
+    return Call(api, api_client_for(tenant, "webhook.subscription_read"), api_client_for(other_tenant), monkeypatch)
+
+
 @pytest.mark.parametrize("case", sorted(CASES), ids=lambda case: " ".join(case))
-def test_the_answer_conforms_to_the_emporix_document(case, tenant, api, api_client_for, monkeypatch):
+def test_the_answer_conforms_to_the_emporix_document(case, call):
     template, method, status = case
-    reader = api_client_for(tenant, "webhook.subscription_read")
-    response = CASES[case](api, reader, monkeypatch)
+    response = CASES[case](call)
     assert response.status_code == int(status), response.content
-    path = response.wsgi_request.path
-    conforms(response, method, path)
+    conforms(response, method, response.wsgi_request.path)
+
+
+@pytest.mark.parametrize("case", sorted(BEYOND), ids=lambda case: " ".join(case))
+def test_an_answer_beyond_the_document_is_an_error_message(case, call):
+    response = BEYOND[case](call)
+    assert response.status_code == int(case[2]), response.content
+    ERROR_MESSAGE.validate(response.json())
+    assert response.json()["code"] == response.status_code
 
 
 def test_the_hubs_own_schema_documents_exactly_the_statuses_it_answers(client):
     schema = client.get("/api/schema/?format=json").json()
     answered = {}
-    for path, method, status in CASES:
+    for path, method, status in [*CASES, *BEYOND]:
         answered.setdefault((path, method), set()).add(status)
     for (path, method), statuses in answered.items():
         documented = set(schema["paths"][path][method]["responses"])
