@@ -1,7 +1,7 @@
 from django.urls import path
 
 from subscriptions.api import (
-    dead_letters, deliveries, emporix_config, endpoints, event_subscriptions, event_types, events, sources,
+    dead_letters, deliveries, emporix_config, emporix_statistics, endpoints, event_subscriptions, event_types, events, sources,
 )
 
 urlpatterns = [
@@ -36,4 +36,5 @@ urlpatterns += [
 urlpatterns += [  # Emporix's webhook service, beside event-subscriptions above
     path("webhook/<str:tenant>/config", emporix_config.ConfigsView.as_view(), name="emporix-configs"),
     path("webhook/<str:tenant>/config/<str:code>", emporix_config.ConfigView.as_view(), name="emporix-config"),
+    path("webhook/<str:tenant>/statistics", emporix_statistics.StatisticsView.as_view(), name="emporix-statistics"),
 ]

@@ -2,6 +2,8 @@
 one state; SVIX providers refused; JsonPath filters translated or refused; op/path PATCH; DELETE ?force."""
 
 import copy
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -58,6 +60,15 @@ def test_the_specs_http_example_creates_one_endpoint_per_entry_and_one_for_the_r
     detailed = next(e for e in hub if e["url"].endswith("Detailed"))
     assert detailed["events"] == ["product.created"] and detailed["eventFilter"] == {"data.code": {"$eq": "abc"}}
     assert detailed["headers"] == {"header1": "value1", "header2": "value2", "header3": "value3", "header4": "value4"}
+
+
+def test_the_readmes_example_is_the_specs_and_works(api):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = re.search(r"<!-- emporix-config-example -->\s*```json\n(.*?)```", readme, re.S).group(1)
+    body = json.loads(block)
+    assert body == example("HTTP")
+    assert api.post(CONFIGS, body, format="json").status_code == 201
+    assert len(config(api)["configuration"]["eventsConfiguration"]) == 2 and Endpoint.objects.count() == 3
 
 
 def test_a_second_configuration_of_the_same_type_is_a_409(api):

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 SPEC_FILE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "emporix-webhook-service.yml"
 SPEC = OpenAPI.from_file_path(str(SPEC_FILE))
 ERROR_MESSAGE = OAS30Validator(yaml.safe_load(SPEC_FILE.read_text())["components"]["schemas"]["ErrorMessage"])
-SERVED = ("/webhook/{tenant}/event-subscriptions", "/webhook/{tenant}/config", "/webhook/{tenant}/config/{code}")
+SERVED = ("/webhook/{tenant}/event-subscriptions", "/webhook/{tenant}/config", "/webhook/{tenant}/config/{code}",
+          "/webhook/{tenant}/statistics")
 
 UNREACHABLE = {
     ("/webhook/{tenant}/event-subscriptions", "get", "404"): "the catalog is never empty (its built-in types)",
@@ -145,15 +146,42 @@ CASES |= {
     (CC, "delete", "500"): lambda c: c.broken(_emporix("services"), "delete_config").api.delete(HTTP),
 }
 
+# --- statistics --------------------------------------------------------------------------------------------------
+
+STATISTICS, ST = "/webhook/acme/statistics", "/webhook/{tenant}/statistics"
+
+
+def _limits():
+    from subscriptions.emporix import limits
+
+    return limits
+
+
+def _with_limit(call):
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(name="acme").update(webhooks_limit=10000)
+    return call
+
+
+CASES |= {
+    (ST, "get", "200"): lambda c: _with_limit(c).api.get(STATISTICS, {"fromYearMonth": "2026-01", "toYearMonth": "2026-03"}),
+    (ST, "get", "401"): lambda c: APIClient().get(STATISTICS),
+    (ST, "get", "403"): lambda c: c.stranger.get(STATISTICS),
+    (ST, "get", "500"): lambda c: c.broken(_limits(), "sent_per_month").api.get(STATISTICS),
+}
+
 # Answers eventhub gives beyond the document, each an ErrorMessage: a tenant name no tenant can have (400), an
 # active configuration deleted without ?force=true (409: the spec says force "allows to delete active config" but
-# names no status for the refusal), a PATCH of a configuration the tenant does not have (404).
+# names no status for the refusal), a PATCH of a configuration the tenant does not have (404), a month that is not
+# YYYY-MM (400).
 BEYOND = {
     (C, "get", "400"): lambda c: c.api.get("/webhook/A/config"),
     (CC, "get", "400"): lambda c: c.api.get("/webhook/A/config/http"),
     (CC, "delete", "400"): lambda c: c.api.delete("/webhook/A/config/http"),
     (CC, "delete", "409"): lambda c: c.with_config().api.delete(HTTP),
     (CC, "patch", "404"): lambda c: c.api.patch(HTTP, NAME, format="json"),
+    (ST, "get", "400"): lambda c: c.api.get(STATISTICS, {"fromYearMonth": "March"}),
 }
 
 
