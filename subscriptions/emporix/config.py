@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from subscriptions.delivery.sender import TargetError, validate_headers, validate_target_url
-from subscriptions.emporix.jsonpath import JsonPathError, translate
+from subscriptions.emporix.jsonpath import MAX_FILTER_LENGTH, JsonPathError, translate
 
 __all__ = ["CODES", "ConfigProblems", "Entry", "HttpConfig", "MAX_ENTRIES", "MAX_HEADERS", "catalog_key", "read_config"]
 
@@ -197,13 +197,13 @@ def _entry(reader: _Reader, item, place: str) -> Entry | None:
             reader.problem(f"{place}.id", f"No entry has the id '{entry_id}'; omit id to add an entry.")
     event_type = reader.string(item, "eventType", f"{place}.eventType", 200)
     key = catalog_key(event_type, reader.known_types) if event_type else None
-    if not event_type:
+    if item.get("eventType") is None:
         reader.problem(f"{place}.eventType", "Required.")
-    elif key is None:
+    elif event_type and key is None:
         reader.problem(f"{place}.eventType", f"'{event_type}' is no event type of the catalog.")
-    text = reader.string(item, "filter", f"{place}.filter", 4000)
+    text = reader.string(item, "filter", f"{place}.filter", MAX_FILTER_LENGTH)
     try:
-        event_filter = translate(text)
+        event_filter = translate(text) if len(text) <= MAX_FILTER_LENGTH else None
     except JsonPathError as exc:
         reader.problem(f"{place}.filter", str(exc))
         event_filter = None

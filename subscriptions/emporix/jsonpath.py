@@ -42,7 +42,10 @@ def translate(text: str | None) -> dict | None:
     try:
         path = jsonpath.compile(text)
     except (jsonpath.JSONPathError, RecursionError) as exc:
-        raise JsonPathError(f"Not a valid JsonPath: {str(exc).splitlines()[0]}") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, RecursionError) or "recursion" in reason:  # the parser recurses per parenthesis
+            raise JsonPathError("The filter is nested too deeply.") from None
+        raise JsonPathError(f"Not a valid JsonPath: {reason}") from None
     segments = getattr(path, "segments", ())
     if len(segments) != 1 or len(segments[0].selectors) != 1 or not isinstance(segments[0].selectors[0], FilterSelector):
         raise JsonPathError(f"Only a predicate on the payload is supported: {SUPPORTED}.")
