@@ -21,6 +21,7 @@ READ, MANAGE = "webhook.subscription_read", "webhook.subscription_manage"
 CONFLICT = {409: ErrorSerializer}
 NOT_FOUND = {404: ErrorSerializer}
 CONFIG = OpenApiTypes.OBJECT  # Emporix's WebhookConfigCreation / ConfigurationGet: docs/reference/emporix-webhook-service.yml
+# Operation ids are Emporix's own, so clients generated from either document name the calls alike.
 SHAPES = "The shapes are Emporix's (docs/reference/emporix-webhook-service.yml); README \"Coming from Emporix\"."
 
 
@@ -52,14 +53,15 @@ class ConfigMixin:
 class ConfigsView(ConfigMixin, TenantAPIView):
     required_scopes = {"GET": READ, "POST": MANAGE}
 
-    @extend_schema(summary="The tenant's webhook configurations (Emporix's GET /config)", description=SHAPES,
-                   responses={200: CONFIG, **ERRORS})
+    @extend_schema(operation_id="GET-webhook-list-configs", summary="The tenant's webhook configurations",
+                   description=SHAPES, responses={200: CONFIG, **ERRORS})
     def get(self, request, tenant):
         return Response([self.body(row) for row in emporix_selectors.configs(self.tenant)])
 
-    @extend_schema(summary="Create the HTTP webhook configuration; its entries become endpoints", description=SHAPES,
-                   request=CONFIG,
-                   responses={201: inline_serializer("CreatedConfig", {"code": serializers.CharField()}), **CONFLICT, **ERRORS})
+    @extend_schema(operation_id="POST-webhook-create-config",
+                   summary="Create the HTTP webhook configuration; its entries become endpoints", description=SHAPES,
+                   request=CONFIG, responses={201: inline_serializer("CreatedConfig", {"code": serializers.CharField()}),
+                                              **CONFLICT, **ERRORS})
     def post(self, request, tenant):
         config = self.read(request.data)
         try:
@@ -72,12 +74,13 @@ class ConfigsView(ConfigMixin, TenantAPIView):
 class ConfigView(ConfigMixin, TenantAPIView):
     required_scopes = {"GET": READ, "PUT": MANAGE, "PATCH": MANAGE, "DELETE": MANAGE}
 
-    @extend_schema(summary="One webhook configuration", description=SHAPES, responses={200: CONFIG, **NOT_FOUND, **ERRORS})
+    @extend_schema(operation_id="GET-webhook-retrieve-config", summary="One webhook configuration", description=SHAPES,
+                   responses={200: CONFIG, **NOT_FOUND, **ERRORS})
     def get(self, request, tenant, code):
         return Response(self.body(self.stored(code)))
 
-    @extend_schema(summary="Replace (or create) a webhook configuration", description=SHAPES, request=CONFIG,
-                   responses={204: None, **CONFLICT, **ERRORS})
+    @extend_schema(operation_id="PUT-webhook-update-config", summary="Replace (or create) a webhook configuration",
+                   description=SHAPES, request=CONFIG, responses={204: None, **CONFLICT, **ERRORS})
     def put(self, request, tenant, code):
         row = emporix_selectors.configs(self.tenant).filter(code=code).first()
         stored = emporix_selectors.config_document(row)["configuration"]["eventsConfiguration"] if row else []
@@ -88,7 +91,8 @@ class ConfigView(ConfigMixin, TenantAPIView):
             body = {**body, "configuration": {**configuration, "eventsConfiguration": entries}}
         return self.replace(self.read(body, code=code, known_ids={entry["id"] for entry in stored}))
 
-    @extend_schema(summary="Change a webhook configuration with UPSERT/REMOVE operations", description=SHAPES,
+    @extend_schema(operation_id="PATCH-webhook-update-config",
+                   summary="Change a webhook configuration with UPSERT/REMOVE operations", description=SHAPES,
                    request=OpenApiTypes.OBJECT, responses={204: None, **NOT_FOUND, **CONFLICT, **ERRORS})
     def patch(self, request, tenant, code):
         row = self.stored(code)
@@ -102,7 +106,8 @@ class ConfigView(ConfigMixin, TenantAPIView):
         known = {entry["id"] for entry in document["configuration"]["eventsConfiguration"]} | minted
         return self.replace(self.read(changed, code=code, known_ids=known))
 
-    @extend_schema(summary="Remove a webhook configuration and its endpoints (an active one with ?force=true)",
+    @extend_schema(operation_id="DELETE-webhook-remove-config",
+                   summary="Remove a webhook configuration and its endpoints (an active one with ?force=true)",
                    parameters=[OpenApiParameter("force", OpenApiTypes.BOOL, default=False)],
                    responses={204: None, **CONFLICT, **ERRORS})
     def delete(self, request, tenant, code):

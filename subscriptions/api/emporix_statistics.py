@@ -41,6 +41,7 @@ class StatisticsView(TenantAPIView):
     required_scopes = {"GET": "webhook.subscription_read"}
 
     @extend_schema(
+        operation_id="GET-webhook-retrieve-statistics",
         summary="Webhooks sent per month and the tenant's monthly webhooks limit (Emporix's statistics)",
         parameters=[OpenApiParameter("fromYearMonth", OpenApiTypes.STR, description="YYYY-MM; default: 11 months before toYearMonth"),
                     OpenApiParameter("toYearMonth", OpenApiTypes.STR, description="YYYY-MM; default: this month")],
