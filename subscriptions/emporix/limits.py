@@ -2,12 +2,14 @@
 
 The limit counts the deliveries made for the tenant in the calendar month (UTC). Past it, events are still stored
 and routed, but their new deliveries are recorded as failed, saying why, and never sent (a manual retry sends one).
-Recording calls hold_over_limit() once per batch that makes deliveries: one primary-key read of the limit (fresh, so
-a long-running dispatcher sees a change at once), and with a limit one indexed count.
+Recording calls hold_over_limit() once per batch that makes deliveries: a lookup in an in-process copy of the limits
+(read again after LIMIT_TTL seconds, dropped in this process when a tenant is saved), so a tenant without a limit
+costs no query; with a limit, one indexed count.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -17,11 +19,38 @@ from django.db.models.functions import TruncMonth
 from subscriptions.models import Delivery, DeliveryStatus
 from tenants.models import Tenant
 
-__all__ = ["LIMIT_ERROR", "LimitState", "add_months", "hold_over_limit", "limit_state", "month_start", "monthly_usage",
+__all__ = ["LIMIT_ERROR", "LIMIT_TTL", "LimitState", "connect", "current_limit", "add_months", "hold_over_limit", "limit_state", "month_start", "monthly_usage",
            "sent_per_month"]
 
 LIMIT_ERROR = ("Not sent: the tenant's monthly webhooks limit ({limit}) was reached; the event is stored. "
                "The limit resets on the first day of the month (UTC); a retry sends it anyway.")
+
+
+LIMIT_TTL = 5.0  # seconds a process keeps a tenant's limit: another process's change takes effect within it
+_limits: dict[int, tuple[float, int | None]] = {}  # tenant id -> (read again after, limit)
+
+
+def current_limit(tenant_id: int) -> int | None:
+    """The tenant's webhooks limit as of at most LIMIT_TTL seconds ago (a dispatcher's tenants live for long)."""
+    now = time.monotonic()
+    cached = _limits.get(tenant_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    limit = Tenant.objects.filter(pk=tenant_id).values_list("webhooks_limit", flat=True).first()
+    _limits[tenant_id] = (now + LIMIT_TTL, limit)
+    return limit
+
+
+def _forget(sender, instance, **kwargs):
+    _limits.pop(instance.pk, None)
+
+
+def connect():
+    """A tenant saved in this process is read again at its next batch (subscriptions.apps)."""
+    from django.db.models.signals import post_delete, post_save
+
+    post_save.connect(_forget, sender=Tenant, dispatch_uid="emporix.limits.forget")
+    post_delete.connect(_forget, sender=Tenant, dispatch_uid="emporix.limits.forget.delete")
 
 
 def month_start(moment: datetime) -> datetime:
@@ -61,7 +90,7 @@ def hold_over_limit(tenant, deliveries: list, now: datetime) -> int:
     Returns how many were held."""
     if not deliveries:
         return 0
-    limit = Tenant.objects.filter(pk=tenant.pk).values_list("webhooks_limit", flat=True).first()
+    limit = current_limit(tenant.pk)
     if limit is None:
         return 0
     allowed = max(0, limit - monthly_usage(tenant, now))

@@ -119,3 +119,17 @@ def test_create_tenant_refuses_a_limit_that_is_not_a_whole_number(tenant, text):
 
     with pytest.raises(CommandError):
         call_command("create_tenant", "acme", "--webhooks-limit", text)
+
+
+def test_a_limit_changed_by_another_process_is_read_again_within_the_ttl(tenant, hook, monkeypatch):
+    from subscriptions.emporix import limits
+    from tenants.models import Tenant
+
+    publish(tenant, "a")  # this process now holds "no limit" for the tenant
+    Tenant.objects.filter(pk=tenant.pk).update(webhooks_limit=0)  # as another process would: no signal here
+    publish(tenant, "b")
+    assert Delivery.objects.get(event__event_id="b").status == DeliveryStatus.PENDING  # within the TTL
+    monkeypatch.setattr(limits, "LIMIT_TTL", 0.0)
+    limits._limits.clear()
+    publish(tenant, "c")
+    assert Delivery.objects.get(event__event_id="c").status == DeliveryStatus.FAILED
