@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from oauth2_provider import views as oauth2_views
 
 from eventhub import health
+from eventhub.api import page_not_found, server_error
 from eventhub.docs import RedocDocsView, SwaggerDocsView
 from tenants.views import RateLimitedTokenView
 
@@ -25,3 +26,6 @@ urlpatterns = [
     # The dashboard: /, /login/, /logout/ and /t/<tenant>/...
     path("", include("dashboard.urls")),
 ]
+
+handler404 = page_not_found
+handler500 = server_error

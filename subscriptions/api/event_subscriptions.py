@@ -6,7 +6,6 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from eventhub.api import flatten_details
 from eventhub.languages import parse_accept_language, within
 from subscriptions import selectors, services
 from subscriptions.api.base import ERRORS, TenantAPIView, csv_param, list_body
@@ -15,7 +14,6 @@ from subscriptions.api.serializers import (
     ItemResultSerializer,
     SubscriptionUpdateItemSerializer,
 )
-from subscriptions.services import ItemResult
 
 STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "NONE")
 
@@ -48,20 +46,23 @@ class EventSubscriptionsView(TenantAPIView):
         responses={207: ItemResultSerializer(many=True), **ERRORS},
     )
     def patch(self, request, tenant):
-        results = []
-        for item in list_body(request):
-            serializer = SubscriptionUpdateItemSerializer(data=item)
-            if serializer.is_valid():
-                results.append(services.apply_subscription_change(self.tenant, serializer.to_change()))
-            else:
-                results.append(invalid_item(item, serializer.errors))
+        changes = subscription_changes(list_body(request))
+        results = [services.apply_subscription_change(self.tenant, change) for change in changes]
         return Response([r.as_dict() for r in results], status=status.HTTP_207_MULTI_STATUS)
 
 
-def invalid_item(item, errors):
-    details = flatten_details(errors)
-    first = details[0]
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    event_type = item.get("eventType") if isinstance(item.get("eventType"), str) else None
-    return ItemResult(event_type, 400, message, details)
+def subscription_changes(items):
+    """Every item as a SubscriptionChange; a body that breaks Emporix's schema (no eventType, an unknown action,
+    metadata.version below 1, a field of the wrong type) is one 400 naming each problem (`[1].metadata.version`),
+    and changes nothing. What only the catalog can judge (an unknown type or field, a stale version) is per item."""
+    changes, errors = [], {}
+    for index, item in enumerate(items):
+        serializer = SubscriptionUpdateItemSerializer(data=item)
+        if serializer.is_valid():
+            changes.append(serializer.to_change())
+        else:
+            errors[f"[{index}]"] = serializer.errors
+    if errors:
+        raise ValidationError(errors)
+    return changes
 

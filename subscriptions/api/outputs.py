@@ -167,6 +167,11 @@ class EndpointOutputSerializer(serializers.Serializer):
     events = serializers.ListField(child=serializers.CharField())
     eventFilter = serializers.JSONField(source="event_filter", allow_null=True)
     customPayload = serializers.JSONField(source="custom_payload", allow_null=True)
+    excludedFields = serializers.ListField(
+        source="excluded_fields", child=serializers.CharField(), allow_null=True,
+        help_text="Data fields this endpoint never gets instead of the subscription's excludedFields; null: the "
+                  "subscription's. Set by an Emporix configuration entry (/webhook/{tenant}/config).",
+    )
     payloadFormat = serializers.ChoiceField(source="payload_format", choices=list(FORMATS), help_text=PAYLOAD_FORMAT_HELP)
     enabled = serializers.BooleanField()
     disabledReason = serializers.CharField(source="disabled_reason")

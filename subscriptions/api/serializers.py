@@ -41,15 +41,24 @@ class NoExtraFieldsMixin:
 
 
 class MetadataVersionSerializer(NoExtraFieldsMixin, serializers.Serializer):
-    version = StrictIntegerField(required=False, min_value=0)
+    version = StrictIntegerField(required=False, min_value=1)  # Emporix's MetadataForUpdate: minimum 1
 
 
-class SubscriptionUpdateItemSerializer(NoExtraFieldsMixin, serializers.Serializer):
+class UpdateMetadataSerializer(serializers.Serializer):
+    """An event subscription item's metadata: other properties (a GET's createdAt, modifiedAt sent back) are ignored,
+    as Emporix's schema allows them."""
+
+    version = StrictIntegerField(required=False, min_value=1)
+
+
+class SubscriptionUpdateItemSerializer(serializers.Serializer):
+    """Emporix's WebhookSubscriptionUpdateItem; properties it does not name are ignored, as its schema allows."""
+
     eventType = StrictCharField(max_length=200)
     action = serializers.ChoiceField(choices=[SUBSCRIBE, UNSUBSCRIBE], required=False)
     fieldsToSubscribe = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=500)
     fieldsToUnsubscribe = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=500)
-    metadata = MetadataVersionSerializer(required=False)
+    metadata = UpdateMetadataSerializer(required=False)
 
     def to_change(self):
         data = self.validated_data
@@ -69,11 +78,29 @@ class ItemResultSerializer(serializers.Serializer):
     message = serializers.CharField(required=False)
 
 
-class ErrorSerializer(serializers.Serializer):
-    code = serializers.IntegerField()
-    status = serializers.CharField()
+class ProblemSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="Where the problem is, e.g. `[0].metadata.version`; empty for the whole.")
     message = serializers.CharField()
-    details = serializers.ListField(child=serializers.DictField())
+
+
+class GatewayFaultDetailSerializer(serializers.Serializer):
+    errorcode = serializers.CharField()
+
+
+class GatewayFaultSerializer(serializers.Serializer):
+    faultstring = serializers.CharField()
+    detail = GatewayFaultDetailSerializer()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Emporix's ErrorMessage, with the problems' locations beside it (and on a 401, the gateway's `fault`)."""
+
+    code = serializers.IntegerField()
+    status = serializers.CharField(help_text='The HTTP reason phrase: "Bad Request", "Not Found", "Conflict".')
+    message = serializers.CharField()
+    details = serializers.ListField(child=serializers.CharField(), help_text='One per problem: "field: message".')
+    problems = ProblemSerializer(many=True, help_text="The same problems, each with its field.")
+    fault = GatewayFaultSerializer(required=False, help_text="On a 401 only: the API gateway's form of it.")
 
 
 # --- custom event types ---------------------------------------------------------------------

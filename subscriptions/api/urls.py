@@ -1,6 +1,8 @@
 from django.urls import path
 
-from subscriptions.api import dead_letters, deliveries, endpoints, event_subscriptions, event_types, events, sources
+from subscriptions.api import (
+    dead_letters, deliveries, emporix_config, emporix_statistics, endpoints, event_subscriptions, event_types, events, sources,
+)
 
 urlpatterns = [
     path("webhook/<str:tenant>/event-subscriptions", event_subscriptions.EventSubscriptionsView.as_view(), name="event-subscriptions"),
@@ -29,4 +31,10 @@ urlpatterns += [
     path("webhook/<str:tenant>/sources/<str:source_id>", sources.SourceDetailView.as_view(), name="source-detail"),
     path("webhook/<str:tenant>/dead-letters", dead_letters.DeadLettersView.as_view(), name="dead-letters"),
     path("webhook/<str:tenant>/dead-letters/<str:dead_letter_id>/redrive", dead_letters.RedriveView.as_view(), name="dead-letter-redrive"),
+]
+
+urlpatterns += [  # Emporix's webhook service, beside event-subscriptions above
+    path("webhook/<str:tenant>/config", emporix_config.ConfigsView.as_view(), name="emporix-configs"),
+    path("webhook/<str:tenant>/config/<str:code>", emporix_config.ConfigView.as_view(), name="emporix-config"),
+    path("webhook/<str:tenant>/statistics", emporix_statistics.StatisticsView.as_view(), name="emporix-statistics"),
 ]

@@ -1,13 +1,14 @@
 """The subscriptions app's models, one module per concern; import them from here (subscriptions.models)."""
 
 from subscriptions.models.catalog import SCHEMA_TYPES, EventType
+from subscriptions.models.emporix import EmporixConfig, EmporixTarget
 from subscriptions.models.endpoints import Endpoint, EndpointSecret, PayloadFormat
 from subscriptions.models.events import Attempt, Delivery, DeliveryStatus, Event, EventOrigin
 from subscriptions.models.routing import EventSubscription, RoutingQuerySet, RoutingVersion, SubscriptionState
 from subscriptions.models.sources import DeadLetter, Source
 
 __all__ = [
-    "SCHEMA_TYPES", "Attempt", "DeadLetter", "Delivery", "DeliveryStatus", "Endpoint", "EndpointSecret", "Event",
+    "SCHEMA_TYPES", "Attempt", "DeadLetter", "Delivery", "EmporixConfig", "EmporixTarget", "DeliveryStatus", "Endpoint", "EndpointSecret", "Event",
     "EventOrigin", "EventSubscription", "EventType", "PayloadFormat", "RoutingQuerySet", "RoutingVersion", "Source",
     "SubscriptionState",
 ]

@@ -19,6 +19,7 @@ from eventhub.conf import hub_setting
 from subscriptions.bulk import bulk_insert
 from subscriptions.core.matching import Route, Routing
 from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
+from subscriptions.emporix.limits import hold_over_limit
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin
 from subscriptions.pipeline.routing import routing_index
 from subscriptions.selectors import change_pairs
@@ -151,6 +152,7 @@ def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
                 for route, body, undecided in _targets(routing)
                 if route.endpoint_id in live
             ]
+        hold_over_limit(tenant, deliveries, now)  # the tenant's monthly webhooks limit: emporix/limits.py
         bulk_insert(Delivery, deliveries)
         if created:
             transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(deliveries)))

@@ -29,6 +29,14 @@ README_SCOPES = {
     # "read the catalog and the tenant's event subscriptions" / "subscribe, unsubscribe, choose excluded fields"
     ("GET", "/webhook/{tenant}/event-subscriptions"): SUBSCRIPTION_READ,
     ("PATCH", "/webhook/{tenant}/event-subscriptions"): SUBSCRIPTION_MANAGE,
+    # Emporix's config and statistics: the scopes its spec names ("...; Emporix's config and statistics")
+    ("GET", "/webhook/{tenant}/config"): SUBSCRIPTION_READ,
+    ("POST", "/webhook/{tenant}/config"): SUBSCRIPTION_MANAGE,
+    ("GET", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_READ,
+    ("PUT", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
+    ("PATCH", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
+    ("DELETE", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
+    ("GET", "/webhook/{tenant}/statistics"): SUBSCRIPTION_READ,
     # "register the tenant's own event types"; the catalog is read with subscription_read
     ("GET", "/webhook/{tenant}/event-types"): SUBSCRIPTION_READ,
     ("POST", "/webhook/{tenant}/event-types"): EVENTTYPE_MANAGE,

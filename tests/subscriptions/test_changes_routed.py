@@ -50,7 +50,7 @@ def test_a_tenant_type_declares_its_pair_through_the_api_and_its_events_carry_ch
     assert response.status_code == 201, response.content
     assert response.json()["changes"] == {"new": "invoice", "old": "previous"}
     bad = api.post("/webhook/acme/event-types", {"type": "x.updated", "name": "x", "group": "x", "changes": {"new": "a"}}, format="json")
-    assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "changes"
+    assert bad.status_code == 400 and bad.json()["problems"][0]["field"] == "changes"
 
     subscribe(tenant, "invoice.updated")
     create_endpoint(tenant, {"url": "https://hooks.example.com/a", "events": ["invoice.*"], "event_filter": {"$changed": ["total"]}})

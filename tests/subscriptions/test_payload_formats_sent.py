@@ -85,7 +85,7 @@ def test_payload_format_over_the_api_defaults_to_envelope_and_is_validated(api):
     assert changed.status_code == 200, changed.content
     assert changed.json()["payloadFormat"] == "data"
     bad = api.post("/webhook/acme/endpoints", {**base, "payloadFormat": "xml"}, format="json")
-    assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "payloadFormat"
+    assert bad.status_code == 400 and bad.json()["problems"][0]["field"] == "payloadFormat"
 
 
 @pytest.mark.django_db
