@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "monitor",
     "dashboard",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -1,6 +1,6 @@
 """Reads of the catalog and of tenant event subscriptions."""
 
-from django.db.models import Q
+from django.db.models import Lookup, Q
 
 from subscriptions.models import EventSubscription, EventType
 
@@ -46,8 +46,9 @@ def event_subscriptions(tenant, event_types=None, states=None):
 # --- the event and delivery log ---------------------------------------------------------------
 
 
-def recent_events(tenant, event_type=None):
-    """The tenant's events, newest first, each with its deliveries (one extra query per page, not per event)."""
+def recent_events(tenant, event_type=None, text=None):
+    """The tenant's events, newest first, each with its deliveries (one extra query per page, not per event); `text`:
+    only those whose body holds it (events_containing)."""
     from django.db.models import Prefetch
 
     from subscriptions.models import Delivery, Event
@@ -55,21 +56,28 @@ def recent_events(tenant, event_type=None):
     events = Event.objects.filter(tenant=tenant)
     if event_type:
         events = events.filter(type=event_type)
+    if text:
+        events = events_containing(events, tenant, text)
     deliveries = Delivery.objects.only(
         "id", "event_id", "endpoint_id", "url", "status", "attempt_count", "last_status_code", "last_error", "next_attempt_at"
     ).order_by("id")
     return events.prefetch_related(Prefetch("deliveries", queryset=deliveries))
 
 
-def deliveries_log(tenant, endpoint_id=None, status=None, event_type=None, since=None, until=None, with_attempts=True):
+def deliveries_log(tenant, endpoint_id=None, status=None, event_type=None, since=None, until=None, with_attempts=True,
+                   event_id=None, webhook_id=None):
     """The tenant's deliveries, newest first, each with its attempts (unless a listing needs none): the one
     delivery-log filter of the API and the dashboard. `event_type` is an endpoint-style pattern (`*` any run of
-    characters); since/until bound created_at."""
+    characters); since/until bound created_at; event_id and webhook_id are exact."""
     from subscriptions.models import Delivery
 
     deliveries = Delivery.objects.filter(tenant=tenant).select_related("endpoint")
     if endpoint_id:
         deliveries = deliveries.filter(endpoint_id=endpoint_id)
+    if event_id:
+        deliveries = deliveries.filter(event__event_id=event_id)
+    if webhook_id:
+        deliveries = deliveries.filter(webhook_id=webhook_id)
     if status:
         deliveries = deliveries.filter(status=status)
     if event_type:
@@ -91,3 +99,62 @@ def _type_pattern_q(pattern: str) -> Q:
     if not tail:
         return Q(event_type__startswith=head)
     return Q(event_type__regex=pattern_regex(pattern).pattern)
+
+
+def delivery_search(text: str) -> Q:
+    """A delivery by its number (#12), its webhook-id (msg_...) or its event's id, exactly as shown on its page: the
+    search box of the dashboard's and the portal's delivery lists."""
+    text = text.strip()
+    condition = Q(webhook_id=text) | Q(event__event_id=text)
+    if text.lstrip("#").isdigit() and len(text) <= 18:  # beyond that no row id, and PostgreSQL's bigint overflows
+        condition |= Q(pk=int(text.lstrip("#")))
+    return condition
+
+
+# --- text in event bodies -----------------------------------------------------------------------
+
+EVENT_TEXT_MIN = 3  # PostgreSQL's trigram index finds nothing shorter without reading every body
+EVENT_TEXT_MAX = 200
+SQLITE_TEXT_SCAN = 10_000  # SQLite has no index for it: the search reads at most the tenant's newest events
+
+
+def event_text_problem(text: str) -> str | None:
+    """Why `text` cannot be searched for in event bodies, or None."""
+    length = len(text.strip())
+    if not EVENT_TEXT_MIN <= length <= EVENT_TEXT_MAX:
+        return f"Search for {EVENT_TEXT_MIN} to {EVENT_TEXT_MAX} characters."
+    return None
+
+
+def events_containing(events, tenant, text: str):
+    """The events whose body (a key or a value in `data`) contains `text`, case-insensitively: on PostgreSQL by the
+    body's JSON text with the trigram index (migration 0009), on SQLite by reading the values of the tenant's newest
+    SQLITE_TEXT_SCAN bodies (case-insensitive for ASCII letters only). Check event_text_problem(text) first."""
+    from django.db import connection
+    from django.db.models import BooleanField, TextField
+    from django.db.models.expressions import RawSQL
+    from django.db.models.functions import Cast
+
+    from subscriptions.models import Event
+
+    pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    if connection.vendor == "postgresql":
+        return events.filter(_ILike(Cast("data", TextField()), pattern))
+    newest = Event.objects.filter(tenant=tenant).order_by("-received_at", "-id").values("pk")[:SQLITE_TEXT_SCAN]
+    holds = RawSQL(
+        "EXISTS (SELECT 1 FROM json_tree(subscriptions_event.data) AS t "
+        "WHERE t.atom LIKE %s ESCAPE '\\' OR (typeof(t.key) = 'text' AND t.key LIKE %s ESCAPE '\\'))",
+        (pattern, pattern), output_field=BooleanField(),
+    )
+    return events.filter(pk__in=newest).filter(holds)
+
+
+class _ILike(Lookup):
+    """`lhs ILIKE rhs`: the form PostgreSQL's trigram index serves (Django's icontains wraps both sides in UPPER())."""
+
+    lookup_name = "ilike"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} ILIKE {rhs}", (*lhs_params, *rhs_params)
