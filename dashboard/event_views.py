@@ -8,7 +8,7 @@ from dashboard.access import tenant_view
 from dashboard.log_forms import EventSearchForm
 from dashboard.pages import paginate
 from subscriptions.models import Event
-from subscriptions.selectors import events_containing
+from subscriptions.selectors import SearchTooBroad, bounded_text_search, events_containing
 
 PER_PAGE = 50
 
@@ -30,4 +30,10 @@ def event_list(request):
             events = events.filter(received_at__lte=data["until"])
         if data["text"]:
             events = events_containing(events, request.tenant, data["text"])
-    return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering})
+    text = form.cleaned_data.get("text") if filtering else None
+    try:
+        with bounded_text_search(text):
+            return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering})
+    except SearchTooBroad as exc:
+        form.add_error("text", str(exc))
+        return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events.none(), PER_PAGE), "filtering": True}, status=400)

@@ -1,4 +1,6 @@
-"""Reads of the catalog and of tenant event subscriptions."""
+"""Reads of the catalog and of tenant event subscriptions; the event and delivery log, and their search."""
+
+from contextlib import contextmanager
 
 from django.db.models import Lookup, Q
 
@@ -116,6 +118,34 @@ def delivery_search(text: str) -> Q:
 EVENT_TEXT_MIN = 3  # PostgreSQL's trigram index finds nothing shorter without reading every body
 EVENT_TEXT_MAX = 200
 SQLITE_TEXT_SCAN = 10_000  # SQLite has no index for it: the search reads at most the tenant's newest events
+# On PostgreSQL a text whose trigrams are in most bodies can still read many: each statement of a search is stopped
+# after this long, so one tenant's search never holds the database for the others.
+EVENT_TEXT_TIMEOUT_MS = 3000
+
+
+class SearchTooBroad(Exception):
+    pass
+
+
+@contextmanager
+def bounded_text_search(text):
+    """Run a text search's queries (the page and its count) inside this block: on PostgreSQL each is cancelled after
+    EVENT_TEXT_TIMEOUT_MS, and SearchTooBroad is raised. Without `text`, or on SQLite (bounded by rows), nothing."""
+    from django.db import OperationalError, connection, transaction
+
+    if not text or connection.vendor != "postgresql":
+        yield
+        return
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT current_setting('statement_timeout'), set_config('statement_timeout', %s, true)", [f"{EVENT_TEXT_TIMEOUT_MS}ms"])
+            before = cursor.fetchone()[0]
+            yield
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [before])
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != "57014":  # query_canceled
+            raise
+        raise SearchTooBroad(f"Searching for this text took longer than {EVENT_TEXT_TIMEOUT_MS / 1000:g} s: give a longer or rarer text.") from None
 
 
 def event_text_problem(text: str) -> str | None:

@@ -44,7 +44,11 @@ class EventsView(TenantAPIView):
         if text is not None and selectors.event_text_problem(text):
             raise ValidationError({"q": [selectors.event_text_problem(text)]})
         events = selectors.recent_events(self.tenant, request.query_params.get("type") or None, text)
-        return self.paged_response(events, EventSerializer)
+        try:
+            with selectors.bounded_text_search(text):
+                return self.paged_response(events, EventSerializer)
+        except selectors.SearchTooBroad as exc:
+            raise ValidationError({"q": [str(exc)]})
 
     @extend_schema(
         summary="Publish one event or a list; `id` is an idempotency key (the same id twice is stored once)",

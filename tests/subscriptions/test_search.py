@@ -87,7 +87,7 @@ def test_on_sqlite_a_search_reads_only_the_newest_events(api, tenant, monkeypatc
 
 @pytest.mark.postgres
 def test_on_postgresql_the_search_uses_the_trigram_index(tenant, events):
-    query = selectors.events_containing(Event.objects.all(), tenant, "ORD-2024")
+    query = selectors.events_containing(Event.objects.order_by(), tenant, "ORD-2024")
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask whether the index can serve the text at all
         sql, params = query.query.sql_with_params()
@@ -119,3 +119,41 @@ def test_the_dashboards_events_page_searches_bodies(tenant, events):
     assert "e-order" in page and "e-mail" not in page and "theirs" not in page
     refused = client.get("/t/acme/events/", {"text": "ab"}).content.decode()
     assert "Search for 3 to 200 characters." in refused
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_search_that_takes_too_long_is_stopped_and_says_so(transactional_db, api_client_for, monkeypatch):
+    """The statements of a search are cancelled after EVENT_TEXT_TIMEOUT_MS: here the table is held by another
+    session (as a search reading millions of bodies would hold the database), and the answer comes in time."""
+    import threading
+    import time
+
+    import psycopg
+
+    from tenants.services import create_tenant
+
+    tenant = create_tenant("acme")[0]
+    record(tenant, "e-1", {"text": "needle"})
+    api = api_client_for(tenant)
+    user, _ = ensure_user("vera", "pw-123456!")
+    add_member(tenant, user, Role.VIEWER)
+    viewer = Client()
+    viewer.force_login(user)
+    monkeypatch.setattr(selectors, "EVENT_TEXT_TIMEOUT_MS", 300)
+    settings = connection.settings_dict
+    with psycopg.connect(host=settings["HOST"], port=settings["PORT"] or 5432, user=settings["USER"], password=settings["PASSWORD"],
+                         dbname=settings["NAME"]) as blocker:
+        blocker.execute("LOCK TABLE subscriptions_event IN ACCESS EXCLUSIVE MODE")
+        release = threading.Timer(5, blocker.rollback)  # without the bound, the search ends when the lock does
+        release.start()
+        began = time.monotonic()
+        response = api.get(f"{BASE}/events", {"q": "needle"})
+        page = viewer.get("/t/acme/events/", {"text": "needle"})
+        took = time.monotonic() - began
+        release.cancel()
+        blocker.rollback()
+    assert took < 2.5
+    assert response.status_code == 400 and "took longer than 0.3 s" in response.json()["details"][0]["message"]
+    assert page.status_code == 400 and "took longer than 0.3 s" in page.content.decode()
+    assert [item["id"] for item in api.get(f"{BASE}/events", {"q": "needle"}).json()] == ["e-1"]
+    assert api.get(f"{BASE}/events").status_code == 200  # the timeout was this search's only
