@@ -151,3 +151,19 @@ def test_only_the_origins_the_owner_lists_may_frame_the_portal_and_nothing_else_
     assert csp(login)["frame-ancestors"] == ["'none'"] and login["X-Frame-Options"] == "DENY"
     assert api.put(f"{BASE}/portal-settings", {"frameOrigins": []}, format="json").json() == {"frameOrigins": []}
     assert csp(Client().get(page))["frame-ancestors"] == ["'none'"]
+
+
+def test_prune_removes_links_that_ended_before_the_retention_period_only(tenant, endpoints):
+    from django.core.management import call_command
+
+    now = timezone.now()
+    made = {name: create_portal_link(tenant, endpoints=[endpoints[0]], role="viewer", expires_in=600)[0]
+            for name in ("active", "expired long ago", "revoked long ago", "expired lately", "revoked lately")}
+    PortalLink.objects.filter(pk=made["expired long ago"].pk).update(expires_at=now - timedelta(days=31))
+    PortalLink.objects.filter(pk=made["revoked long ago"].pk).update(revoked_at=now - timedelta(days=31))
+    PortalLink.objects.filter(pk=made["expired lately"].pk).update(expires_at=now - timedelta(days=29))
+    PortalLink.objects.filter(pk=made["revoked lately"].pk).update(revoked_at=now - timedelta(days=29))
+    call_command("prune", "--days", "30")
+    kept = set(PortalLink.objects.values_list("pk", flat=True))
+    assert kept == {made[name].pk for name in ("active", "expired lately", "revoked lately")}
+    assert endpoints[0].portal_links.count() == 3
