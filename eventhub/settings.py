@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "monitor",
     "dashboard",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -23,6 +23,7 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", include("portal.urls")),  # /portal/<token>/...: consumer portal links, no account
     # The dashboard: /, /login/, /logout/ and /t/<tenant>/...
     path("", include("dashboard.urls")),
 ]

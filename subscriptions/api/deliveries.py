@@ -1,5 +1,5 @@
-"""The delivery log and its actions: /webhook/{tenant}/deliveries[/{id}[/retry]], and an endpoint's replay, preview and
-test send (/webhook/{tenant}/endpoints/{id}/replay|preview|test)."""
+"""The delivery log and its actions: /webhook/{tenant}/deliveries[/{id}[/retry]], and an endpoint's replay, recover,
+preview and test send (/webhook/{tenant}/endpoints/{id}/replay|recover|preview|test)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -29,6 +29,14 @@ def datetime_param(request, name, required=False):
         raise ValidationError({name: [str(exc)]})
 
 
+def id_param(request, name, longest=200):
+    """An exact id to search by (an event id, a webhook-id), bounded like the ids the hub stores."""
+    value = request.query_params.get(name) or None
+    if value is not None and len(value) > longest:
+        raise ValidationError({name: [f"At most {longest} characters."]})
+    return value
+
+
 def full_delivery(delivery, request):
     """A delivery in full: its body and every attempt's headers (the endpoint's own values only for managers)."""
     return DeliverySerializer(delivery, context={"full": True, "header_values": shows_header_values(request)}).data
@@ -56,6 +64,8 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
             OpenApiParameter("eventType", OpenApiTypes.STR, description="an event type or a pattern (`*` is any run of characters)"),
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="created at or after"),
             OpenApiParameter("until", OpenApiTypes.DATETIME, description="created at or before"),
+            OpenApiParameter("eventId", OpenApiTypes.STR, description="only deliveries of the event with this id"),
+            OpenApiParameter("webhookId", OpenApiTypes.STR, description="the delivery with this webhook-id (msg_...)"),
             *Pagination.parameters(),
         ],
         responses={200: DeliverySerializer(many=True), **ERRORS},
@@ -69,7 +79,7 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
             raise ValidationError({"status": [f"'{state}' is not one of {', '.join(DeliveryStatus.values)}."]})
         deliveries = selectors.deliveries_log(
             self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since"),
-            datetime_param(request, "until"),
+            datetime_param(request, "until"), event_id=id_param(request, "eventId"), webhook_id=id_param(request, "webhookId"),
         )
         return self.paged_response(deliveries, DeliverySerializer)  # no headers in the list
 
@@ -113,6 +123,29 @@ class ReplayEndpointView(EndpointContextMixin, TenantAPIView):
             raise ValidationError({"until": ["Must not be before since."]})
         count = delivery_services.replay_endpoint(endpoint, since, until)
         return Response(ReplayResultSerializer({"deliveries": count}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RecoverEndpointView(EndpointContextMixin, TenantAPIView):
+    required_scopes = {"POST": "webhook.endpoint_manage"}
+
+    @extend_schema(
+        summary="Send again the deliveries to this endpoint created in a window that failed: same webhook-ids, new attempts",
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, required=True, description="created at or after"),
+                    OpenApiParameter("until", OpenApiTypes.DATETIME, required=True, description=(
+                        f"created before; at most {delivery_services.RECOVER_MAX_SPAN.days} days after since"))],
+        request=None,
+        responses={202: inline_serializer("RecoverResult", {"deliveries": serializers.IntegerField()}), 409: ErrorSerializer, **NOT_FOUND, **ERRORS},
+    )
+    def post(self, request, tenant, endpoint_id):
+        endpoint = self.get_endpoint(endpoint_id)
+        since, until = datetime_param(request, "since", required=True), datetime_param(request, "until", required=True)
+        try:
+            count = delivery_services.recover_endpoint(endpoint, since, until)
+        except delivery_services.BadWindow as exc:
+            raise ValidationError({exc.field: [str(exc)]})
+        except delivery_services.NotRetryable as exc:
+            return error_response(409, str(exc))
+        return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
 
 
 class SampleEventMixin(EndpointContextMixin):
