@@ -33,7 +33,13 @@ def idle_worker(monkeypatch):
     from subscriptions.delivery import worker as worker_module
 
     claims, real_claim = [], worker_module.claim_due
-    monkeypatch.setattr(worker_module, "claim_due", lambda *a, **kw: claims.append(1) or real_claim(*a, **kw))
+
+    def counted_claim(*args, **kwargs):  # counted when it returns: SQLite's shared cache refuses writes meanwhile
+        jobs = real_claim(*args, **kwargs)
+        claims.append(1)
+        return jobs
+
+    monkeypatch.setattr(worker_module, "claim_due", counted_claim)
     worker = start_in_background()
     wait_until(lambda: claims, what="the worker's first claim")
     yield worker

@@ -62,7 +62,7 @@ def test_a_link_answers_id_url_and_expiry_and_is_listed_without_its_url(api, end
 def test_a_bad_request_is_a_400_naming_the_field_and_makes_no_link(api, endpoints, body, field):
     response = make(api, **body)
     assert response.status_code == 400, response.content
-    assert field in [detail["field"] for detail in response.json()["details"]]
+    assert field in [detail["field"] for detail in response.json()["problems"]]
     assert not PortalLink.objects.exists()
 
 
@@ -70,7 +70,7 @@ def test_a_link_never_shows_another_tenants_endpoint(api, other_tenant, endpoint
     theirs = create_endpoint(other_tenant, {"url": "https://hooks.example.com/theirs", "events": ["*"]})[0]
     response = make(api, endpoints=[str(endpoints[0].pk), str(theirs.pk)])
     assert response.status_code == 400
-    assert response.json()["details"] == [{"field": "endpoints[1]", "message": f"No endpoint '{theirs.pk}' in this tenant."}]
+    assert response.json()["problems"] == [{"field": "endpoints[1]", "message": f"No endpoint '{theirs.pk}' in this tenant."}]
 
 
 def test_revoking_refuses_the_link_from_the_next_request(api, api_client_for, other_tenant, endpoints):
@@ -140,7 +140,7 @@ def test_only_the_origins_the_owner_lists_may_frame_the_portal_and_nothing_else_
     bad = api.put(f"{BASE}/portal-settings", {"frameOrigins": ["https://ok.example.com", "https://a.example.com/path",
                                                               "https://x.example.com; script-src *", "*", "ftp://f.example.com"]}, format="json")
     assert bad.status_code == 400
-    assert [d["field"] for d in bad.json()["details"]] == [f"frameOrigins[{i}]" for i in (1, 2, 3, 4)]
+    assert [d["field"] for d in bad.json()["problems"]] == [f"frameOrigins[{i}]" for i in (1, 2, 3, 4)]
     saved = api.put(f"{BASE}/portal-settings", {"frameOrigins": ["https://Shop.Example.com/", "http://127.0.0.1:8080", "https://shop.example.com"]}, format="json")
     assert saved.json() == {"frameOrigins": ["https://shop.example.com", "http://127.0.0.1:8080"]}
     assert api.get(f"{BASE}/portal-settings").json() == saved.json()

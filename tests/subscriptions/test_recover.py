@@ -80,7 +80,7 @@ def test_a_bad_window_is_a_400_naming_the_bound_and_recovers_nothing(api, endpoi
     failed = delivery(endpoint, DeliveryStatus.FAILED, 2)
     response = recover(api, endpoint, **params)
     assert response.status_code == 400, response.content
-    assert [d["field"] for d in response.json()["details"]] == [field]
+    assert [d["field"] for d in response.json()["problems"]] == [field]
     assert Delivery.objects.get(pk=failed.pk).status == DeliveryStatus.FAILED
 
 

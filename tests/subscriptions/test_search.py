@@ -62,7 +62,7 @@ def test_events_are_found_by_text_in_their_body_and_only_the_tenants(api, events
 @pytest.mark.parametrize("text", ["ab", "  a ", "x" * 201])
 def test_search_text_is_bounded(api, events, text):
     response = api.get(f"{BASE}/events", {"q": text})
-    assert response.status_code == 400 and response.json()["details"][0]["field"] == "q"
+    assert response.status_code == 400 and response.json()["problems"][0]["field"] == "q"
 
 
 def test_the_page_size_bounds_a_search_as_any_list(api, tenant):
@@ -153,7 +153,7 @@ def test_on_postgresql_a_search_that_takes_too_long_is_stopped_and_says_so(trans
         release.cancel()
         blocker.rollback()
     assert took < 2.5
-    assert response.status_code == 400 and "took longer than 0.3 s" in response.json()["details"][0]["message"]
+    assert response.status_code == 400 and "took longer than 0.3 s" in response.json()["problems"][0]["message"]
     assert page.status_code == 400 and "took longer than 0.3 s" in page.content.decode()
     assert [item["id"] for item in api.get(f"{BASE}/events", {"q": "needle"}).json()] == ["e-1"]
     assert api.get(f"{BASE}/events").status_code == 200  # the timeout was this search's only
