@@ -1,8 +1,8 @@
 from django.urls import path
 
 from subscriptions.api import (
-    dead_letters, deliveries, emporix_config, emporix_statistics, endpoints, event_subscriptions, event_types, events,
-    portal_links, sources,
+    dead_letters, deliveries, emporix_config, emporix_dashboard_access, emporix_statistics, endpoints, event_subscriptions,
+    event_types, events, portal_links, sources,
 )
 
 urlpatterns = [
@@ -39,6 +39,7 @@ urlpatterns += [  # Emporix's webhook service, beside event-subscriptions above
     path("webhook/<str:tenant>/config", emporix_config.ConfigsView.as_view(), name="emporix-configs"),
     path("webhook/<str:tenant>/config/<str:code>", emporix_config.ConfigView.as_view(), name="emporix-config"),
     path("webhook/<str:tenant>/statistics", emporix_statistics.StatisticsView.as_view(), name="emporix-statistics"),
+    path("webhook/<str:tenant>/dashboard-access", emporix_dashboard_access.DashboardAccessView.as_view(), name="emporix-dashboard-access"),
 ]
 
 urlpatterns += [  # consumer portal links

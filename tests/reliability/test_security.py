@@ -37,6 +37,7 @@ README_SCOPES = {
     ("PATCH", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
     ("DELETE", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
     ("GET", "/webhook/{tenant}/statistics"): SUBSCRIPTION_READ,
+    ("GET", "/webhook/{tenant}/dashboard-access"): SUBSCRIPTION_MANAGE,
     # "register the tenant's own event types"; the catalog is read with subscription_read
     ("GET", "/webhook/{tenant}/event-types"): SUBSCRIPTION_READ,
     ("POST", "/webhook/{tenant}/event-types"): EVENTTYPE_MANAGE,

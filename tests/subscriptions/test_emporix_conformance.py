@@ -17,12 +17,13 @@ SPEC_FILE = Path(__file__).resolve().parents[2] / "docs" / "reference" / "empori
 SPEC = OpenAPI.from_file_path(str(SPEC_FILE))
 ERROR_MESSAGE = OAS30Validator(yaml.safe_load(SPEC_FILE.read_text())["components"]["schemas"]["ErrorMessage"])
 SERVED = ("/webhook/{tenant}/event-subscriptions", "/webhook/{tenant}/config", "/webhook/{tenant}/config/{code}",
-          "/webhook/{tenant}/statistics")
+          "/webhook/{tenant}/statistics", "/webhook/{tenant}/dashboard-access")
 
 UNREACHABLE = {
     ("/webhook/{tenant}/event-subscriptions", "get", "404"): "the catalog is never empty (its built-in types)",
     ("/webhook/{tenant}/event-subscriptions", "patch", "404"): "an unknown type is a 404 of its item in the 207",
     ("/webhook/{tenant}/event-subscriptions", "patch", "409"): "a stale version is a 409 of its item in the 207",
+    ("/webhook/{tenant}/dashboard-access", "get", "404"): "every tenant has a consumer portal (Svix's may be unset)",
 }
 
 
@@ -171,6 +172,24 @@ CASES |= {
     (ST, "get", "500"): lambda c: c.broken(_limits(), "sent_per_month").api.get(STATISTICS),
 }
 
+# --- dashboard-access ----------------------------------------------------------------------------------------------
+
+ACCESS, DA = "/webhook/acme/dashboard-access", "/webhook/{tenant}/dashboard-access"
+
+
+def _links():
+    from subscriptions.portal import links
+
+    return links
+
+
+CASES |= {
+    (DA, "get", "200"): lambda c: c.api.get(ACCESS),
+    (DA, "get", "401"): lambda c: APIClient().get(ACCESS),
+    (DA, "get", "403"): lambda c: c.reader.get(ACCESS),
+    (DA, "get", "500"): lambda c: c.broken(_links(), "create_portal_link").api.get(ACCESS),
+}
+
 # Answers eventhub gives beyond the document, each an ErrorMessage: a tenant name no tenant can have (400), an
 # active configuration deleted without ?force=true (409: the spec says force "allows to delete active config" but
 # names no status for the refusal), a PATCH of a configuration the tenant does not have (404), a month that is not
@@ -182,6 +201,7 @@ BEYOND = {
     (CC, "delete", "409"): lambda c: c.with_config().api.delete(HTTP),
     (CC, "patch", "404"): lambda c: c.api.patch(HTTP, NAME, format="json"),
     (ST, "get", "400"): lambda c: c.api.get(STATISTICS, {"fromYearMonth": "March"}),
+    (DA, "get", "400"): lambda c: c.api.get("/webhook/A/dashboard-access"),
 }
 
 
