@@ -132,6 +132,8 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     )
 else:
     _db.setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME", "test_eventhub")
+    # psycopg's pool: a request thread borrows an open connection instead of connecting (~5 ms) each time.
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 8, "timeout": 10}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -42,6 +42,54 @@ def bulk_insert(model, objs):
     return objs
 
 
+def insert_new(model, objs, key_fields):
+    """INSERT those of `objs` (unsaved instances) that clash with no stored row (nor an earlier one of `objs`) on the
+    unique `key_fields`, in the current transaction: one INSERT ... ON CONFLICT DO NOTHING RETURNING per BATCH rows.
+    Sets the primary keys of the inserted ones and returns them, in order. Any other refusal (a constraint, a
+    trigger) raises, as it should: only a repeated key is expected here."""
+    if not objs:
+        return []
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not isinstance(f, models.AutoField)]
+    keys = [meta.get_field(name) for name in key_fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    returning = ", ".join(quote(f.column) for f in [meta.pk, *keys])
+    tail = f" ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING RETURNING {returning}"
+    table = quote(meta.db_table)
+    connection.ensure_connection()
+    inserted = {}
+    postgres = connection.vendor == "postgresql"
+    size = BATCH if postgres else max(1, 900 // len(fields))  # SQLite binds at most a few hundred parameters well
+    for start in range(0, len(objs), size):
+        chunk = objs[start:start + size]
+        if postgres:
+            arrays = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+            sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}"
+            params = [[_value(f, obj) for obj in chunk] for f in fields]
+            with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
+                cursor.execute(sql, params, binary=True)
+                rows = cursor.fetchall()
+        else:
+            row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))}{tail}"
+            params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in chunk for f in fields]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+        for pk, *key in rows:
+            inserted[tuple(key)] = pk
+    created = []
+    for obj in objs:
+        pk = inserted.pop(tuple(getattr(obj, f.attname) for f in keys), None)
+        if pk is not None:
+            setattr(obj, meta.pk.attname, pk)
+            obj._state.adding = False
+            obj._state.db = connection.alias
+            created.append(obj)
+    return created
+
+
 def _value(field, obj):
     value = getattr(obj, field.attname)
     if isinstance(field, models.JSONField):
