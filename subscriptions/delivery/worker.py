@@ -14,11 +14,11 @@ import logging
 import threading
 import time
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from eventhub.conf import hub_setting
-from subscriptions.delivery.claims import Job, Sent, claim_due, record_results
+from subscriptions.delivery.claims import Job, Sent, announced_after, claim_due, record_results
 from subscriptions.delivery.schedule import DeliverySchedule
 from subscriptions.delivery.sender import SendResult, Sender, build_request_headers
 from subscriptions.models import Delivery
@@ -158,16 +158,20 @@ class DeliveryWorker:
 
     @staticmethod
     def _cycle(sent, wanted, release=(), skip_endpoints=()):  # a RoundTrip's fields, in order
-        """Record, release, claim; returns (claimed jobs, results left unrecorded)."""
+        """Record, release, claim, in ONE transaction (one commit for the whole round trip); returns (claimed jobs,
+        results left unrecorded)."""
         # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
         # and reopened when a database call fails (see _database).
+        if not sent and not release:
+            return (claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []), []
         try:
-            record_results(sent)
+            with announced_after(transaction.atomic()):
+                record_results(sent)
+                if release:  # claimed but not sent (a stop, or a busy endpoint): due again at once, not after the lease
+                    Delivery.objects.filter(pk__in=release).update(lease_until=None)
+                return (claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []), []
         except (OperationalError, InterfaceError) as exc:  # away or busy: the transaction wrote nothing
             raise _Unrecorded(sent) from exc
-        if release:  # claimed but not sent (a stop, or a busy endpoint): due again at once, not after the lease
-            Delivery.objects.filter(pk__in=release).update(lease_until=None)
-        return (claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []), []
 
     async def _database(self, executor, function, *args):
         try:
