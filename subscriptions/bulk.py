@@ -104,21 +104,32 @@ def insert_rows(model, field_names, rows):
     get_db_prep_save off PostgreSQL, so JSON and datetimes are stored as the ORM stores them."""
     if not rows:
         return
-    fields = [model._meta.get_field(name) for name in field_names]
-    quote = connection.ops.quote_name
-    table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
     connection.ensure_connection()
     if connection.vendor != "postgresql":
+        fields = [model._meta.get_field(name) for name in field_names]
+        quote = connection.ops.quote_name
+        table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
         sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
         prepared = [[f.get_db_prep_save(value, connection) for f, value in zip(fields, row)] for row in rows]
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)
         return
-    arrays = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
-    json_columns = [isinstance(f, models.JSONField) for f in fields]
+    sql, arrays = unnest_insert(model, field_names)
     for start in range(0, len(rows), BATCH):
-        chunk = rows[start:start + BATCH]
-        params = [[Jsonb(row[i]) if json_columns[i] else row[i] for row in chunk] for i in range(len(fields))]
         with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, binary=True)
+            cursor.execute(sql, arrays(rows[start:start + BATCH]), binary=True)
+
+
+def unnest_insert(model, field_names):
+    """PostgreSQL: (an INSERT of one row per element of binary array parameters, a function turning tuples into
+    those parameters), for insert_rows and for statements that write more than one table at once."""
+    fields = [model._meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
+    casts = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    json_columns = [isinstance(f, models.JSONField) for f in fields]
+
+    def arrays(rows):
+        return [[Jsonb(row[i]) if json_columns[i] else row[i] for row in rows] for i in range(len(fields))]
+
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts})", arrays

@@ -23,6 +23,7 @@ from eventhub.api import iso_ms
 from eventhub.conf import hub_setting
 from subscriptions.bulk import insert_rows
 from subscriptions.core.retry import judge_attempt
+from subscriptions.delivery import postgres
 from subscriptions.delivery.sender import SendResult
 from subscriptions.endpoints.services import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -53,6 +54,7 @@ class Job:
     stored_url: str = ""  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
     content_type: str = "application/json"  # the delivery's, rendered with its body
     endpoint_failing: bool = True  # the endpoint's failing clock ran when it was claimed (unknown: assume it did)
+    claim_key: tuple | None = None  # (next_attempt_at, id) as claimed: where the claiming worker's next claim may start
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +84,7 @@ class ClaimRow(NamedTuple):
     webhook_id: str
     content_type: str  # the delivery's, rendered with its body
     endpoint_failing: bool | None  # its failing clock runs (a success must stop it)
+    claim_key: tuple | None = None  # (next_attempt_at, id) as claimed (PostgreSQL's claim reads it)
 
 
 CLAIM_FIELDS = (
@@ -93,61 +96,26 @@ CLAIM_FIELDS = (
 DELETED = "The endpoint was deleted; nothing was sent."
 DISABLED = "The endpoint is disabled; nothing was sent."
 DISABLED_BECAUSE = "The endpoint is disabled: "
-
-# PostgreSQL: choose, lock, lease (or fail, when the endpoint is gone or disabled) and read the due deliveries with
-# their endpoints in ONE statement and one round trip; the rules are those of claim_due's portable path below.
-CLAIM_SQL = """
-WITH due AS (
-    SELECT id, endpoint_id FROM subscriptions_delivery
-    WHERE status = 'pending' AND next_attempt_at <= %(now)s AND (lease_until IS NULL OR lease_until <= %(now)s) {only}
-    ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-)
-UPDATE subscriptions_delivery AS d SET
-    lease_until = CASE WHEN e.enabled THEN %(now)s + make_interval(secs => e.timeout_seconds + %(margin)s) END,
-    status = CASE WHEN e.enabled THEN d.status ELSE 'failed' END,
-    last_error = CASE WHEN e.enabled THEN d.last_error WHEN e.id IS NULL THEN %(deleted)s
-                      WHEN e.disabled_reason <> '' THEN %(disabled_because)s || e.disabled_reason ELSE %(disabled)s END,
-    finished_at = CASE WHEN e.enabled THEN d.finished_at ELSE %(now)s END,
-    next_attempt_at = CASE WHEN e.enabled THEN d.next_attempt_at END
-FROM due LEFT JOIN subscriptions_endpoint AS e ON e.id = due.endpoint_id
-WHERE d.id = due.id
-RETURNING d.id, d.tenant_id, d.event_type, d.body, d.attempt_count, d.url, d.endpoint_id, e.url, e.method, e.headers,
-    e.timeout_seconds, e.enabled, e.disabled_reason, d.webhook_id, d.content_type, e.failing_since IS NOT NULL,
-    d.next_attempt_at
-"""
+CLAIM_MESSAGES = {"deleted": DELETED, "disabled": DISABLED, "disabled_because": DISABLED_BECAUSE}
 
 
-def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
+def claim_due(limit: int, ids=None, skip_endpoints=(), after=None) -> list[Job]:
     """Lease up to `limit` due deliveries (none of `skip_endpoints`) and return them as Jobs. Deliveries whose
     endpoint is gone or disabled fail here, without a request. In the caller's transaction when there is one (the
-    worker records its results and claims in one), else in its own."""
+    worker records its results and claims in one), else in its own. `after`: a claim_key; on PostgreSQL only
+    deliveries past it are looked at (the index is read from there, not from the entries of rows already sent)."""
     now = timezone.now()
     margin = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS")
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            rows = _claim_rows_postgres(limit, ids, skip_endpoints, now, margin)
-        else:
-            rows = _claim_rows(limit, ids, skip_endpoints, now, margin)
+            headers = Endpoint._meta.get_field("headers")  # Django reads jsonb as text: the field decodes it
+            claimed = postgres.claim(limit, ids, skip_endpoints, now, margin, CLAIM_MESSAGES, after)
+            return [_job(ClaimRow._make(row[:9] + (headers.from_db_value(row[9], None, connection),) + row[10:17]), row[17])
+                    for row in claimed if row[11]]
+        rows = _claim_rows(limit, ids, skip_endpoints, now, margin)
         sendable = [row for row in rows if row.endpoint_enabled]
         secrets = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now) if sendable else {}
     return [_job(row, secrets.get(row.endpoint_id, ())) for row in sendable]
-
-
-def _claim_rows_postgres(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
-    only, params = "", {"now": now, "limit": limit, "margin": margin, "deleted": DELETED, "disabled": DISABLED,
-                        "disabled_because": DISABLED_BECAUSE}
-    if ids is not None:
-        only += " AND id = ANY(%(ids)s)"
-        params["ids"] = list(ids)
-    if skip_endpoints:
-        only += " AND (endpoint_id IS NULL OR NOT endpoint_id = ANY(%(skip)s))"
-        params["skip"] = list(skip_endpoints)
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL.format(only=only), params)
-        returned = cursor.fetchall()
-    returned.sort(key=lambda row: (row[-1], row[0]))  # RETURNING keeps no order: oldest due first, as claimed
-    headers = Endpoint._meta.get_field("headers")  # Django reads jsonb as text: the field decodes it
-    return [ClaimRow._make(row[:9] + (headers.from_db_value(row[9], None, connection),) + row[10:-1]) for row in returned]
 
 
 def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
@@ -162,7 +130,7 @@ def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
     if connection.features.has_select_for_update_skip_locked:
         due = due.select_for_update(skip_locked=True, of=("self",))
     # Plain tuples: model instances would cost more than the query on the hot path.
-    rows = [ClaimRow._make(values[:-1] + (values[-1] is not None,))
+    rows = [ClaimRow._make(values[:-1] + (values[-1] is not None, None))
             for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
     by_timeout: dict[int, list[int]] = {}
     unsendable: dict[str, list[int]] = {}
@@ -189,6 +157,7 @@ def _job(row: ClaimRow, secrets) -> Job:
         attempt_number=row.attempt_count + 1, method=row.endpoint_method, url=row.endpoint_url, body=row.body.encode(),
         extra_headers=row.endpoint_headers or {}, secrets=tuple(secrets), timeout=float(row.endpoint_timeout),
         stored_url=row.url, message_id=row.webhook_id, content_type=row.content_type, endpoint_failing=bool(row.endpoint_failing),
+        claim_key=row.claim_key,
     )
 
 
@@ -249,8 +218,12 @@ def record_results(sent: list[Sent]) -> None:
             gone[job.endpoint_id] = verdict.disable_reason
 
     with transaction.atomic(savepoint=False):
-        _insert_attempts(attempts)
-        _update_deliveries(deliveries)
+        if connection.vendor == "postgresql":
+            postgres.record(ATTEMPT_FIELDS, attempts, [(job.delivery_id, *values[:3], *values[4:],
+                                                        job.url if job.url != job.stored_url else None) for job, values in deliveries])
+        else:
+            _insert_attempts(attempts)
+            _update_deliveries(deliveries)
         disabled = _update_endpoint_health(last_success, gone, now)
     held = getattr(_held, "announcements", None)
     if held is not None:
