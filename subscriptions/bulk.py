@@ -10,6 +10,8 @@ from django.db import connection, models
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
+from subscriptions.core.jsontext import compact_bytes
+
 BATCH = 1000
 
 
@@ -93,7 +95,7 @@ def insert_new(model, objs, key_fields):
 def _value(field, obj):
     value = getattr(obj, field.attname)
     if isinstance(field, models.JSONField):
-        return Jsonb(value)
+        return Jsonb(value, compact_bytes)
     return value
 
 
@@ -130,6 +132,6 @@ def unnest_insert(model, field_names):
     json_columns = [isinstance(f, models.JSONField) for f in fields]
 
     def arrays(rows):
-        return [[Jsonb(row[i]) if json_columns[i] else row[i] for row in rows] for i in range(len(fields))]
+        return [[Jsonb(row[i], compact_bytes) if json_columns[i] else row[i] for row in rows] for i in range(len(fields))]
 
     return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts})", arrays
