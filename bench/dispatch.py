@@ -29,7 +29,7 @@ import django  # noqa: E402
 django.setup()
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Profiler  # noqa: E402
+from _common import Profiler, memory_result, rss_mb  # noqa: E402
 
 import pika  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -88,19 +88,27 @@ def raw_pika(queue, count, prefetch, batch):
     return count / (state["last"] - state["first"])
 
 
-def hub(options, count):
+def hub(options, count, then=None):
+    """The dispatcher's rate over the first `count` messages; then(dispatcher) runs while it keeps consuming."""
     from subscriptions.broker.dispatch import Dispatcher
 
     dispatcher = Dispatcher(**options)
     thread = threading.Thread(target=dispatcher.run, daemon=True)
     thread.start()
+    wait_committed(dispatcher, thread, count)
+    rate = count / (dispatcher.last_ack_at - dispatcher.first_message_at)
+    if then is not None:
+        then(dispatcher, thread)
+    dispatcher.stop()
+    thread.join(30)
+    return rate
+
+
+def wait_committed(dispatcher, thread, count):
     while dispatcher.committed < count:
         time.sleep(0.05)
         if not thread.is_alive():
             raise SystemExit("the dispatcher died")
-    dispatcher.stop()
-    thread.join(30)
-    return count / (dispatcher.last_ack_at - dispatcher.first_message_at)
 
 
 def main():
@@ -108,6 +116,9 @@ def main():
     parser.add_argument("-n", type=int, default=20_000, help="messages (default 20000)")
     parser.add_argument("--prefetch", type=int, default=None, help="default: EVENTHUB PREFETCH")
     parser.add_argument("--batch-size", type=int, default=None, help="default: EVENTHUB BATCH_SIZE")
+    parser.add_argument("--memory-factor", type=int, default=10,
+                        help="then publish more until the dispatcher has handled this many times -n, and compare its "
+                             "process' resident memory with after the first -n (1: no memory run)")
     args = parser.parse_args()
 
     from eventhub.conf import hub_setting
@@ -146,18 +157,35 @@ def main():
         raw_rate = raw_pika(raw_queue, args.n, prefetch, batch)
         options = {"url": AMQP_URL, "queue": hub_queue, "dead_exchange": dead, "dead_queue": dead, "prefetch": prefetch, "batch_size": batch}
         profiler = Profiler("dispatch", os.getpid())
-        hub_rate = hub(options, args.n)
-        profiler.finish(f"one Dispatcher (consumer + committer threads) at {hub_rate:.0f} msg/s on {connection.vendor}")
-        assert Event.objects.count() == args.n and Delivery.objects.count() == args.n, "every message must be one event and one delivery"
+        memory = {}
+        factor = max(1, args.memory_factor)
+
+        def longer(dispatcher, thread):
+            profiler.finish(f"one Dispatcher (consumer + committer threads) at {args.n / (dispatcher.last_ack_at - dispatcher.first_message_at):.0f} msg/s on {connection.vendor}")
+            if factor == 1:
+                return
+            first = rss_mb()
+            channel.queue_unbind(raw_queue, exchange, "#")
+            for _ in range(factor - 1):
+                publish(channel, exchange, args.n)
+            wait_committed(dispatcher, thread, args.n * factor)
+            memory.update(memory_result(first, rss_mb(), factor))
+
+        hub_rate = hub(options, args.n, then=longer)
+        total = args.n * factor
+        assert Event.objects.count() == total and Delivery.objects.count() == total, "every message must be one event and one delivery"
 
         print(f"raw pika (json.loads + ack): {raw_rate:10.0f} msg/s  (ceiling)")
         print(f"eventhub dispatch:           {hub_rate:10.0f} msg/s  (events + deliveries committed, then acked)")
         print(f"ratio hub / raw:             {hub_rate / raw_rate:10.2f}  (target >= 0.5 with PostgreSQL)")
         print(f"prefetch {prefetch}, batch {batch}")
+        if memory:
+            print(f"memory: {memory['first_mb']:.0f} MiB after {args.n} messages, {memory['last_mb']:.0f} MiB after {total} "
+                  f"({memory['growth_pct']:+.1f}%)")
         ratio = hub_rate / raw_rate
         result = {"name": "dispatch", "figure": round(hub_rate, 1), "unit": "msg/s", "ceiling": round(raw_rate, 1),
                   "ceiling_unit": "msg/s (raw pika)", "ratio": round(ratio, 3), "target": 0.5, "target_met": ratio >= 0.5,
-                  "database": connection.vendor}
+                  "database": connection.vendor, "memory": memory or None}
         if ratio < 0.5:
             result["note"] = (f"{1e6 / hub_rate:.0f} µs per message against {1e6 / raw_rate:.0f} µs for the raw consumer: converting, "
                               "building the rows and the PostgreSQL round trips share one Python process (one GIL) with the "

@@ -28,7 +28,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Profiler, ScratchPostgres, postgres_base  # noqa: E402
+from _common import Profiler, ScratchPostgres, memory_result, postgres_base, rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEQUENCE = itertools.count()
@@ -124,6 +124,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--batch", type=int, default=1, help="events per request")
+    parser.add_argument("--memory-factor", type=int, default=10,
+                        help="after the measurement, keep the load on until the hub has run this many times as long, and "
+                             "compare its resident memory then with after the measurement (1: no memory run)")
     args = parser.parse_args(argv)
 
     data_dir = tempfile.mkdtemp(prefix="eventhub-bench-ingest-")
@@ -171,6 +174,14 @@ def main(argv=None):
         profiler.finish(f"hub POST /webhook/bench/events at {hub_rate:.0f} req/s, concurrency {args.concurrency}")
         bare_rate, bare_errors, bare_latencies = asyncio.run(load(f"http://127.0.0.1:{bare_port}/", headers, bodies, args.seconds, args.concurrency))
         answered = len(hub_latencies) + warm_answered
+        memory = None
+        if args.memory_factor > 1:
+            first = rss_mb(hub.pid)
+            more = asyncio.run(load(f"http://127.0.0.1:{hub_port}/webhook/bench/events", headers, bodies,
+                                    args.seconds * (args.memory_factor - 1), args.concurrency))
+            memory = memory_result(first, rss_mb(hub.pid), args.memory_factor)
+            answered += len(more[2])
+            hub_errors += more[1]
         stored = int(manage(env, "shell", "-c", STORED).split()[-1])
     finally:
         for proc in procs:
@@ -194,9 +205,12 @@ def main(argv=None):
     print(f"  bare ASGI handler (uvicorn)       {bare_rate:8.0f} req/s  p99 {bare_p99:6.1f} ms  errors {bare_errors}")
     print(f"  ratio hub / bare: {ratio:.2f}   target >= 0.25 with p99 <= 100 ms: {'met' if met else 'NOT met'}")
     print(f"  events stored {stored}, answered 202 {answered * args.batch} (each 202 means committed)")
+    if memory:
+        print(f"  hub resident memory: {memory['first_mb']:.0f} MiB after {args.seconds:.0f} s, {memory['last_mb']:.0f} MiB after "
+              f"{args.seconds * args.memory_factor:.0f} s ({memory['growth_pct']:+.1f}%)")
     result = {"name": "ingest", "figure": hub_rate, "unit": f"req/s (p99 {hub_p99:.0f} ms)", "ceiling": bare_rate,
               "ceiling_unit": "req/s (bare ASGI)", "ratio": round(ratio, 4), "target": ">= 0.25, p99 <= 100 ms", "target_met": met,
-              "errors": hub_errors, "p99_ms": round(hub_p99, 1),
+              "errors": hub_errors, "p99_ms": round(hub_p99, 1), "memory": memory,
               "note": f"p99 {hub_p99:.0f} ms; see bench/profiles/README.md"}
     print("RESULT " + json.dumps(result))
     return result
