@@ -248,15 +248,9 @@ def _close_connection_if_broken():
         _close_connection()
 
 
-_committer: GroupCommitter | None = None
-_committer_lock = threading.Lock()
+_committer = GroupCommitter()  # its thread starts with the first request
 
 
 def committer() -> GroupCommitter:
     """This process' GroupCommitter."""
-    global _committer
-    if _committer is None:
-        with _committer_lock:
-            if _committer is None:
-                _committer = GroupCommitter()
     return _committer
