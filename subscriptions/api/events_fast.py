@@ -8,7 +8,7 @@ shares one transaction with the requests that arrived with it.
 
 It answers only what it can answer exactly as the view would: anything else goes to Django unchanged (the body
 replayed), where EventsView answers it. That is: another method or path, a query string, a body that is not
-application/json or not readable JSON, a token this process has not seen accepted within the last seconds
+application/json or not readable JSON, a Host not in ALLOWED_HOSTS, a token this process has not seen accepted within the last seconds
 (tenants.auth.cached_principal), another tenant, a missing scope, an exceeded rate limit, plain HTTP where HTTPS
 is required, and everything until Django has answered this route once (its response headers, the security
 middleware's, are learned from that answer and sent with every answer of this path).
@@ -21,6 +21,7 @@ import re
 from types import SimpleNamespace
 
 from django.conf import settings
+from django.http.request import split_domain_port, validate_host
 
 from eventhub import json_limits
 from eventhub.conf import hub_setting
@@ -58,6 +59,8 @@ class FastIngest:
 
     async def try_fast(self, scope, tenant_name, body):
         headers = dict(scope["headers"])
+        if not _host_allowed(headers):
+            return PASSED_ON  # Django answers 400 (DisallowedHost)
         principal = _principal(headers.get(b"authorization", b""))
         if principal is None or principal.tenant.name != tenant_name or SCOPE not in principal.scopes:
             return PASSED_ON
@@ -75,7 +78,7 @@ class FastIngest:
         """send, noting the headers of Django's JSON answers to this route."""
 
         async def learning_send(message):
-            if message["type"] == "http.response.start":
+            if message["type"] == "http.response.start" and message["status"] == 202:  # nothing of a refusal (WWW-Authenticate)
                 headers = [(k.lower(), v) for k, v in message.get("headers", ())]
                 if (b"content-type", b"application/json") in headers:
                     self.learned[secure] = [(k, v) for k, v in headers if k not in OWN_HEADERS and k != b"content-type"]
@@ -127,6 +130,14 @@ def _principal(authorization: bytes):
         return cached_principal(parts[1].decode("ascii"))
     except UnicodeDecodeError:
         return None
+
+
+def _host_allowed(headers) -> bool:
+    """Django's own check of the Host header against ALLOWED_HOSTS (HttpRequest.get_host)."""
+    if settings.USE_X_FORWARDED_HOST and b"x-forwarded-host" in headers:
+        return False  # rare: let Django read it
+    domain, _ = split_domain_port(headers.get(b"host", b"").decode("latin-1"))
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
 
 
 def _is_json(content_type: bytes) -> bool:

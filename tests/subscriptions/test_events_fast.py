@@ -32,10 +32,10 @@ def app():
     return application
 
 
-async def call(app, body, token=None, path=URL, content_type="application/json", query=b""):
+async def call(app, body, token=None, path=URL, content_type="application/json", query=b"", host=b"127.0.0.1"):
     """One HTTP request through the ASGI application: (status, {header: value}, JSON body)."""
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    headers = [(b"host", b"127.0.0.1"), (b"content-type", content_type.encode()), (b"content-length", str(len(raw)).encode())]
+    headers = [(b"host", host), (b"content-type", content_type.encode()), (b"content-length", str(len(raw)).encode())]
     if token:
         headers.append((b"authorization", f"Bearer {token}".encode()))
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http", "path": path,
@@ -58,7 +58,9 @@ async def call(app, body, token=None, path=URL, content_type="application/json",
     await asyncio.wait_for(app(scope, receive, send), 30)
     start = next(m for m in sent if m["type"] == "http.response.start")
     content = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
-    return start["status"], {k.decode().lower(): v.decode() for k, v in start["headers"]}, json.loads(content) if content else None
+    headers = {k.decode().lower(): v.decode() for k, v in start["headers"]}
+    is_json = headers.get("content-type", "").startswith("application/json")
+    return start["status"], headers, json.loads(content) if content and is_json else content
 
 
 def served_by_committer():
@@ -96,6 +98,7 @@ async def test_what_the_fast_path_cannot_answer_exactly_gets_djangos_answer(app,
     assert (await call(app, {"type": "product.created", "data": {}}, reader))[0] == 403
     assert (await call(app, {"type": "product.created", "data": {}}, "not-a-token"))[0] == 401
     assert (await call(app, {"type": "product.created", "data": {}}, token, query=b"x=%00"))[0] == 400
+    assert (await call(app, {"type": "product.created", "data": {}}, token, host=b"evil.example"))[0] == 400
     assert served_by_committer() == before  # none of them reached the committer
     invalid = await call(app, {"type": "no.such.type", "data": {}}, token)  # the fast path's own 400, the view's words
     assert invalid[0] == 400 and invalid[2]["details"] == [{"field": "type", "message": "Unknown event type 'no.such.type'."}]
