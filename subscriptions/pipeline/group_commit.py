@@ -109,7 +109,8 @@ class GroupCommitter:
             self.commits += 1
             self.requests += len(batch)
             for request in batch:
-                request.future.set_result(request.answer)
+                if not request.future.cancelled():  # its client went away: stored all the same (ids make it safe)
+                    request.future.set_result(request.answer)
             if not self._waiting:
                 _close_connection()  # idle: hand the connection back (to the pool on PostgreSQL)
 

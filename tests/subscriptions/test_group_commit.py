@@ -128,3 +128,12 @@ def test_an_id_another_writer_stored_after_routing_is_stored_once(tenant, routed
     record_events(tenant, [IncomingEvent("product.created", {"n": 2}, id="e1")])  # the other writer, first
     assert [(r.event_id, r.created) for r in store_routed_events(late)] == [("e1", False), ("e2", True)]
     assert Event.objects.get(event_id="e1").data == {"n": 2} and Delivery.objects.count() == 2
+
+
+def test_a_request_whose_client_went_away_does_not_stop_the_others_being_answered(tenant, routed, together):
+    with together._ready:
+        gone, staying = together.submit(tenant, event("e1")), together.submit(tenant, event("e2"))
+        gone.cancel()  # what asyncio.wrap_future does when the request's task is cancelled
+    assert staying.result(30).status == 202
+    assert together.submit(tenant, event("e3")).result(30).status == 202
+    assert stored_ids() == ["e1", "e2", "e3"]
