@@ -16,6 +16,7 @@ NAV = (
     ("Live", "live/", "live", Role.VIEWER),
     ("Sources", "sources/", "sources", Role.VIEWER),
     ("Dead letters", "dead-letters/", "dead-letters", Role.VIEWER),
+    ("Portal links", "portal-links/", "portal-links", Role.OWNER),
     ("Members", "members/", "members", Role.OWNER),
 )
 

@@ -3,7 +3,6 @@
 from datetime import timedelta
 
 from django.contrib import messages
-from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -14,7 +13,7 @@ from dashboard.pages import paginate
 from dashboard.selectors import STATUS_FILTERS
 from subscriptions.delivery.actions import NotRetryable, masked_request_headers, retry_delivery
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint
-from subscriptions.selectors import deliveries_log
+from subscriptions.selectors import deliveries_log, delivery_search
 
 PER_PAGE = 50
 
@@ -28,19 +27,10 @@ def filtered_deliveries(tenant, form):
         since=data.get("since"), until=data.get("until"), with_attempts=False,
     )
     if data.get("q"):
-        deliveries = deliveries.filter(search_condition(data["q"]))
+        deliveries = deliveries.filter(delivery_search(data["q"]))
     if data.get("status"):
         deliveries = deliveries.filter(STATUS_FILTERS[data["status"]])
     return deliveries
-
-
-def search_condition(text):
-    """A delivery by its number (#12), its webhook-id (msg_...) or its event's id, exactly as shown on its page."""
-    text = text.strip()
-    condition = Q(webhook_id=text) | Q(event__event_id=text)
-    if text.lstrip("#").isdigit() and len(text) <= 18:  # beyond that no row id, and PostgreSQL's bigint overflows
-        condition |= Q(pk=int(text.lstrip("#")))
-    return condition
 
 
 @tenant_view()

@@ -1,4 +1,5 @@
-"""Endpoint pages: list with health, create/edit (versioned), preview, secret once, rotate, test event, enable, delete, replay."""
+"""Endpoint pages: list with health, create/edit (versioned), preview, secret once, rotate, test event, enable, delete, replay,
+recover."""
 
 import uuid
 
@@ -11,16 +12,18 @@ from django.views.decorators.http import require_POST
 
 from dashboard.access import MANAGES_ENDPOINTS, sees_header_values, tenant_view
 from dashboard.forms import EndpointForm, PreviewForm, ReplayForm, example_filter, example_payload, json_problems
+from dashboard.log_forms import RecoverForm
 from dashboard.pages import paginate
 from dashboard.selectors import endpoint_health
 from subscriptions.endpoints import services as endpoint_services
 from subscriptions.delivery.actions import (
-    PREVIEW_SIGNATURE_NOTE, UnknownEventType, masked_headers, preview_delivery, replay_endpoint, sample_data, send_test_event,
+    PREVIEW_SIGNATURE_NOTE, RECOVER_MAX_SPAN, NotRetryable, UnknownEventType, masked_headers, preview_delivery, recover_endpoint, replay_endpoint,
+    sample_data, send_test_event,
 )
 from subscriptions.endpoints.services import Conflict
+from subscriptions.endpoints.validators import clean_custom_payload, clean_event_filter
 from subscriptions.core.matching import patterns_match
 from subscriptions.models import Endpoint
-from subscriptions.api.serializers import EndpointSerializer
 from subscriptions.selectors import find_event_type, visible_event_types
 from tenants.models import Role
 
@@ -102,7 +105,7 @@ def render_detail(request, endpoint, secret=None, status=200):
     health = endpoint_health(Endpoint.objects.filter(pk=endpoint.pk))[0]
     type_keys = list(visible_event_types(request.tenant).values_list("key", flat=True))
     return render(request, "dashboard/endpoint_detail.html", {
-        "endpoint": endpoint, "health": health, "secret": secret, "replay_form": ReplayForm(),
+        "endpoint": endpoint, "health": health, "secret": secret, "replay_form": ReplayForm(), "recover_days": RECOVER_MAX_SPAN.days,
         "recent": endpoint.deliveries.order_by("-created_at", "-id")[:10], "type_keys": type_keys,
         "test_type": next((key for key in type_keys if patterns_match(endpoint.events, key)), ""),
         "can_see_secret": request.membership.allows(Role.OWNER),
@@ -185,10 +188,7 @@ def endpoint_preview_json(request):
                          "signedWith": preview.signed_with, "signatureNote": PREVIEW_SIGNATURE_NOTE})
 
 
-JSON_FIELDS = {
-    "event_filter": ("eventFilter", lambda value: EndpointSerializer().validate_eventFilter(value)),
-    "custom_payload": ("customPayload", lambda value: EndpointSerializer().validate_customPayload(value)),
-}
+JSON_FIELDS = {"event_filter": ("eventFilter", clean_event_filter), "custom_payload": ("customPayload", clean_custom_payload)}
 
 
 @require_POST
@@ -282,4 +282,24 @@ def endpoint_replay(request, endpoint_id):
     else:
         count = replay_endpoint(endpoint, form.cleaned_data["since"])
         messages.success(request, f"Replaying {count} deliver{'y' if count == 1 else 'ies'} since {form.cleaned_data['since']:%Y-%m-%d %H:%M} UTC.")
+    return redirect("dashboard:endpoint", tenant=request.tenant.name, endpoint_id=endpoint.pk)
+
+
+@require_POST
+@tenant_view()
+def endpoint_recover(request, endpoint_id):
+    """The failed deliveries of a window sent again, as one action (delivery/actions.recover_endpoint)."""
+    endpoint = get_endpoint(request, endpoint_id)
+    form = RecoverForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items()))
+        return redirect("dashboard:endpoint", tenant=request.tenant.name, endpoint_id=endpoint.pk)
+    since, until = form.cleaned_data["since"], form.cleaned_data["until"]
+    try:
+        count = recover_endpoint(endpoint, since, until)
+    except NotRetryable as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"Sending again {count} failed deliver{'y' if count == 1 else 'ies'} created from {since:%Y-%m-%d %H:%M} "
+                                  f"to {until:%Y-%m-%d %H:%M} UTC, with their webhook-ids.")
     return redirect("dashboard:endpoint", tenant=request.tenant.name, endpoint_id=endpoint.pk)

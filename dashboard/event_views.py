@@ -1,19 +1,21 @@
-"""The events the hub recorded, newest first: what the overview's Events figure counts, each with its deliveries."""
+"""The events the hub recorded, newest first: what the overview's Events figure counts, each with its deliveries;
+searchable by event id, type, time and text in the body."""
 
 from django.db.models import Count
 from django.shortcuts import render
 
 from dashboard.access import tenant_view
-from dashboard.forms import EventFilterForm
+from dashboard.log_forms import EventSearchForm
 from dashboard.pages import paginate
 from subscriptions.models import Event
+from subscriptions.selectors import SearchTooBroad, bounded_text_search, events_containing
 
 PER_PAGE = 50
 
 
 @tenant_view()
 def event_list(request):
-    form = EventFilterForm(request.GET or None)
+    form = EventSearchForm(request.GET or None)
     events = Event.objects.filter(tenant=request.tenant).annotate(delivery_count=Count("deliveries")).order_by("-received_at", "-id")
     filtering = form.is_bound and form.is_valid() and any(form.cleaned_data.values())
     if filtering:
@@ -26,4 +28,12 @@ def event_list(request):
             events = events.filter(received_at__gte=data["since"])
         if data["until"]:
             events = events.filter(received_at__lte=data["until"])
-    return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering})
+        if data["text"]:
+            events = events_containing(events, request.tenant, data["text"])
+    text = form.cleaned_data.get("text") if filtering else None
+    try:
+        with bounded_text_search(text):
+            return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering})
+    except SearchTooBroad as exc:
+        form.add_error("text", str(exc))
+        return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events.none(), PER_PAGE), "filtering": True}, status=400)

@@ -1,23 +1,30 @@
-"""Dashboard forms. Endpoint and source rules are not repeated here: the API's serializers validate what the forms collect."""
+"""Dashboard forms. Endpoint and source rules are not repeated here: the forms collect model values and the
+validator sets every door shares (subscriptions/endpoints/validators.py, subscriptions/broker/validators.py) judge them."""
 
 import json
 from datetime import timezone as dt_timezone
 
 from django import forms
+from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
 
 from eventhub import json_limits
-from subscriptions.api.serializers import EndpointSerializer
-from subscriptions.api.sources import MAX_BINDING_KEYS, SourceSerializer
+from subscriptions.broker.validators import MAX_BINDING_KEYS, clean_source
 from subscriptions.core.amqp import EXCHANGE_TYPES
+from subscriptions.delivery.sender import MAX_HEADERS
+from subscriptions.endpoints.validators import (
+    DEFAULT_TIMEOUT, MAX_DESCRIPTION, MAX_TIMEOUT, MAX_URL, MIN_TIMEOUT, clean_endpoint,
+)
 from dashboard.pages import localized
 from dashboard.selectors import STATUS_CHOICES
 from subscriptions.models import PayloadFormat, Source
+from subscriptions.validation import located
 from tenants.models import Role
 from tenants.services import find_user
 
 MAX_JSON_CHARS = 64 * 1024
-MAX_HEADER_ROWS = 50
+# One row more than the rule allows (delivery/sender.py MAX_HEADERS): too many headers are refused in its words, not cut.
+MAX_HEADER_ROWS = MAX_HEADERS + 1
 
 
 def parse_json_text(text, label):
@@ -41,15 +48,6 @@ def json_text(value):
     return "" if value is None else json.dumps(value, indent=2, ensure_ascii=False)
 
 
-def error_messages(error, prefix=""):
-    """Flatten a DRF error tree into sentences that say where: {"data.price": ["..."]} -> "At data.price: ..."."""
-    if isinstance(error, dict):
-        return [m for key, value in error.items() for m in error_messages(value, key or prefix)]
-    if isinstance(error, list):
-        return [m for item in error for m in error_messages(item, prefix)]
-    return [f"At {prefix}: {error}" if prefix else str(error)]
-
-
 class UTCDateTimeField(forms.DateTimeField):
     """A date-time read in UTC, as every stored time is. One with an offset can fall outside the years 1 to 9999 once
     in UTC (9999-12-31T23:59:59-14:00): a field error here, not an OverflowError from the database adapter."""
@@ -65,7 +63,7 @@ class UTCDateTimeField(forms.DateTimeField):
 
 
 class EndpointForm(forms.Form):
-    url = forms.CharField(label="URL", max_length=2048, widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"}))
+    url = forms.CharField(label="URL", max_length=MAX_URL, widget=forms.URLInput(attrs={"placeholder": "https://example.com/webhooks"}))
     method = forms.ChoiceField(choices=[("POST", "POST"), ("PUT", "PUT"), ("PATCH", "PATCH")], initial="POST")
     events = forms.MultipleChoiceField(required=False, label="Event types", widget=forms.SelectMultiple(attrs={"size": 10, "data-type-picker": ""}))
     patterns = forms.CharField(
@@ -81,8 +79,8 @@ class EndpointForm(forms.Form):
         help_text="envelope: {id, type, timestamp, tenant, data}; data: the producer's body itself (customPayload pointers "
                   "resolve against it, e.g. /object/id); cloudevents: CloudEvents 1.0, structured mode.",
     )
-    description = forms.CharField(required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
-    timeout_seconds = forms.IntegerField(label="Timeout (seconds)", min_value=1, max_value=60, initial=15)
+    description = forms.CharField(required=False, max_length=MAX_DESCRIPTION, widget=forms.Textarea(attrs={"rows": 2}))
+    timeout_seconds = forms.IntegerField(label="Timeout (seconds)", min_value=MIN_TIMEOUT, max_value=MAX_TIMEOUT, initial=DEFAULT_TIMEOUT)
     enabled = forms.BooleanField(required=False, initial=True)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
@@ -127,50 +125,35 @@ class EndpointForm(forms.Form):
         for name, value in self.header_rows:
             if name.strip():
                 headers[name.strip()] = value
-        wire = {
+        values = {
             "url": data["url"], "method": data["method"], "headers": headers, "events": list(data["events"]) + patterns,
-            "eventFilter": data["event_filter"], "customPayload": data["custom_payload"], "enabled": data["enabled"],
-            "payloadFormat": data.get("payload_format") or PayloadFormat.ENVELOPE,
-            "description": data["description"], "timeoutSeconds": data["timeout_seconds"],
+            "event_filter": data["event_filter"], "custom_payload": data["custom_payload"], "enabled": data["enabled"],
+            "payload_format": data.get("payload_format") or PayloadFormat.ENVELOPE,
+            "description": data["description"], "timeout_seconds": data["timeout_seconds"],
         }
-        serializer = EndpointSerializer(data=wire, context={"known_event_types": self.known_keys})
-        if not serializer.is_valid():
-            where = {"url": "url", "method": "method", "headers": "__all__", "events": "events", "eventFilter": "event_filter",
-                     "customPayload": "custom_payload", "payloadFormat": "payload_format", "description": "description",
-                     "timeoutSeconds": "timeout_seconds"}
-            for wire_name, error in serializer.errors.items():
-                field = where.get(wire_name, "__all__")
-                label = "Headers: " if wire_name == "headers" else ""
-                for message in error_messages(error):
-                    self.add_error(None if field == "__all__" else field, label + message)
-            return data
-        self.model_values = serializer.model_values()
+        try:
+            self.model_values = clean_endpoint(values, known_event_types=self.known_keys)
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                if field == "headers":  # the header rows are no one field: their problems head the form
+                    messages = [f"Headers: {message}" for message in messages]
+                self.add_error(None if field == "headers" else field, messages)
         return data
 
 
-def json_problems(text, label, validate):
-    """[{path, message}] for a JSON textarea as the form and the API would judge it: syntax, storability, then
-    `validate` (the serializer's own field validator). [] when it is fine or empty."""
-    from rest_framework.exceptions import ValidationError as DRFValidationError
-
+def json_problems(text, label, clean):
+    """[{path, message}] for a JSON textarea as every door would judge it: syntax, storability, then `clean` (the
+    field's cleaner from the validator set). [] when it is fine or empty."""
     try:
         value = parse_json_text(text, label)
-        if value is not None:
-            validate(value)
-    except forms.ValidationError as exc:
+    except ValidationError as exc:
         return [{"path": "", "message": m} for m in exc.messages]
-    except DRFValidationError as exc:
-        return [{"path": path, "message": m} for path, m in flat_errors(exc.detail)]
+    try:
+        if value is not None:
+            clean(value)
+    except ValidationError as exc:
+        return [{"path": path, "message": m} for path, m in located(exc)]
     return []
-
-
-def flat_errors(error, path=""):
-    """A DRF error tree as [(path, message)]."""
-    if isinstance(error, dict):
-        return [item for key, value in error.items() for item in flat_errors(value, key or path)]
-    if isinstance(error, list):
-        return [item for value in error for item in flat_errors(value, path)]
-    return [(path, str(error))]
 
 
 def example_filter(event_type, sample):
@@ -188,7 +171,7 @@ def example_payload(sample):
 
 
 class SourceForm(forms.Form):
-    """A broker source's fields; SourceSerializer (the API's) checks them and its messages land at the field."""
+    """A broker source's fields; broker/validators.py's rules judge them and their messages land at the field."""
 
     name = forms.CharField(max_length=100, widget=forms.TextInput(attrs={"placeholder": "shop"}))
     exchange = forms.CharField(max_length=255, widget=forms.TextInput(attrs={"placeholder": "shop.events", "class": "mono"}))
@@ -206,10 +189,6 @@ class SourceForm(forms.Form):
     enabled = forms.BooleanField(required=False, initial=True)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
-    WIRE_FIELDS = {"name": "name", "exchange": "exchange", "exchangeType": "exchange_type", "bindingKeys": "binding_keys",
-                   "typeFrom": "type_from", "typeField": "type_field", "catchAllType": "catch_all_type", "enabled": "enabled",
-                   "description": "description"}
-
     def __init__(self, *args, known_event_types=(), **kwargs):
         super().__init__(*args, **kwargs)
         self.known_event_types = set(known_event_types)
@@ -226,16 +205,12 @@ class SourceForm(forms.Form):
         data = super().clean()
         if self.errors:
             return data
-        wire = {wire: data[field] for wire, field in self.WIRE_FIELDS.items()}
-        wire["bindingKeys"] = [line.strip() for line in data["binding_keys"].splitlines() if line.strip()]
-        serializer = SourceSerializer(data=wire, context={"known_event_types": self.known_event_types})
-        if not serializer.is_valid():
-            for wire_name, error in serializer.errors.items():
-                field = self.WIRE_FIELDS.get(wire_name)
-                for message in error_messages(error):
-                    self.add_error(field, message)
-            return data
-        self.model_values = serializer.model_values()
+        values = {name: data[name] for name in self.fields if name != "version"}
+        values["binding_keys"] = [line.strip() for line in data["binding_keys"].splitlines() if line.strip()]
+        try:
+            self.model_values = clean_source(values, known_event_types=self.known_event_types)
+        except ValidationError as exc:
+            self.add_error(None, exc)
         return data
 
 

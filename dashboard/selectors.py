@@ -7,6 +7,7 @@ from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import TruncMinute
 from django.utils import timezone
 
+from subscriptions.emporix.limits import limit_state
 from subscriptions.models import DeadLetter, Delivery, DeliveryStatus, Endpoint, Event
 
 CHART_MINUTES = 60
@@ -184,6 +185,7 @@ def overview(tenant, now=None):
         "failing_endpoints": [h for h in endpoint_health(Endpoint.objects.filter(tenant=tenant), now) if h.failing],
         "dead_letters": DeadLetter.objects.filter(tenant=tenant, redriven_at__isnull=True).count(),
         "dead_letters_last_hour": DeadLetter.objects.filter(tenant=tenant, received_at__gte=hour_ago).count(),
+        "webhooks_limit": limit_state(tenant, now),
     }
 
 

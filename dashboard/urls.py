@@ -3,7 +3,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from dashboard import demo, delivery_views, endpoint_views, event_views, invitations, source_views, views
+from dashboard import demo, delivery_views, endpoint_views, event_views, invitations, portal_views, source_views, views
 
 app_name = "dashboard"
 
@@ -22,6 +22,7 @@ tenant_patterns = [
     path("endpoints/<uuid:endpoint_id>/toggle/", endpoint_views.endpoint_toggle, name="endpoint-toggle"),
     path("endpoints/<uuid:endpoint_id>/delete/", endpoint_views.endpoint_delete, name="endpoint-delete"),
     path("endpoints/<uuid:endpoint_id>/replay/", endpoint_views.endpoint_replay, name="endpoint-replay"),
+    path("endpoints/<uuid:endpoint_id>/recover/", endpoint_views.endpoint_recover, name="endpoint-recover"),
     path("events/", event_views.event_list, name="events"),
     path("deliveries/", delivery_views.delivery_list, name="deliveries"),
     path("deliveries/<int:delivery_id>/", delivery_views.delivery_detail, name="delivery"),
@@ -33,6 +34,9 @@ tenant_patterns = [
     path("dead-letters/", source_views.dead_letter_list, name="dead-letters"),
     path("dead-letters/<int:dead_letter_id>/", source_views.dead_letter_detail, name="dead-letter"),
     path("dead-letters/<int:dead_letter_id>/redrive/", source_views.dead_letter_redrive, name="dead-letter-redrive"),
+    path("portal-links/", portal_views.portal_links, name="portal-links"),
+    path("portal-links/frame-origins/", portal_views.portal_frame_origins, name="portal-frame-origins"),
+    path("portal-links/<uuid:link_id>/revoke/", portal_views.portal_link_revoke, name="portal-link-revoke"),
     path("members/", views.members, name="members"),
     path("members/<int:member_id>/", views.member_change, name="member-change"),
 ]

@@ -1,9 +1,12 @@
-"""What every API answer shares: the one error shape and a JSON parser with bounded size and depth."""
+"""What every API answer shares: the one error shape (Emporix's ErrorMessage) and a JSON parser with bounded size
+and depth."""
 
+import logging
 from http import HTTPStatus
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
@@ -12,13 +15,33 @@ from eventhub import json_limits
 from eventhub.conf import hub_setting
 
 
-def error_body(code, message, details=()):
-    """{code, status, message, details[]}: the shape of every error the API returns."""
-    return {"code": code, "status": HTTPStatus(code).name, "message": message, "details": list(details)}
+logger = logging.getLogger(__name__)
+
+SERVER_ERROR_MESSAGE = "A server-side exception occurred that prevented the system from correctly returning the result."
+# The 401 of Emporix's API gateway (the spec's Unauthorized_401), given beside the ErrorMessage fields.
+INVALID_TOKEN_CODE = "oauth.v2.InvalidAccessToken"
 
 
-def error_response(code, message, details=(), headers=None):
-    return Response(error_body(code, message, details), status=code, headers=headers)
+def error_body(code, message, problems=()):
+    """Emporix's ErrorMessage, the shape of every error the API returns: {code, status (the HTTP reason phrase,
+    "Bad Request"), message, details (one string per problem, "field: message")}, and `problems`, the same problems
+    as [{field, message}] for a program to find the field. `problems` are {field, message} dicts."""
+    problems = [{"field": p["field"], "message": p["message"]} for p in problems]
+    return {
+        "code": code,
+        "status": HTTPStatus(code).phrase,
+        "message": message,
+        "details": [f"{p['field']}: {p['message']}" if p["field"] else p["message"] for p in problems],
+        "problems": problems,
+    }
+
+
+def error_response(code, message, problems=(), headers=None):
+    body = error_body(code, message, problems)
+    if code == 401:
+        # Clients written against Emporix read the gateway's form; others read the ErrorMessage fields.
+        body["fault"] = {"faultstring": message, "detail": {"errorcode": INVALID_TOKEN_CODE}}
+    return Response(body, status=code, headers=headers)
 
 
 def flatten_details(detail, path=""):
@@ -40,12 +63,22 @@ def flatten_details(detail, path=""):
 
 
 def exception_handler(exc, context):
+    from rest_framework.views import set_rollback
+
+    set_rollback()  # as DRF's own handler does: an error leaves nothing of an atomic request behind
     if isinstance(exc, Http404):
         exc = exceptions.NotFound(str(exc) or "Not found.")
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, SuspiciousOperation):
+        # Django answers these 400 (a malformed query string reaching the token check, say); so do we.
+        logging.getLogger("django.security").warning("%s", exc)
+        exc = exceptions.ParseError(str(exc) or None)
     if not isinstance(exc, exceptions.APIException):
-        return None  # a real bug: let Django log it and answer 500
+        # A real bug: logged with its traceback, answered as an ErrorMessage (never Django's HTML page).
+        request = context.get("request")
+        logger.error("Internal Server Error: %s", getattr(request, "path", "?"), exc_info=exc)
+        return error_response(500, SERVER_ERROR_MESSAGE)
 
     headers = {}
     if getattr(exc, "auth_header", None):
@@ -64,6 +97,27 @@ def exception_handler(exc, context):
     if isinstance(detail, (list, dict)):
         return error_response(code, "The request is not valid.", flatten_details(detail), headers)
     return error_response(code, str(detail), (), headers)
+
+
+API_PREFIXES = ("/webhook/",)
+
+
+def _is_api(request):
+    return request.path_info.startswith(API_PREFIXES)
+
+
+def page_not_found(request, exception=None):
+    """Django's handler404: an API path Django's URLs do not know gets an ErrorMessage, the dashboard its page."""
+    if _is_api(request):
+        return JsonResponse(error_body(404, f"No resource at {request.path_info}."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """Django's handler500, for an error outside DRF's exception_handler (a middleware, URL resolving)."""
+    if _is_api(request):
+        return JsonResponse(error_body(500, SERVER_ERROR_MESSAGE), status=500)
+    return defaults.server_error(request)
 
 
 class BodyTooLarge(exceptions.ParseError):

@@ -2,55 +2,25 @@
 
 Embedded default (no variables set): SQLite under ./data, in-memory channel layer, no broker.
 Scale-out: DATABASE_URL (PostgreSQL), AMQP_URL (RabbitMQ), REDIS_URL (Redis channel layer).
-Bad values are not fatal here: they are recorded in CONFIG_ERRORS and reported by the system
-checks in eventhub/checks.py, so `manage.py check` says what is wrong instead of a traceback.
+Bad values are not fatal here: eventhub/environment.py reads and checks them, records problems in CONFIG_ERRORS and
+falls back to a safe default; the system checks in eventhub/checks.py report them, so `manage.py check` says what is
+wrong instead of a traceback.
 """
 
 import os
-import secrets
 from pathlib import Path
 
-import dj_database_url
-
+from eventhub.environment import (  # CONFIG_ERRORS is a setting too: eventhub/checks.py reports it
+    CONFIG_ERRORS, caches, channel_layers, database, env_bool, env_positive_ints, log_format, logging_config,
+    rate_limits, secret_key, sqlite_url,
+)
 from tenants.scopes import SCOPES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("EVENTHUB_DATA_DIR", BASE_DIR / "data"))
 
-CONFIG_ERRORS: list[tuple[str, str]] = []  # (setting, message) for eventhub.checks
-
-
-def _env_bool(name, default=False):
-    raw = os.environ.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    CONFIG_ERRORS.append((name, f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no or on/off."))
-    return default
-
-
-def _secret_key():
-    key = os.environ.get("SECRET_KEY", "").strip()
-    if key:
-        return key
-    # The embedded default keeps a generated key next to its database, so sessions survive restarts.
-    path = DATA_DIR / "secret_key"
-    try:
-        DATA_DIR.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
-            path.chmod(0o600)
-        return path.read_text().strip()
-    except OSError:
-        return secrets.token_urlsafe(50)
-
-
-DEBUG = _env_bool("DEBUG", False)
-SECRET_KEY = _secret_key()
+DEBUG = env_bool("DEBUG", False)
+SECRET_KEY = secret_key(DATA_DIR)
 SECRET_KEY_FROM_ENV = bool(os.environ.get("SECRET_KEY", "").strip())
 ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",") if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o.strip() for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()]
@@ -76,6 +46,7 @@ INSTALLED_APPS = [
     "subscriptions",
     "monitor",
     "dashboard",
+    "portal",
 ]
 
 MIDDLEWARE = [
@@ -113,51 +84,16 @@ TEMPLATES = [
 ]
 
 # --- Database -------------------------------------------------------------------------------
-_SQLITE_URL = f"sqlite:///{DATA_DIR / 'eventhub.sqlite3'}"
-DATABASE_URL = os.environ.get("DATABASE_URL", "").strip() or _SQLITE_URL
-try:
-    _db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
-    if _db["ENGINE"] not in ("django.db.backends.sqlite3", "django.db.backends.postgresql"):
-        raise ValueError(f"engine {_db['ENGINE']} is not supported; use postgres:// or sqlite://")
-except Exception as exc:  # reported by eventhub.checks; fall back so `check` can run and say so
-    CONFIG_ERRORS.append(("DATABASE_URL", f"DATABASE_URL cannot be used: {exc}"))
-    _db = dj_database_url.parse(_SQLITE_URL)
-
-if _db["ENGINE"] == "django.db.backends.sqlite3":
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
-    # WAL lets the web process read while the delivery worker writes; a busy timeout instead of
-    # "database is locked" errors when both write at once.
-    _db.setdefault("OPTIONS", {}).update(
-        {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
-    )
-else:
-    _db.setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME", "test_eventhub")
-    # psycopg's pool: a request thread borrows an open connection instead of connecting (~5 ms) each time; with
-    # health checks each is checked when borrowed, so one the server dropped (a restart) is replaced, not used.
-    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 8, "timeout": 10}
-    _db["CONN_HEALTH_CHECKS"] = True
-DATABASES = {"default": _db}
+DATABASE_URL = os.environ.get("DATABASE_URL", "").strip() or sqlite_url(DATA_DIR)
+DATABASES = {"default": database(DATABASE_URL, DATA_DIR)}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Broker and channel layer ---------------------------------------------------------------
 AMQP_URL = os.environ.get("AMQP_URL", "").strip() or None
 REDIS_URL = os.environ.get("REDIS_URL", "").strip() or None
 
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-# One cache for every process when Redis is there (rate-limit counts), else this process' memory.
-if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "eventhub"}}
-else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+CHANNEL_LAYERS = channel_layers(REDIS_URL)
+CACHES = caches(REDIS_URL)
 
 # --- Auth -----------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -286,78 +222,18 @@ OAUTH2_PROVIDER = {
 }
 
 # --- eventhub's own settings, read through eventhub.conf ------------------------------------
-def _rate_limits(raw):
-    """EVENTHUB_RATE_LIMITS: "off", or "api=1200/minute,ingest=600/minute,token=30/minute" (a kind=off turns one off)."""
-    from eventhub.conf import DEFAULTS
-
-    limits = dict(DEFAULTS["RATE_LIMITS"])
-    if raw is None or not raw.strip():
-        return limits
-    if raw.strip().lower() == "off":
-        return {kind: None for kind in limits}
-    for part in raw.split(","):
-        kind, _, rate = part.strip().partition("=")
-        number, _, period = rate.partition("/")
-        if kind not in limits or not (rate == "off" or (number.isdigit() and period in {"s", "sec", "second", "m", "min", "minute", "h", "hour", "d", "day"})):
-            CONFIG_ERRORS.append(("EVENTHUB_RATE_LIMITS", f"EVENTHUB_RATE_LIMITS: {part.strip()!r} is not KIND=N/PERIOD or KIND=off with KIND one of {', '.join(limits)}."))
-            continue
-        limits[kind] = None if rate == "off" else rate
-    return limits
-
-
-def _env_positive_ints(**names):
-    """{setting: int} for each environment variable of `names` ({setting: variable}) that is set."""
-    values = {}
-    for setting, name in names.items():
-        raw = os.environ.get(name, "").strip()
-        if raw.isdigit() and int(raw) > 0:
-            values[setting] = int(raw)
-        elif raw:
-            CONFIG_ERRORS.append((name, f"{name}={raw!r} is not a positive whole number."))
-    return values
-
-
 EVENTHUB = {
-    "ALLOW_PRIVATE_TARGETS": _env_bool("EVENTHUB_ALLOW_PRIVATE_TARGETS", False),
-    "RATE_LIMITS": _rate_limits(os.environ.get("EVENTHUB_RATE_LIMITS")),
-    **_env_positive_ints(
+    "ALLOW_PRIVATE_TARGETS": env_bool("EVENTHUB_ALLOW_PRIVATE_TARGETS", False),
+    "RATE_LIMITS": rate_limits(os.environ.get("EVENTHUB_RATE_LIMITS")),
+    **env_positive_ints(
         LOGIN_FAILURES_PER_ACCOUNT="EVENTHUB_LOGIN_FAILURES_PER_ACCOUNT",
         LOGIN_FAILURES_PER_ADDRESS="EVENTHUB_LOGIN_FAILURES_PER_ADDRESS",
         LOGIN_LOCK_SECONDS="EVENTHUB_LOGIN_LOCK_SECONDS",
     ),
 }
 
-# LOG_FORMAT=json: one JSON object a line, for log shippers (failed delivery attempts and dead letters carry
-# event_id, delivery_id, endpoint_id, tenant_id and outcome as fields); the default is plain text for terminals.
-LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower()
-if LOG_FORMAT not in ("plain", "json"):
-    CONFIG_ERRORS.append(("LOG_FORMAT", f"LOG_FORMAT={LOG_FORMAT!r} is not plain or json."))
-    LOG_FORMAT = "plain"
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
-        },
-    },
-    "filters": {"client_errors_without_traceback": {"()": "eventhub.log_filters.ClientErrorsWithoutTraceback"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        "pika": {"level": "WARNING"},
-        # oauthlib logs every issued access token at DEBUG: never below WARNING, whatever LOG_LEVEL says.
-        "oauthlib": {"level": "WARNING"},
-        # One line for a refused request (403, 404), not a traceback as if the hub had failed.
-        "django.request": {"filters": ["client_errors_without_traceback"]},
-        # Failed log-ins and lock-outs are WARNINGs (usernames and addresses masked); its INFO lines are chatter.
-        "axes": {"level": "WARNING"},
-    },
-}
+LOG_FORMAT = log_format()  # plain, or json (one object a line, for log shippers)
+LOGGING = logging_config(LOG_FORMAT, os.environ.get("LOG_LEVEL", "INFO"))
 
 if not DEBUG:
     SESSION_COOKIE_HTTPONLY = True
@@ -366,7 +242,7 @@ if not DEBUG:
 
 # HTTPS=1: the hub is reached over HTTPS only (directly, or behind a TLS proxy that sets X-Forwarded-Proto).
 # Cookies become secure-only, plain HTTP is redirected, HSTS is sent. Probes and the scraper may still use HTTP.
-HTTPS = _env_bool("HTTPS", False)
+HTTPS = env_bool("HTTPS", False)
 PROBE_PATHS = [r"^healthz$", r"^readyz$", r"^metrics$"]  # answered over plain HTTP too
 if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -375,5 +251,5 @@ if HTTPS:
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = int(os.environ.get("HSTS_SECONDS", "31536000"))
     # Both are commitments for the whole domain: turn them off (0) if a subdomain is not served over HTTPS.
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
-    SECURE_HSTS_PRELOAD = _env_bool("HSTS_PRELOAD", True)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("HSTS_PRELOAD", True)

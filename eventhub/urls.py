@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from oauth2_provider import views as oauth2_views
 
 from eventhub import health
+from eventhub.api import page_not_found, server_error
 from eventhub.docs import RedocDocsView, SwaggerDocsView
 from tenants.views import RateLimitedTokenView
 
@@ -22,6 +23,10 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
+    path("", include("portal.urls")),  # /portal/<token>/...: consumer portal links, no account
     # The dashboard: /, /login/, /logout/ and /t/<tenant>/...
     path("", include("dashboard.urls")),
 ]
+
+handler404 = page_not_found
+handler500 = server_error

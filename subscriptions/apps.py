@@ -13,6 +13,9 @@ class SubscriptionsConfig(AppConfig):
         from subscriptions.pipeline import routing_version
 
         routing_version.connect()
+        from subscriptions.emporix import limits
+
+        limits.connect()
 
 
 def _sync_catalog_after_migrate(sender, using="default", verbosity=1, **kwargs):

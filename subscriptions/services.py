@@ -54,14 +54,12 @@ def apply_subscription_change(tenant, change: SubscriptionChange, now=None) -> I
     if event_type is None:
         return ItemResult(change.event_type, 404, f"Event type '{change.event_type}' does not exist.")
 
-    fields = list(change.fields_to_subscribe) + list(change.fields_to_unsubscribe)
-    unknown = [name for name in dict.fromkeys(fields) if name not in event_type.event_schema]
+    unknown = unknown_fields(event_type, list(change.fields_to_subscribe) + list(change.fields_to_unsubscribe))
     if unknown:
-        known = ", ".join(event_type.event_schema) or "none"
         return ItemResult(
             change.event_type,
             400,
-            f"Field '{unknown[0]}' is not a field of event type '{event_type.key}'; its fields are: {known}.",
+            not_a_field_message(event_type, unknown[0]),
             [{"field": name, "message": "not in the event type's eventSchema"} for name in unknown],
         )
     both = sorted(set(change.fields_to_subscribe) & set(change.fields_to_unsubscribe))
@@ -85,6 +83,17 @@ def apply_subscription_change(tenant, change: SubscriptionChange, now=None) -> I
     if not updated:
         return ItemResult(change.event_type, 409, CONFLICT_MESSAGE)
     return ItemResult(change.event_type, 200)
+
+
+def unknown_fields(event_type, names) -> list:
+    """Those of `names` (duplicates once) that are not fields of the event type's eventSchema: fields a subscription
+    may leave out of its deliveries are the type's own (the API's PATCH and the admin's form both ask this)."""
+    return [name for name in dict.fromkeys(names) if name not in event_type.event_schema]
+
+
+def not_a_field_message(event_type, name) -> str:
+    known = ", ".join(event_type.event_schema) or "none"
+    return f"Field '{name}' is not a field of event type '{event_type.key}'; its fields are: {known}."
 
 
 def _create_subscription(tenant, event_type, change, now):

@@ -21,6 +21,9 @@ class Tenant(models.Model):
     # The tenant's languages (Emporix's project_lang): Accept-Language picks among them, others are ignored; empty:
     # every language the catalog has.
     languages = models.JSONField(default=list, blank=True)
+    # Emporix's webhooksLimit: webhooks the hub sends for the tenant in a calendar month (UTC); past it, events are
+    # still stored but their deliveries are recorded as not sent (subscriptions/emporix/limits.py). None: no limit.
+    webhooks_limit = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,13 +1,13 @@
 """API permissions: the tenant in the URL must be the token's tenant, and the token must carry the operation's scope."""
 
 from rest_framework import permissions
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.exceptions import MethodNotAllowed, PermissionDenied, ValidationError
 
 from tenants.models import TENANT_NAME_RE, TENANT_NAME_RULE
 
 
 class HasTenantScope(permissions.BasePermission):
-    """Views declare `required_scopes = {"GET": "webhook.x_read", ...}`; a method with no scope is refused."""
+    """Views declare `required_scopes = {"GET": "webhook.x_read", ...}`; a method with no scope is a 405."""
 
     def has_permission(self, request, view):
         principal = request.user
@@ -24,7 +24,7 @@ class HasTenantScope(permissions.BasePermission):
         if needed is None:
             if request.method == "OPTIONS":
                 return True
-            raise NotFound()
+            raise MethodNotAllowed(request.method)
         if needed not in principal.scopes:
             raise PermissionDenied(f"This operation needs the scope '{needed}'.")
         return True

@@ -34,6 +34,19 @@ def create_tenant(name, default_language="en", languages=()):
     return tenant, created
 
 
+def set_webhooks_limit(tenant, text):
+    """The tenant's monthly webhooks limit from text: a whole number (0 or more), or 'none' for no limit."""
+    if str(text).strip().lower() == "none":
+        limit = None
+    elif re.fullmatch(r"[0-9]{1,10}", str(text).strip()) and int(text) <= 2**31 - 1:
+        limit = int(text)
+    else:
+        raise ValidationError("the webhooks limit is a whole number of webhooks per month, or 'none'.")
+    tenant.webhooks_limit = limit
+    tenant.save(update_fields=["webhooks_limit"])
+    return tenant
+
+
 def _check_scopes(scopes):
     scopes = list(dict.fromkeys(scopes))
     if not scopes:

@@ -6,7 +6,8 @@ surviving mutant is not listed in tests/mutation_survivors.md with the reason it
 
 mutmut keeps its verdicts in mutants/ and, on a later run, does not re-judge a mutant whose code is unchanged even
 when the tests changed; so each run starts afresh unless --keep is given (quicker while writing tests: then re-judge
-the survivors by name, `mutmut run "subscriptions.core.signing*"`). --no-run only reads the last run's results.
+the survivors by name, `mutmut run "subscriptions.core.signing*"`). --module (repeatable) mutates and reports only
+the named modules (`--module matching`); --no-run only reads the last run's results.
 """
 
 import argparse
@@ -37,6 +38,20 @@ def configured_modules():
     return [p.removesuffix(".py").replace("/", ".") for p in paths]
 
 
+def selected_modules(names):
+    """The configured modules named on the command line (all when none is); exits on a name not configured."""
+    configured = configured_modules()
+    if not names:
+        return configured
+    chosen = []
+    for name in names:
+        found = [m for m in configured if name in (m, m.rsplit(".", 1)[-1])]
+        if not found:
+            sys.exit(f"{name} is not a module in setup.cfg [mutmut] source_paths: {', '.join(configured)}")
+        chosen += found
+    return chosen
+
+
 def results():
     """{mutant name: status} of the last run, every mutant included."""
     out = mutmut("results", "--all", "true", capture_output=True)
@@ -62,16 +77,21 @@ def main():
     parser.add_argument("--keep", action="store_true", help="reuse mutmut's verdicts of the last run (mutants/)")
     parser.add_argument("--no-run", action="store_true", help="only report the last run's results")
     parser.add_argument("--max-children", type=int, help="parallel mutmut workers (default: one per CPU)")
+    parser.add_argument("--module", action="append", default=[], metavar="NAME",
+                        help="only this module (`matching` or `subscriptions.core.matching`); repeatable")
     args = parser.parse_args()
+    modules = selected_modules(args.module)
     if not args.no_run:
         if not args.keep:
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         command = ["run"] + (["--max-children", str(args.max_children)] if args.max_children else [])
+        if args.module:
+            # mutmut names a mutant `module.x_function__mutmut_N` or `module.xǁClassǁmethod__mutmut_N`.
+            command += [f"{module}.x*" for module in modules]
         run = mutmut(*command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if run.returncode:
             sys.exit(f"mutmut run failed:\n{run.stderr[-4000:]}")
 
-    modules = configured_modules()
     explained = explained_survivors()
     counts = collections.defaultdict(collections.Counter)
     unexplained = []
@@ -82,7 +102,7 @@ def main():
         counts[module_of(name)][status] += 1
         if status not in CAUGHT and name not in explained:
             unexplained.append(f"{name}: {status}")
-    stale = sorted(n for n in explained if statuses.get(n, "killed") in CAUGHT)
+    stale = sorted(n for n in explained if module_of(n) in modules and statuses.get(n, "killed") in CAUGHT)
 
     print(f"{'module':34} {'killed':>7} {'total':>6} {'score':>7}")
     low = []

@@ -245,6 +245,16 @@ def shoot(base):
             publish_traffic()
             page.wait_for_timeout(800)
             save("16-live")
+        page.goto(f"{base}/t/demo/portal-links/")
+        page.check(f"input[name=endpoints][value='{failing.pk}']")
+        page.select_option("#id_role", "editor")
+        page.click("text=Create link")
+        page.wait_for_selector("[data-portal-url]")
+        save("17-portal-links")
+        portal = page.locator("#portal-url").inner_text()
+        page.context.clear_cookies()  # the consumer portal, opened by someone without an account
+        page.goto(f"{portal}endpoints/{failing.pk}/")
+        save("18-portal-endpoint")
         browser.close()
 
 

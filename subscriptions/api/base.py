@@ -7,7 +7,8 @@ from eventhub.conf import hub_setting
 from subscriptions.api.pagination import Pagination
 from subscriptions.api.serializers import ErrorSerializer
 
-ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer}
+# Every operation may answer these (a 500 too: an ErrorMessage, never an HTML page).
+ERRORS = {400: ErrorSerializer, 401: ErrorSerializer, 403: ErrorSerializer, 500: ErrorSerializer}
 NOT_FOUND = {404: ErrorSerializer}
 
 

@@ -1,13 +1,12 @@
 """Dead letters: /webhook/{tenant}/dead-letters[/{id}/redrive]: broker messages that could not become events."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from eventhub.api import error_response
 from subscriptions.api.base import ERRORS, TenantAPIView
-from subscriptions.api.outputs import DeadLetterSerializer
+from subscriptions.api.outputs import DeadLetterSerializer, RedriveResultSerializer
 from subscriptions.api.pagination import CountedPagination
 from subscriptions.api.serializers import ErrorSerializer
 from subscriptions.broker import sources as source_services
@@ -33,7 +32,7 @@ class RedriveView(TenantAPIView):
     required_scopes = {"POST": "webhook.source_manage"}
 
     @extend_schema(summary="Convert a dead-lettered message again (e.g. after creating the missing source or type)",
-                   request=None, responses={200: OpenApiTypes.OBJECT, 404: ErrorSerializer, **ERRORS})
+                   request=None, responses={200: RedriveResultSerializer, 404: ErrorSerializer, **ERRORS})
     def post(self, request, tenant, dead_letter_id):
         try:
             if not dead_letter_id.isdigit() or len(dead_letter_id) > 18:  # a bigint, never a database error
@@ -45,6 +44,4 @@ class RedriveView(TenantAPIView):
             recorded = source_services.redrive_dead_letter(dead_letter)
         except source_services.RedriveFailed as exc:
             return error_response(400, str(exc))
-        return Response(
-            {"eventId": recorded.event_id, "created": recorded.created, "deliveries": recorded.deliveries, "deadLetter": DeadLetterSerializer(dead_letter).data}
-        )
+        return Response(RedriveResultSerializer(recorded, context={"dead_letter": dead_letter}).data)

@@ -1,7 +1,5 @@
-"""The delivery log and its actions: /webhook/{tenant}/deliveries[/{id}[/retry]], and an endpoint's replay, preview and
-test send (/webhook/{tenant}/endpoints/{id}/replay|preview|test)."""
-
-import json
+"""The delivery log and its actions: /webhook/{tenant}/deliveries[/{id}[/retry]], and an endpoint's replay, recover,
+preview and test send (/webhook/{tenant}/endpoints/{id}/replay|recover|preview|test)."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -15,10 +13,9 @@ from subscriptions import selectors
 from subscriptions.api.endpoints import MANAGE_SCOPE, EndpointContextMixin, shows_header_values
 from subscriptions.api.serializers import ErrorSerializer
 from subscriptions.api.base import ERRORS, NOT_FOUND, TenantAPIView
-from subscriptions.api.outputs import DeliverySerializer
+from subscriptions.api.outputs import DeliveryPreviewSerializer, DeliverySerializer, ReplayResultSerializer
 from subscriptions.api.pagination import Pagination
 from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.delivery.worker import wake_workers
 
 def datetime_param(request, name, required=False):
     raw = request.query_params.get(name)
@@ -32,26 +29,20 @@ def datetime_param(request, name, required=False):
         raise ValidationError({name: [str(exc)]})
 
 
+def id_param(request, name, longest=200):
+    """An exact id to search by (an event id, a webhook-id), bounded like the ids the hub stores."""
+    value = request.query_params.get(name) or None
+    if value is not None and len(value) > longest:
+        raise ValidationError({name: [f"At most {longest} characters."]})
+    return value
+
+
 def full_delivery(delivery, request):
     """A delivery in full: its body and every attempt's headers (the endpoint's own values only for managers)."""
     return DeliverySerializer(delivery, context={"full": True, "header_values": shows_header_values(request)}).data
 
 
 SampleInput = inline_serializer("SampleEvent", {"eventType": serializers.CharField(), "data": serializers.DictField(required=False)})
-PreviewOutput = inline_serializer("DeliveryPreview", {
-    "matches": serializers.BooleanField(), "reasons": serializers.ListField(child=serializers.CharField()),
-    "body": serializers.JSONField(),
-    "headers": serializers.DictField(child=serializers.CharField(allow_null=True), help_text=(
-        "The request headers. webhook-signature is made with the placeholder secret, never the endpoint's; the "
-        f"values of the endpoint's own headers are null unless the token has {MANAGE_SCOPE}.")),
-    "signedWith": serializers.ChoiceField(choices=[delivery_services.PREVIEW_SIGNED_WITH], help_text=(
-        "Always \"placeholder\": the signature verifies with placeholderSecret only.")),
-    "placeholderSecret": serializers.CharField(help_text="The published placeholder secret the preview is signed with."),
-    "changed": serializers.ListField(child=serializers.CharField(), required=False, help_text=(
-        "For update events whose type declares a change pair: the paths whose values differ between new and old.")),
-})
-
-
 class DeliveryMixin:
     def get_delivery(self, delivery_id):
         if not str(delivery_id).isdigit():
@@ -73,6 +64,8 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
             OpenApiParameter("eventType", OpenApiTypes.STR, description="an event type or a pattern (`*` is any run of characters)"),
             OpenApiParameter("since", OpenApiTypes.DATETIME, description="created at or after"),
             OpenApiParameter("until", OpenApiTypes.DATETIME, description="created at or before"),
+            OpenApiParameter("eventId", OpenApiTypes.STR, description="only deliveries of the event with this id"),
+            OpenApiParameter("webhookId", OpenApiTypes.STR, description="the delivery with this webhook-id (msg_...)"),
             *Pagination.parameters(),
         ],
         responses={200: DeliverySerializer(many=True), **ERRORS},
@@ -86,7 +79,7 @@ class DeliveriesView(EndpointContextMixin, TenantAPIView):
             raise ValidationError({"status": [f"'{state}' is not one of {', '.join(DeliveryStatus.values)}."]})
         deliveries = selectors.deliveries_log(
             self.tenant, endpoint, state, request.query_params.get("eventType") or None, datetime_param(request, "since"),
-            datetime_param(request, "until"),
+            datetime_param(request, "until"), event_id=id_param(request, "eventId"), webhook_id=id_param(request, "webhookId"),
         )
         return self.paged_response(deliveries, DeliverySerializer)  # no headers in the list
 
@@ -111,7 +104,6 @@ class RetryDeliveryView(DeliveryMixin, TenantAPIView):
             delivery_services.retry_delivery(delivery)
         except delivery_services.NotRetryable as exc:
             return error_response(409, str(exc))
-        wake_workers()
         return Response(DeliverySerializer(self.get_delivery(delivery_id)).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -122,7 +114,7 @@ class ReplayEndpointView(EndpointContextMixin, TenantAPIView):
         summary="Resend every delivery of a time window to this endpoint, as new deliveries (new webhook-ids)",
         parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, required=True), OpenApiParameter("until", OpenApiTypes.DATETIME)],
         request=None,
-        responses={202: inline_serializer("ReplayResult", {"deliveries": serializers.IntegerField()}), **NOT_FOUND, **ERRORS},
+        responses={202: ReplayResultSerializer, **NOT_FOUND, **ERRORS},
     )
     def post(self, request, tenant, endpoint_id):
         endpoint = self.get_endpoint(endpoint_id)
@@ -130,7 +122,29 @@ class ReplayEndpointView(EndpointContextMixin, TenantAPIView):
         if until is not None and until < since:
             raise ValidationError({"until": ["Must not be before since."]})
         count = delivery_services.replay_endpoint(endpoint, since, until)
-        wake_workers()
+        return Response(ReplayResultSerializer({"deliveries": count}).data, status=status.HTTP_202_ACCEPTED)
+
+
+class RecoverEndpointView(EndpointContextMixin, TenantAPIView):
+    required_scopes = {"POST": "webhook.endpoint_manage"}
+
+    @extend_schema(
+        summary="Send again the deliveries to this endpoint created in a window that failed: same webhook-ids, new attempts",
+        parameters=[OpenApiParameter("since", OpenApiTypes.DATETIME, required=True, description="created at or after"),
+                    OpenApiParameter("until", OpenApiTypes.DATETIME, required=True, description=(
+                        f"created before; at most {delivery_services.RECOVER_MAX_SPAN.days} days after since"))],
+        request=None,
+        responses={202: inline_serializer("RecoverResult", {"deliveries": serializers.IntegerField()}), 409: ErrorSerializer, **NOT_FOUND, **ERRORS},
+    )
+    def post(self, request, tenant, endpoint_id):
+        endpoint = self.get_endpoint(endpoint_id)
+        since, until = datetime_param(request, "since", required=True), datetime_param(request, "until", required=True)
+        try:
+            count = delivery_services.recover_endpoint(endpoint, since, until)
+        except delivery_services.BadWindow as exc:
+            raise ValidationError({exc.field: [str(exc)]})
+        except delivery_services.NotRetryable as exc:
+            return error_response(409, str(exc))
         return Response({"deliveries": count}, status=status.HTTP_202_ACCEPTED)
 
 
@@ -163,16 +177,11 @@ class PreviewView(SampleEventMixin, TenantAPIView):
         description="The headers are signed with a published placeholder secret (`signedWith: \"placeholder\"`), never "
                     "with the endpoint's: previewing needs only webhook.endpoint_read and takes any data, so a real "
                     f"signature would let a reader forge deliveries. A real, signed test send needs {MANAGE_SCOPE}.",
-        request=SampleInput, responses={200: PreviewOutput, **NOT_FOUND, **ERRORS},
+        request=SampleInput, responses={200: DeliveryPreviewSerializer, **NOT_FOUND, **ERRORS},
     )
     def post(self, request, tenant, endpoint_id):
         preview = self.for_sample(request, self.get_endpoint(endpoint_id), delivery_services.preview_delivery)
-        headers = preview.headers if shows_header_values(request) else delivery_services.masked_request_headers(preview.headers)
-        answer = {"matches": preview.matches, "reasons": preview.reasons, "body": json.loads(preview.body), "headers": headers,
-                  "signedWith": preview.signed_with, "placeholderSecret": delivery_services.PREVIEW_SECRET}
-        if "changed" in preview.envelope:  # an update event whose type declares a change pair
-            answer["changed"] = preview.envelope["changed"]
-        return Response(answer)
+        return Response(DeliveryPreviewSerializer(preview, context={"header_values": shows_header_values(request)}).data)
 
 
 class TestSendView(SampleEventMixin, TenantAPIView):

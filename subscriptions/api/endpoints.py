@@ -6,52 +6,27 @@ from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
-from eventhub.api import error_response, iso_ms
+from eventhub.api import error_response
 from subscriptions.endpoints import services as endpoint_services
 from subscriptions import selectors
-from subscriptions.api.serializers import EndpointOutputSerializer, EndpointSerializer, ErrorSerializer
+from subscriptions.api.outputs import MANAGE_SCOPE, EndpointOutputSerializer, shows_header_values
+from subscriptions.api.serializers import EndpointSerializer, ErrorSerializer
 from subscriptions.api.base import ERRORS, TenantAPIView
-from subscriptions.delivery.actions import masked_headers
 from subscriptions.models import Endpoint
 from subscriptions.services import CONFLICT_MESSAGE
 
-MANAGE_SCOPE = "webhook.endpoint_manage"
+__all__ = ["MANAGE_SCOPE", "EndpointContextMixin", "shows_header_values"]  # the endpoints' actions import these here
+
 HEADER_VALUES_NOTE = (
     f"The values of `headers` (often a receiver's credentials) are shown only to tokens with `{MANAGE_SCOPE}`; "
     "for other tokens every value is null and only the names are given."
 )
 
 
-def shows_header_values(request):
-    """Header values are often a receiver's credentials (Authorization: Bearer ...): only a token that may change
-    the endpoint sees them; others get the names with null values (deliveries.masked_headers)."""
-    return MANAGE_SCOPE in request.user.scopes
-
-
-def endpoint_body(endpoint, secret=None, header_values=False):
-    body = {
-        "id": str(endpoint.id),
-        "url": endpoint.url,
-        "method": endpoint.method,
-        "headers": endpoint.headers if header_values else masked_headers(endpoint.headers),
-        "events": endpoint.events,
-        "eventFilter": endpoint.event_filter,
-        "customPayload": endpoint.custom_payload,
-        "payloadFormat": endpoint.payload_format,
-        "enabled": endpoint.enabled,
-        "disabledReason": endpoint.disabled_reason,
-        "description": endpoint.description,
-        "timeoutSeconds": endpoint.timeout_seconds,
-        "metadata": {"version": endpoint.version, "createdAt": iso_ms(endpoint.created_at), "modifiedAt": iso_ms(endpoint.modified_at)},
-    }
-    if secret is not None:
-        body["secret"] = secret
-    return body
-
-
 class EndpointContextMixin:
     def body(self, endpoint, secret=None):
-        return endpoint_body(endpoint, secret, header_values=shows_header_values(self.request))
+        context = {"header_values": shows_header_values(self.request), "secret": secret}
+        return EndpointOutputSerializer(endpoint, context=context).data
 
     def serializer(self, data, partial=False):
         known = list(selectors.visible_event_types(self.tenant).values_list("key", flat=True))
@@ -70,7 +45,8 @@ class EndpointsView(EndpointContextMixin, TenantAPIView):
     @extend_schema(summary="List the tenant's webhook endpoints", description=HEADER_VALUES_NOTE,
                    responses={200: EndpointOutputSerializer(many=True), **ERRORS})
     def get(self, request, tenant):
-        return Response([self.body(e) for e in Endpoint.objects.filter(tenant=self.tenant)])
+        endpoints = Endpoint.objects.filter(tenant=self.tenant)
+        return Response(EndpointOutputSerializer(endpoints, many=True, context={"header_values": shows_header_values(request)}).data)
 
     @extend_schema(summary="Create a webhook endpoint; the answer carries its signing secret, shown only this once",
                    request=EndpointSerializer, responses={201: EndpointOutputSerializer, **ERRORS})

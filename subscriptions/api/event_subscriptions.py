@@ -6,16 +6,14 @@ from rest_framework import status
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
-from eventhub.api import flatten_details, iso_ms
-from eventhub.languages import localize, parse_accept_language, within
+from eventhub.languages import parse_accept_language, within
 from subscriptions import selectors, services
 from subscriptions.api.base import ERRORS, TenantAPIView, csv_param, list_body
+from subscriptions.api.outputs import EventSubscriptionSerializer, SubscriptionRow
 from subscriptions.api.serializers import (
-    EventSubscriptionSerializer,
     ItemResultSerializer,
     SubscriptionUpdateItemSerializer,
 )
-from subscriptions.services import ItemResult
 
 STATES = ("SUBSCRIBED", "UNSUBSCRIBED", "NONE")
 
@@ -39,8 +37,8 @@ class EventSubscriptionsView(TenantAPIView):
             raise ValidationError({"subscription": [f"'{bad[0]}' is not one of {', '.join(STATES)}."]})
         rows = selectors.event_subscriptions(self.tenant, csv_param(request, "eventType"), states)
         preferences = within(parse_accept_language(request.headers.get("Accept-Language")), self.tenant.languages)
-        fallbacks = (self.tenant.default_language, "en")
-        return Response([subscription_item(t, s, preferences, fallbacks) for t, s in rows])
+        context = {"preferences": preferences, "fallbacks": (self.tenant.default_language, "en")}
+        return Response(EventSubscriptionSerializer([SubscriptionRow(*row) for row in rows], many=True, context=context).data)
 
     @extend_schema(
         summary="Subscribe to or unsubscribe from event types",
@@ -48,41 +46,23 @@ class EventSubscriptionsView(TenantAPIView):
         responses={207: ItemResultSerializer(many=True), **ERRORS},
     )
     def patch(self, request, tenant):
-        results = []
-        for item in list_body(request):
-            serializer = SubscriptionUpdateItemSerializer(data=item)
-            if serializer.is_valid():
-                results.append(services.apply_subscription_change(self.tenant, serializer.to_change()))
-            else:
-                results.append(invalid_item(item, serializer.errors))
+        changes = subscription_changes(list_body(request))
+        results = [services.apply_subscription_change(self.tenant, change) for change in changes]
         return Response([r.as_dict() for r in results], status=status.HTTP_207_MULTI_STATUS)
 
 
-def invalid_item(item, errors):
-    details = flatten_details(errors)
-    first = details[0]
-    message = f"{first['field']}: {first['message']}" if first["field"] else first["message"]
-    event_type = item.get("eventType") if isinstance(item.get("eventType"), str) else None
-    return ItemResult(event_type, 400, message, details)
+def subscription_changes(items):
+    """Every item as a SubscriptionChange; a body that breaks Emporix's schema (no eventType, an unknown action,
+    metadata.version below 1, a field of the wrong type) is one 400 naming each problem (`[1].metadata.version`),
+    and changes nothing. What only the catalog can judge (an unknown type or field, a stale version) is per item."""
+    changes, errors = [], {}
+    for index, item in enumerate(items):
+        serializer = SubscriptionUpdateItemSerializer(data=item)
+        if serializer.is_valid():
+            changes.append(serializer.to_change())
+        else:
+            errors[f"[{index}]"] = serializer.errors
+    if errors:
+        raise ValidationError(errors)
+    return changes
 
-
-def subscription_item(event_type, subscription, preferences, fallbacks):
-    metadata = {}
-    if subscription is not None:
-        metadata = {
-            "version": subscription.version,
-            "createdAt": iso_ms(subscription.created_at),
-            "modifiedAt": iso_ms(subscription.modified_at),
-        }
-    return {
-        "event": {
-            "type": event_type.key,
-            "eventSchema": event_type.event_schema,
-            "name": localize(event_type.name, preferences, fallbacks),
-            "group": localize(event_type.group, preferences, fallbacks),
-            "description": localize(event_type.description, preferences, fallbacks),
-        },
-        "metadata": metadata,
-        "subscription": subscription.state if subscription is not None else "NONE",
-        "excludedFields": list(subscription.excluded_fields) if subscription is not None else [],
-    }

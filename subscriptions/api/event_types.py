@@ -8,38 +8,22 @@ from drf_spectacular.utils import extend_schema
 from eventhub.api import error_response
 from subscriptions import selectors, services
 from subscriptions.api.base import ERRORS, TenantAPIView, csv_param
+from subscriptions.api.outputs import EventTypeOutputSerializer
 from subscriptions.api.serializers import ErrorSerializer, EventTypeSerializer
-
-
-def event_type_body(event_type):
-    return {
-        "type": event_type.key,
-        "source": event_type.source,
-        "kind": event_type.kind,
-        "name": event_type.name,
-        "group": event_type.group,
-        "description": event_type.description,
-        "eventSchema": event_type.event_schema,
-        "example": event_type.example,
-        "changes": event_type.changes,
-        "routingKey": event_type.routing_key or None,
-        "appId": event_type.app_id or None,
-        "builtIn": event_type.is_builtin,
-    }
 
 
 class EventTypesView(TenantAPIView):
     required_scopes = {"GET": "webhook.subscription_read", "POST": "webhook.eventtype_manage"}
 
-    @extend_schema(summary="The event catalog: built-in types and the tenant's own, all languages", responses={200: EventTypeSerializer(many=True), **ERRORS})
+    @extend_schema(summary="The event catalog: built-in types and the tenant's own, all languages", responses={200: EventTypeOutputSerializer(many=True), **ERRORS})
     def get(self, request, tenant):
         types = selectors.visible_event_types(self.tenant)
         sources = csv_param(request, "source")
         if sources:
             types = types.filter(source__in=sources)
-        return Response([event_type_body(t) for t in types])
+        return Response(EventTypeOutputSerializer(types, many=True).data)
 
-    @extend_schema(summary="Register a custom event type", request=EventTypeSerializer, responses={201: EventTypeSerializer, 409: ErrorSerializer, **ERRORS})
+    @extend_schema(summary="Register a custom event type", request=EventTypeSerializer, responses={201: EventTypeOutputSerializer, 409: ErrorSerializer, **ERRORS})
     def post(self, request, tenant):
         serializer = EventTypeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -47,7 +31,7 @@ class EventTypesView(TenantAPIView):
             event_type = services.create_custom_event_type(self.tenant, serializer.validated_data["type"], serializer.model_values())
         except services.EventTypeConflict as exc:
             return error_response(409, str(exc))
-        return Response(event_type_body(event_type), status=status.HTTP_201_CREATED)
+        return Response(EventTypeOutputSerializer(event_type).data, status=status.HTTP_201_CREATED)
 
 
 class EventTypeDetailView(TenantAPIView):
@@ -61,16 +45,16 @@ class EventTypeDetailView(TenantAPIView):
             raise PermissionDenied(f"Event type '{key}' is built in and cannot be changed.")
         return event_type
 
-    @extend_schema(summary="One event type", responses={200: EventTypeSerializer, 404: ErrorSerializer})
+    @extend_schema(summary="One event type", responses={200: EventTypeOutputSerializer, 404: ErrorSerializer})
     def get(self, request, tenant, key):
-        return Response(event_type_body(self.get_event_type(key)))
+        return Response(EventTypeOutputSerializer(self.get_event_type(key)).data)
 
-    @extend_schema(summary="Replace a custom event type", request=EventTypeSerializer, responses={200: EventTypeSerializer, **ERRORS})
+    @extend_schema(summary="Replace a custom event type", request=EventTypeSerializer, responses={200: EventTypeOutputSerializer, **ERRORS})
     def put(self, request, tenant, key):
         event_type = self.get_event_type(key, writable=True)
         serializer = EventTypeSerializer(data={**request.data, "type": key} if isinstance(request.data, dict) else request.data)
         serializer.is_valid(raise_exception=True)
-        return Response(event_type_body(services.update_custom_event_type(event_type, serializer.model_values())))
+        return Response(EventTypeOutputSerializer(services.update_custom_event_type(event_type, serializer.model_values())).data)
 
     @extend_schema(summary="Remove a custom event type and the tenant's subscription to it", responses={204: None, **ERRORS})
     def delete(self, request, tenant, key):

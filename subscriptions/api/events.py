@@ -3,6 +3,7 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from eventhub.api import error_response
@@ -29,12 +30,25 @@ class EventsView(TenantAPIView):
 
     @extend_schema(
         summary="Recent events, newest first, each with its deliveries",
-        parameters=[OpenApiParameter("type", OpenApiTypes.STR, description="only events of this type"), *Pagination.parameters()],
+        parameters=[
+            OpenApiParameter("type", OpenApiTypes.STR, description="only events of this type"),
+            OpenApiParameter("q", OpenApiTypes.STR, description=(
+                f"only events whose body holds this text ({selectors.EVENT_TEXT_MIN} to {selectors.EVENT_TEXT_MAX} characters) "
+                f"in a key or a value, in any case; on SQLite among the tenant's newest {selectors.SQLITE_TEXT_SCAN:,} events")),
+            *Pagination.parameters(),
+        ],
         responses={200: EventSerializer(many=True), **ERRORS},
     )
     def get(self, request, tenant):
-        events = selectors.recent_events(self.tenant, request.query_params.get("type") or None)
-        return self.paged_response(events, EventSerializer)
+        text = request.query_params.get("q") or None
+        if text is not None and selectors.event_text_problem(text):
+            raise ValidationError({"q": [selectors.event_text_problem(text)]})
+        events = selectors.recent_events(self.tenant, request.query_params.get("type") or None, text)
+        try:
+            with selectors.bounded_text_search(text):
+                return self.paged_response(events, EventSerializer)
+        except selectors.SearchTooBroad as exc:
+            raise ValidationError({"q": [str(exc)]})
 
     @extend_schema(
         summary="Publish one event or a list; `id` is an idempotency key (the same id twice is stored once)",

@@ -1,24 +1,62 @@
 """Output serializers: the one description of each response shape, used both to render it and for the OpenAPI schema.
 
 Keys keep the wire spelling (camelCase) and their order; times are ISO 8601 UTC with milliseconds (eventhub.api.iso_ms).
-A delivery renders in full (its body, every attempt's headers and response) only with context {"full": True}; the
-endpoint's own header values show only with context {"header_values": True} (see endpoints.shows_header_values).
+A delivery renders in full (its body, every attempt's headers and response) only with context {"full": True}; an
+endpoint's own header values (on the endpoint, an attempt, a preview) show only with context {"header_values": True}
+(shows_header_values); an event subscription's texts are in the language of context {"preferences", "fallbacks"}.
 """
 
 import json
+from typing import NamedTuple
 
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from eventhub.api import iso_ms
-from subscriptions.api.endpoints import MANAGE_SCOPE
-from subscriptions.delivery.actions import masked_request_headers
-from subscriptions.models import DeliveryStatus
+from eventhub.languages import localize
+from subscriptions.api.serializers import PAYLOAD_FORMAT_HELP
+from subscriptions.core.payloads import FORMATS
+from subscriptions.delivery.actions import (
+    PREVIEW_SECRET, PREVIEW_SIGNED_WITH, masked_headers, masked_request_headers,
+)
+from subscriptions.models import SCHEMA_TYPES, DeliveryStatus, Source
+
+MANAGE_SCOPE = "webhook.endpoint_manage"
+
+
+def shows_header_values(request):
+    """Header values are often a receiver's credentials (Authorization: Bearer ...): only a token that may change
+    the endpoint sees them; others get the names with null values (delivery.actions.masked_headers)."""
+    return MANAGE_SCOPE in request.user.scopes
+
 
 class IsoMsField(serializers.DateTimeField):
     """A datetime as the hub writes every time: 2026-01-31T12:00:00.000Z."""
 
     def to_representation(self, value):
         return iso_ms(value)
+
+
+@extend_schema_field({"type": "string", "nullable": True})
+class BlankAsNullField(serializers.CharField):
+    """A text the model keeps as "" when there is none, answered as null."""
+
+    def to_representation(self, value):
+        return value or None
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}})
+class LocalizedField(serializers.Field):
+    """{language: text} reduced to the language the request prefers (context "preferences", "fallbacks")."""
+
+    def to_representation(self, value):
+        return localize(value, self.context["preferences"], self.context["fallbacks"])
+
+
+class MetadataSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    createdAt = IsoMsField(source="created_at")
+    modifiedAt = IsoMsField(source="modified_at")
 
 
 class DeliverySummarySerializer(serializers.Serializer):
@@ -107,3 +145,194 @@ class DeadLetterSerializer(serializers.Serializer):
     reason = serializers.CharField()
     receivedAt = IsoMsField(source="received_at")
     redrivenAt = IsoMsField(source="redriven_at", allow_null=True)
+
+
+# --- endpoints and sources ------------------------------------------------------------------------
+
+
+class EndpointOutputSerializer(serializers.Serializer):
+    """A webhook endpoint as answers give it."""
+
+    # The docstrings and help texts of these classes are the schema's: written for the API's users.
+    # `secret` renders from context {"secret": ...}, given only by create and rotate-secret.
+
+    id = serializers.UUIDField()
+    url = serializers.CharField()
+    method = serializers.ChoiceField(choices=["POST", "PUT", "PATCH"])
+    headers = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, allow_null=True),
+        help_text="Extra request headers, name: value. The values (often a receiver's credentials) are given only to "
+                  f"tokens with the {MANAGE_SCOPE} scope; for other tokens every value is null.",
+    )
+    events = serializers.ListField(child=serializers.CharField())
+    eventFilter = serializers.JSONField(source="event_filter", allow_null=True)
+    customPayload = serializers.JSONField(source="custom_payload", allow_null=True)
+    excludedFields = serializers.ListField(
+        source="excluded_fields", child=serializers.CharField(), allow_null=True,
+        help_text="Data fields this endpoint never gets instead of the subscription's excludedFields; null: the "
+                  "subscription's. Set by an Emporix configuration entry (/webhook/{tenant}/config).",
+    )
+    payloadFormat = serializers.ChoiceField(source="payload_format", choices=list(FORMATS), help_text=PAYLOAD_FORMAT_HELP)
+    enabled = serializers.BooleanField()
+    disabledReason = serializers.CharField(source="disabled_reason")
+    description = serializers.CharField()
+    timeoutSeconds = serializers.IntegerField(source="timeout_seconds")
+    metadata = MetadataSerializer(source="*")
+    secret = serializers.CharField(required=False, help_text="The signing secret: in this answer only.")
+
+    def to_representation(self, endpoint):
+        body = super().to_representation(endpoint)
+        if not self.context.get("header_values"):
+            body["headers"] = masked_headers(endpoint.headers)
+        if self.context.get("secret") is not None:
+            body["secret"] = self.context["secret"]
+        return body
+
+
+@extend_schema_serializer(component_name="Source")
+class SourceOutputSerializer(serializers.Serializer):
+    """A broker source as answers give it."""
+
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    exchange = serializers.CharField()
+    exchangeType = serializers.CharField(source="exchange_type")
+    bindingKeys = serializers.ListField(source="binding_keys", child=serializers.CharField())
+    typeFrom = serializers.ChoiceField(source="type_from", choices=Source.TypeFrom.values)
+    typeField = serializers.CharField(source="type_field")
+    catchAllType = serializers.CharField(source="catch_all_type")
+    enabled = serializers.BooleanField()
+    description = serializers.CharField()
+    metadata = MetadataSerializer(source="*")
+
+
+# --- the catalog and the tenant's subscriptions -----------------------------------------------------
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {"type": "string"}, "example": {"en": "Created", "de": "Erstellt"}})
+class TextsField(serializers.JSONField):
+    """{language: text}, as stored."""
+
+
+@extend_schema_serializer(component_name="EventType")
+class EventTypeOutputSerializer(serializers.Serializer):
+    """An event type of the catalog, built in or the tenant's own, in every language it has."""
+
+    type = serializers.CharField(source="key")
+    source = serializers.CharField()
+    kind = serializers.ChoiceField(choices=["event", "command"])
+    name = TextsField()
+    group = TextsField()
+    description = TextsField()
+    eventSchema = serializers.DictField(source="event_schema", child=serializers.ChoiceField(choices=SCHEMA_TYPES))
+    example = serializers.JSONField(allow_null=True)
+    changes = serializers.JSONField(
+        allow_null=True,
+        help_text='For update events: where in data the new and the old object sit, {"new": "newObject", "old": '
+                  '"oldObject"}; events of the type then carry `changed`, the paths whose values differ.',
+    )
+    routingKey = BlankAsNullField(source="routing_key", help_text="The routing-key form its producer publishes with.")
+    appId = BlankAsNullField(source="app_id", help_text="The AMQP appId its producer sets, when documented.")
+    builtIn = serializers.BooleanField(source="is_builtin")
+
+
+class EventDescriptionSerializer(serializers.Serializer):
+    type = serializers.CharField(source="key")
+    eventSchema = serializers.DictField(source="event_schema", child=serializers.ChoiceField(choices=SCHEMA_TYPES))
+    name = LocalizedField()
+    group = LocalizedField()
+    description = LocalizedField()
+
+
+class SubscriptionMetadataSerializer(serializers.Serializer):
+    """The subscription's version and times; {} while the tenant never subscribed (NONE)."""
+
+    version = serializers.IntegerField(required=False)
+    createdAt = IsoMsField(source="created_at", required=False)
+    modifiedAt = IsoMsField(source="modified_at", required=False)
+
+    def to_representation(self, row):
+        return {} if row.subscription is None else super().to_representation(row.subscription)
+
+
+class SubscriptionRow(NamedTuple):
+    """What one item of GET event-subscriptions shows: a type, and the tenant's subscription to it if any."""
+
+    event_type: object
+    subscription: object = None
+
+    @property
+    def state(self):
+        return self.subscription.state if self.subscription is not None else "NONE"
+
+    @property
+    def excluded_fields(self):
+        return list(self.subscription.excluded_fields) if self.subscription is not None else []
+
+
+class EventSubscriptionSerializer(serializers.Serializer):
+    """One event type with the tenant's subscription to it."""
+
+    # Renders a SubscriptionRow.
+
+    event = EventDescriptionSerializer(source="event_type")
+    metadata = SubscriptionMetadataSerializer(source="*")
+    subscription = serializers.ChoiceField(source="state", choices=["SUBSCRIBED", "UNSUBSCRIBED", "NONE"])
+    excludedFields = serializers.ListField(source="excluded_fields", child=serializers.CharField())
+
+
+# --- what actions answer ----------------------------------------------------------------------------
+
+
+class JSONTextField(serializers.JSONField):
+    """JSON kept as text (a body as sent), answered as the value it holds."""
+
+    def to_representation(self, value):
+        return json.loads(value)
+
+
+class DeliveryPreviewSerializer(serializers.Serializer):
+    """Would the endpoint get the event, why not, and what exactly it would be sent."""
+
+    # Renders a delivery.actions.Preview.
+
+    matches = serializers.BooleanField()
+    reasons = serializers.ListField(child=serializers.CharField())
+    body = JSONTextField()
+    headers = serializers.DictField(child=serializers.CharField(allow_null=True), help_text=(
+        "The request headers. webhook-signature is made with the placeholder secret, never the endpoint's; the "
+        f"values of the endpoint's own headers are null unless the token has {MANAGE_SCOPE}."))
+    signedWith = serializers.ChoiceField(source="signed_with", choices=[PREVIEW_SIGNED_WITH], help_text=(
+        "Always \"placeholder\": the signature verifies with placeholderSecret only."))
+    placeholderSecret = serializers.SerializerMethodField(
+        help_text="The published placeholder secret the preview is signed with.")
+    changed = serializers.ListField(source="envelope.changed", child=serializers.CharField(), required=False, help_text=(
+        "For update events whose type declares a change pair: the paths whose values differ between new and old."))
+
+    def get_placeholderSecret(self, preview) -> str:  # noqa: N802 (the wire name)
+        return PREVIEW_SECRET
+
+    def to_representation(self, preview):
+        body = super().to_representation(preview)
+        if not self.context.get("header_values"):
+            body["headers"] = masked_request_headers(preview.headers)
+        return body
+
+
+class ReplayResultSerializer(serializers.Serializer):
+    deliveries = serializers.IntegerField(help_text="How many deliveries were queued again.")
+
+
+class RedriveResultSerializer(serializers.Serializer):
+    """What converting a dead letter again recorded."""
+
+    # Renders a pipeline.recording.Recorded, with context {"dead_letter": ...}.
+
+    eventId = serializers.CharField(source="event_id")
+    created = serializers.BooleanField(help_text="False: an event with this id was stored before.")
+    deliveries = serializers.IntegerField()
+    deadLetter = serializers.SerializerMethodField()
+
+    @extend_schema_field(DeadLetterSerializer)
+    def get_deadLetter(self, recorded):  # noqa: N802 (the wire name)
+        return DeadLetterSerializer(self.context["dead_letter"]).data

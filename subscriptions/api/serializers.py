@@ -5,13 +5,13 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from eventhub.conf import hub_setting
-from subscriptions.core.conditions import FilterError, compile_filter
-from subscriptions.delivery.sender import TargetError, validate_headers, validate_target_url
-from subscriptions.core.matching import PATTERN_RE, patterns_match
+from subscriptions.endpoints import validators
+from subscriptions.endpoints.validators import (
+    DEFAULT_TIMEOUT, EVENTS_COUNT, MAX_DESCRIPTION, MAX_TIMEOUT, MAX_URL, MIN_TIMEOUT,
+)
 from subscriptions.models import SCHEMA_TYPES
 from subscriptions.core.changes import change_pair_problem
-from subscriptions.core.payloads import ENVELOPE, FORMATS, PayloadError, compile_custom_payload
+from subscriptions.core.payloads import ENVELOPE, FORMATS
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange
 
 
@@ -41,15 +41,24 @@ class NoExtraFieldsMixin:
 
 
 class MetadataVersionSerializer(NoExtraFieldsMixin, serializers.Serializer):
-    version = StrictIntegerField(required=False, min_value=0)
+    version = StrictIntegerField(required=False, min_value=1)  # Emporix's MetadataForUpdate: minimum 1
 
 
-class SubscriptionUpdateItemSerializer(NoExtraFieldsMixin, serializers.Serializer):
+class UpdateMetadataSerializer(serializers.Serializer):
+    """An event subscription item's metadata: other properties (a GET's createdAt, modifiedAt sent back) are ignored,
+    as Emporix's schema allows them."""
+
+    version = StrictIntegerField(required=False, min_value=1)
+
+
+class SubscriptionUpdateItemSerializer(serializers.Serializer):
+    """Emporix's WebhookSubscriptionUpdateItem; properties it does not name are ignored, as its schema allows."""
+
     eventType = StrictCharField(max_length=200)
     action = serializers.ChoiceField(choices=[SUBSCRIBE, UNSUBSCRIBE], required=False)
     fieldsToSubscribe = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=500)
     fieldsToUnsubscribe = serializers.ListField(child=StrictCharField(max_length=200), required=False, max_length=500)
-    metadata = MetadataVersionSerializer(required=False)
+    metadata = UpdateMetadataSerializer(required=False)
 
     def to_change(self):
         data = self.validated_data
@@ -69,32 +78,29 @@ class ItemResultSerializer(serializers.Serializer):
     message = serializers.CharField(required=False)
 
 
-class EventDescriptionSerializer(serializers.Serializer):
-    type = serializers.CharField()
-    eventSchema = serializers.DictField(child=serializers.ChoiceField(choices=SCHEMA_TYPES))
-    name = serializers.DictField(child=serializers.CharField())
-    group = serializers.DictField(child=serializers.CharField())
-    description = serializers.DictField(child=serializers.CharField())
+class ProblemSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="Where the problem is, e.g. `[0].metadata.version`; empty for the whole.")
+    message = serializers.CharField()
 
 
-class SubscriptionMetadataSerializer(serializers.Serializer):
-    version = serializers.IntegerField(required=False)
-    createdAt = serializers.DateTimeField(required=False)
-    modifiedAt = serializers.DateTimeField(required=False)
+class GatewayFaultDetailSerializer(serializers.Serializer):
+    errorcode = serializers.CharField()
 
 
-class EventSubscriptionSerializer(serializers.Serializer):
-    event = EventDescriptionSerializer()
-    metadata = SubscriptionMetadataSerializer()
-    subscription = serializers.ChoiceField(choices=["SUBSCRIBED", "UNSUBSCRIBED", "NONE"])
-    excludedFields = serializers.ListField(child=serializers.CharField())
+class GatewayFaultSerializer(serializers.Serializer):
+    faultstring = serializers.CharField()
+    detail = GatewayFaultDetailSerializer()
 
 
 class ErrorSerializer(serializers.Serializer):
+    """Emporix's ErrorMessage, with the problems' locations beside it (and on a 401, the gateway's `fault`)."""
+
     code = serializers.IntegerField()
-    status = serializers.CharField()
+    status = serializers.CharField(help_text='The HTTP reason phrase: "Bad Request", "Not Found", "Conflict".')
     message = serializers.CharField()
-    details = serializers.ListField(child=serializers.DictField())
+    details = serializers.ListField(child=serializers.CharField(), help_text='One per problem: "field: message".')
+    problems = ProblemSerializer(many=True, help_text="The same problems, each with its field.")
+    fault = GatewayFaultSerializer(required=False, help_text="On a 401 only: the API gateway's form of it.")
 
 
 # --- custom event types ---------------------------------------------------------------------
@@ -174,88 +180,48 @@ class EventTypeSerializer(NoExtraFieldsMixin, serializers.Serializer):
 
 # --- webhook endpoints ----------------------------------------------------------------------
 
+PAYLOAD_FORMAT_HELP = ("envelope: {id, type, timestamp, tenant, data}; data: the producer's body as the root (customPayload "
+                       "pointers resolve against it); cloudevents: CloudEvents 1.0 structured mode.")
+
 
 class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     """An endpoint on the wire. `secret` is write-never, read-once: only create and rotate-secret answers carry it."""
 
+    # The rules are subscriptions/endpoints/validators.py's, the same the dashboard's and the admin's forms apply.
+    # `source` names the model field, so validated_data holds model values. (The docstring is the schema's text.)
+
     id = serializers.UUIDField(read_only=True)
-    url = StrictCharField(max_length=2048)
+    url = StrictCharField(max_length=MAX_URL)
     method = serializers.ChoiceField(choices=["POST", "PUT", "PATCH"], default="POST")
     headers = serializers.DictField(child=serializers.CharField(allow_blank=True), default=dict,
                                     help_text="Extra request headers sent with every delivery, name: value.")
-    events = serializers.ListField(child=StrictCharField(max_length=200), min_length=1, max_length=100)
-    eventFilter = serializers.JSONField(required=False, allow_null=True, default=None)
-    customPayload = serializers.JSONField(required=False, allow_null=True, default=None)
-    payloadFormat = serializers.ChoiceField(
-        choices=list(FORMATS), default=ENVELOPE,
-        help_text="envelope: {id, type, timestamp, tenant, data}; data: the producer's body as the root (customPayload "
-                  "pointers resolve against it); cloudevents: CloudEvents 1.0 structured mode.",
-    )
+    events = serializers.ListField(child=StrictCharField(max_length=200), validators=EVENTS_COUNT)
+    eventFilter = serializers.JSONField(source="event_filter", required=False, allow_null=True, default=None)
+    customPayload = serializers.JSONField(source="custom_payload", required=False, allow_null=True, default=None)
+    payloadFormat = serializers.ChoiceField(source="payload_format", choices=list(FORMATS), default=ENVELOPE,
+                                            help_text=PAYLOAD_FORMAT_HELP)
     enabled = serializers.BooleanField(default=True)
-    disabledReason = serializers.CharField(read_only=True)
-    description = serializers.CharField(max_length=2000, allow_blank=True, default="")
-    timeoutSeconds = serializers.IntegerField(min_value=1, max_value=60, default=15)
+    disabledReason = serializers.CharField(source="disabled_reason", read_only=True)
+    description = serializers.CharField(max_length=MAX_DESCRIPTION, allow_blank=True, default="")
+    timeoutSeconds = serializers.IntegerField(source="timeout_seconds", min_value=MIN_TIMEOUT, max_value=MAX_TIMEOUT,
+                                              default=DEFAULT_TIMEOUT)
     metadata = MetadataVersionSerializer(required=False)
 
     def validate_url(self, value):
-        try:
-            return validate_target_url(value, allow_private=hub_setting("ALLOW_PRIVATE_TARGETS"))
-        except TargetError as exc:
-            raise serializers.ValidationError(str(exc))
+        return validators.clean_url(value)
 
     def validate_headers(self, value):
-        try:
-            return validate_headers(value)
-        except TargetError as exc:
-            raise serializers.ValidationError(str(exc))
+        return validators.clean_headers(value)
 
     def validate_events(self, value):
-        known = self.context["known_event_types"]
-        for pattern in value:
-            if not PATTERN_RE.match(pattern):
-                raise serializers.ValidationError(f"'{pattern}' is not an event type or a pattern with '*'.")
-            if not any(patterns_match([pattern], key) for key in known):
-                raise serializers.ValidationError(f"'{pattern}' matches no event type in the catalog.")
-        return list(dict.fromkeys(value))
+        return validators.clean_events(value, self.context["known_event_types"])
 
-    def validate_eventFilter(self, value):
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("eventFilter must be an object of path: condition.")
-        try:
-            compile_filter(value)
-        except FilterError as exc:
-            raise serializers.ValidationError({exc.path or "": [exc.message]} if exc.path else exc.message)
-        return value or None
+    def validate_eventFilter(self, value):  # noqa: N802 (the wire name)
+        return validators.clean_event_filter(value)
 
-    def validate_customPayload(self, value):
-        if value is None:
-            return None
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("customPayload must be an object whose leaves are JSON pointers.")
-        try:
-            compile_custom_payload(value)
-        except PayloadError as exc:
-            raise serializers.ValidationError({exc.path or "": [exc.message]} if exc.path else exc.message)
-        return value or None
+    def validate_customPayload(self, value):  # noqa: N802 (the wire name)
+        return validators.clean_custom_payload(value)
 
     def model_values(self):
-        data = self.validated_data
-        mapping = {
-            "url": "url", "method": "method", "headers": "headers", "events": "events", "eventFilter": "event_filter",
-            "customPayload": "custom_payload", "payloadFormat": "payload_format", "enabled": "enabled", "description": "description", "timeoutSeconds": "timeout_seconds",
-        }
-        return {model: data[wire] for wire, model in mapping.items() if wire in data}
+        return {name: value for name, value in self.validated_data.items() if name != "metadata"}
 
-
-class EndpointOutputSerializer(EndpointSerializer):
-    """A webhook endpoint as answers give it."""
-
-    # Describes the answers only; subscriptions.api.endpoints.endpoint_body renders them.
-
-    headers = serializers.DictField(
-        child=serializers.CharField(allow_blank=True, allow_null=True),
-        help_text="Extra request headers, name: value. The values (often a receiver's credentials) are given only to "
-                  "tokens with the webhook.endpoint_manage scope; for other tokens every value is null.",
-    )

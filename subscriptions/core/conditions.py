@@ -20,7 +20,7 @@ from subscriptions.core.values import (
 
 __all__ = [
     "Filter", "FilterError", "Undecided", "compile_filter", "json_equal", "path_resolver", "scalar_key", "time_budget",
-    "validate_filter", "MISSING",
+    "MISSING",
 ]
 
 MAX_DEPTH = 16
@@ -78,14 +78,6 @@ def compile_filter(spec: dict | None, *, stored: bool = False) -> Filter:
     compiler = _Compiler(max_regexes=None if stored else MAX_REGEXES)
     test = compiler.filter(spec, "", 1)
     return Filter(test, compiler.equalities)
-
-
-def validate_filter(spec: dict | None) -> list[FilterError]:
-    try:
-        compile_filter(spec)
-    except FilterError as error:
-        return [error]
-    return []
 
 
 def _always(envelope: Any) -> bool:

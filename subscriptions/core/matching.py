@@ -49,6 +49,7 @@ class Route:
     filter: Filter
     payload: CustomPayload | None
     payload_format: str = ENVELOPE  # payloads.FORMATS
+    excluded: tuple[str, ...] | None = None  # the endpoint's own excludedFields; None: the subscription's
 
 
 class Verdict(NamedTuple):
@@ -234,5 +235,7 @@ class RoutingIndex:
 
 
 def _body(envelope: dict, excluded: tuple[str, ...], route: Route, source: str | None) -> str:
+    if route.excluded is not None:
+        excluded = route.excluded  # the endpoint's own choice replaces the subscription's
     shaped = shape_body(envelope, excluded, route.payload, route.payload_format, source)
     return compact(shaped)

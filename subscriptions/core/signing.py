@@ -1,4 +1,5 @@
-"""Standard Webhooks signing: endpoint secrets, v1 HMAC-SHA256 signatures, message ids and the webhook-* headers."""
+"""Signing deliveries: Standard Webhooks (endpoint secrets, v1 HMAC-SHA256 signatures, message ids, the webhook-*
+headers) and Emporix's `emporix-event-signature`, for endpoints that hold an Emporix secret key."""
 
 from __future__ import annotations
 
@@ -7,13 +8,17 @@ import binascii
 import hashlib
 import hmac
 import time
+import json
 import uuid
 from collections.abc import Sequence
 from secrets import token_bytes
 
+import rfc8785
+
 __all__ = [
-    "MESSAGE_ID_PREFIX", "SECRET_PREFIX", "generate_secret", "new_message_uuid", "new_webhook_id", "secret_bytes", "sign",
-    "signature_headers", "webhook_id",
+    "EMPORIX_KEY_PREFIX", "EMPORIX_SIGNATURE_HEADER", "MESSAGE_ID_PREFIX", "SECRET_PREFIX", "emporix_key",
+    "emporix_signature", "generate_secret", "is_emporix_key", "new_message_uuid", "new_webhook_id", "secret_bytes",
+    "sign", "signature_headers", "webhook_id",
 ]
 
 SECRET_PREFIX = "whsec_"
@@ -21,6 +26,12 @@ SECRET_SIZE = 24  # bytes of key material, as Svix issues them
 MESSAGE_ID_PREFIX = "msg_"
 # Crockford's base32 (no i, l, o, u), lower case: 26 characters carry the 128 bits of a UUID, in the UUID's order.
 _BASE32 = "0123456789abcdefghjkmnpqrstvwxyz"
+
+# An endpoint's secret that is an Emporix secret key is stored with this prefix: ':' is not base64, so no Standard
+# Webhooks secret (with or without "whsec_") can start so.
+EMPORIX_KEY_PREFIX = "emporix:"
+EMPORIX_SIGNATURE_HEADER = "emporix-event-signature"
+_SAFE_INTEGER = 2**53 - 1
 
 # Error messages never include the secret: they end up in logs and API responses.
 
@@ -83,14 +94,50 @@ def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode("ascii")
 
 
+def emporix_key(secret_key: str) -> str:
+    """How an endpoint holds an Emporix secret key among its secrets."""
+    return EMPORIX_KEY_PREFIX + secret_key
+
+
+def is_emporix_key(secret: str) -> bool:
+    return secret.startswith(EMPORIX_KEY_PREFIX)
+
+
+def emporix_signature(secret_key: str, body: bytes) -> str:
+    """Emporix's signature: Base64 of HMAC-SHA256, keyed with the secret key's UTF-8 bytes, over the body as JSON
+    with every object's keys sorted and numbers written as JavaScript writes them (RFC 8785), which is what Emporix's
+    receivers compute (`json-stable-stringify` of the parsed body). A body that is not JSON is signed as it is."""
+    try:
+        message = rfc8785.dumps(_as_javascript_reads_it(json.loads(body)))
+    except (ValueError, rfc8785.CanonicalizationError):
+        message = body
+    digest = hmac.new(secret_key.encode("utf-8"), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def _as_javascript_reads_it(value):
+    """Integers past 2**53 become the doubles a JavaScript receiver parses them as (RFC 8785 refuses them)."""
+    if type(value) is int and abs(value) > _SAFE_INTEGER:
+        return float(value)
+    if type(value) is list:
+        return [_as_javascript_reads_it(item) for item in value]
+    if type(value) is dict:
+        return {key: _as_javascript_reads_it(item) for key, item in value.items()}
+    return value
+
+
 def signature_headers(secrets: Sequence[str], msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
-    """One signature per secret, so a receiver still holding a rotated-out secret keeps verifying."""
+    """webhook-id and webhook-timestamp; webhook-signature with one signature per Standard Webhooks secret, so a
+    receiver still holding a rotated-out secret keeps verifying; emporix-event-signature with an Emporix key."""
     if isinstance(secrets, str):
         raise TypeError("secrets must be a sequence of secrets, not one string")
     if not secrets:
         raise ValueError("at least one secret is needed to sign")
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": " ".join(sign(secret, msg_id, timestamp, body) for secret in secrets),
-    }
+    headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
+    standard = [secret for secret in secrets if not is_emporix_key(secret)]
+    if standard:
+        headers["webhook-signature"] = " ".join(sign(secret, msg_id, timestamp, body) for secret in standard)
+    emporix = [secret for secret in secrets if is_emporix_key(secret)]
+    if emporix:
+        headers[EMPORIX_SIGNATURE_HEADER] = emporix_signature(emporix[0].removeprefix(EMPORIX_KEY_PREFIX), body)
+    return headers

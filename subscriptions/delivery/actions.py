@@ -1,4 +1,5 @@
-"""What people ask of deliveries: preview what an endpoint would get, send it a test event, retry one, replay a window.
+"""What people ask of deliveries: preview what an endpoint would get, send it a test event, retry one, replay a window,
+recover the failed ones of a window.
 
 Used by the REST API and the dashboard alike. The worker does the sending: these only create or re-arm Delivery rows.
 """
@@ -9,6 +10,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.db import transaction
 from django.db.models import Q
@@ -19,6 +21,7 @@ from subscriptions.core.changes import change_pair
 from subscriptions.core.matching import RoutingIndex
 from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
 from subscriptions.delivery.sender import USER_AGENT, build_request_headers
+from subscriptions.delivery.worker import wake_workers
 from subscriptions.models import Delivery, DeliveryStatus, Event, EventOrigin, EventSubscription
 from subscriptions.pipeline.routing import compile_route, subscribed_types
 from subscriptions.selectors import find_event_type
@@ -40,7 +43,7 @@ PREVIEW_SIGNATURE_NOTE = (
 )
 # What a caller who may not manage an endpoint sees in place of a header value (often a receiver's credentials).
 MASKED = None
-_HUB_SET = {"webhook-id": None, "webhook-timestamp": None, "webhook-signature": None,
+_HUB_SET = {"webhook-id": None, "webhook-timestamp": None, "webhook-signature": None, "emporix-event-signature": None,
             "content-type": frozenset(CONTENT_TYPES.values()), "user-agent": frozenset({USER_AGENT})}
 
 
@@ -122,8 +125,6 @@ def masked_request_headers(headers: dict) -> dict:
 def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery and
     queued: the workers are woken on commit (the API and the dashboard both queue; nothing is sent in a request)."""
-    from subscriptions.delivery.worker import wake_workers
-
     preview = preview_delivery(endpoint, event_type_key, data, origin=EventOrigin.TEST)
     now = timezone.now()
     event = Event.objects.create(
@@ -152,25 +153,68 @@ class NotRetryable(Exception):
     """A delivery that cannot be retried now; the message says why."""
 
 
+def _re_arm(deliveries) -> int:
+    """Make these deliveries due now, keeping their webhook-ids (receivers deduplicate on them), except those a worker
+    is sending at this moment (re-arming one then could send it twice at once). Returns how many."""
+    now = timezone.now()
+    return deliveries.exclude(status=DeliveryStatus.PENDING, lease_until__gt=now).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None, finished_at=None,
+    )
+
+
 def retry_delivery(delivery) -> None:
-    """Make a finished (or waiting) delivery due now, keeping its webhook-id. Raises NotRetryable when its endpoint
-    is gone or a worker is sending it at this moment (re-arming it then could send it twice at once)."""
+    """Make a finished (or waiting) delivery due now, keeping its webhook-id, and wake the workers on commit. Raises
+    NotRetryable when its endpoint is gone or a worker is sending it at this moment (re-arming it then could send it
+    twice at once)."""
     if delivery.endpoint_id is None:
         raise NotRetryable("The endpoint of this delivery was deleted; it cannot be retried.")
-    now = timezone.now()
-    re_armed = (
-        Delivery.objects.filter(pk=delivery.pk)
-        .exclude(status=DeliveryStatus.PENDING, lease_until__gt=now)
-        .update(status=DeliveryStatus.PENDING, next_attempt_at=now, lease_until=None, finished_at=None)
-    )
-    if not re_armed:
+    if not _re_arm(Delivery.objects.filter(pk=delivery.pk)):
         raise NotRetryable("A worker is sending this delivery right now; see its attempt in a moment.")
+    transaction.on_commit(wake_workers)
     delivery.refresh_from_db()
+
+
+RECOVER_MAX_SPAN = timedelta(days=31)  # the default retention (30 days) and a day to spare
+
+
+class BadWindow(ValueError):
+    """A recovery window that is refused; `field` is since or until."""
+
+    def __init__(self, field, message):
+        self.field = field
+        super().__init__(message)
+
+
+def check_recovery_window(since, until) -> None:
+    """Both bounds, time-zone aware, since before until, at most RECOVER_MAX_SPAN apart; else BadWindow."""
+    for name, value in (("since", since), ("until", until)):
+        if value is None or value.tzinfo is None:
+            raise BadWindow(name, "Required: an ISO 8601 date-time with a time zone, e.g. 2026-01-31T12:00:00Z.")
+    if since >= until:
+        raise BadWindow("until", "Must be after since.")
+    if until - since > RECOVER_MAX_SPAN:
+        raise BadWindow("until", f"The window may span at most {RECOVER_MAX_SPAN.days} days.")
+
+
+def recover_endpoint(endpoint, since, until) -> int:
+    """Send again, now, every delivery to the endpoint created in [since, until) that failed (gave up): each keeps
+    its webhook-id and gains new attempts. One UPDATE, however many. Raises BadWindow, or NotRetryable when the
+    endpoint is disabled (each delivery would fail again at once, unsent). Returns how many are due again; the
+    workers are woken on commit."""
+    check_recovery_window(since, until)
+    if not endpoint.enabled:
+        raise NotRetryable("The endpoint is disabled: enable it first, or every recovered delivery fails again at once, unsent.")
+    failed = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.FAILED, created_at__gte=since, created_at__lt=until)
+    count = _re_arm(failed)
+    if count:
+        transaction.on_commit(wake_workers)
+    return count
 
 
 @transaction.atomic
 def replay_endpoint(endpoint, since, until=None) -> int:
-    """New deliveries, due now, of every delivery the endpoint was given since `since` (a replay is a new message)."""
+    """New deliveries, due now, of every delivery the endpoint was given since `since` (a replay is a new message);
+    the workers are woken on commit."""
     now = timezone.now()
     window = Q(endpoint=endpoint, created_at__gte=since) & Q(created_at__lte=until or now)
     originals = Delivery.objects.filter(window).exclude(event__origin=EventOrigin.TEST).order_by("created_at", "id")
@@ -182,4 +226,5 @@ def replay_endpoint(endpoint, since, until=None) -> int:
         for d in originals.only("tenant_id", "event_id", "event_type", "body", "content_type")
     ]
     Delivery.objects.bulk_create(copies, batch_size=500)
+    transaction.on_commit(wake_workers)
     return len(copies)

@@ -30,7 +30,7 @@ RESERVED_HEADERS = frozenset(
     {
         "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
         "trailers", "transfer-encoding", "upgrade", "host", "content-length",
-        "webhook-id", "webhook-timestamp", "webhook-signature",
+        "webhook-id", "webhook-timestamp", "webhook-signature", "emporix-event-signature",
     }
 )
 FORBIDDEN_HOSTNAMES = ("localhost", "localhost.localdomain")

@@ -8,7 +8,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from subscriptions.models import Endpoint, EndpointSecret
-from subscriptions.core.signing import generate_secret
+from subscriptions.core.signing import EMPORIX_KEY_PREFIX, emporix_key, generate_secret
 
 ROTATED_SECRET_GRACE = timedelta(hours=24)
 
@@ -42,13 +42,30 @@ def update_endpoint(endpoint, values, version):
 
 @transaction.atomic
 def rotate_secret(endpoint):
-    """A new secret for the endpoint; the previous ones keep signing for 24 h. Returns the new secret."""
+    """A new Standard Webhooks secret for the endpoint; the previous ones keep signing for 24 h. Returns the new
+    secret. An endpoint signed only Emporix's way is then signed both ways."""
     now = timezone.now()
-    endpoint.secrets.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now + ROTATED_SECRET_GRACE)).update(expires_at=now + ROTATED_SECRET_GRACE)
+    standard = endpoint.secrets.exclude(secret__startswith=EMPORIX_KEY_PREFIX)  # an Emporix key is its config's to change
+    standard.filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now + ROTATED_SECRET_GRACE)).update(expires_at=now + ROTATED_SECRET_GRACE)
     secret = generate_secret()
     EndpointSecret.objects.create(endpoint=endpoint, secret=secret, created_at=now)
     Endpoint.objects.filter(pk=endpoint.pk).update(modified_at=now)
     return secret
+
+
+@transaction.atomic
+def set_emporix_key(endpoint, secret_key, *, instead=False):
+    """Sign the endpoint Emporix's way with `secret_key` (none: no longer). `instead`: it is then signed only so (its
+    Standard Webhooks secrets go; for an endpoint made by an Emporix configuration). An endpoint left with no secret
+    gets a Standard Webhooks one: nothing is ever sent unsigned."""
+    now = timezone.now()
+    endpoint.secrets.filter(secret__startswith=EMPORIX_KEY_PREFIX).delete()
+    if secret_key:
+        if instead:
+            endpoint.secrets.all().delete()
+        EndpointSecret.objects.create(endpoint=endpoint, secret=emporix_key(secret_key), created_at=now)
+    elif not _current_secrets(now).filter(endpoint=endpoint).exists():
+        EndpointSecret.objects.create(endpoint=endpoint, secret=generate_secret(), created_at=now)
 
 
 def _current_secrets(now):

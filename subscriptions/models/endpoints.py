@@ -19,7 +19,8 @@ class PayloadFormat(models.TextChoices):
 class Endpoint(models.Model):
     """A webhook receiver of one tenant: where, how, which events, filtered and reshaped how."""
 
-    ROUTING_FIELDS = frozenset({"tenant", "tenant_id", "url", "events", "event_filter", "custom_payload", "enabled"})
+    ROUTING_FIELDS = frozenset({"tenant", "tenant_id", "url", "events", "event_filter", "custom_payload", "enabled",
+                                "excluded_fields"})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")
@@ -29,6 +30,9 @@ class Endpoint(models.Model):
     events = models.JSONField(default=list)
     event_filter = models.JSONField(null=True, blank=True)
     custom_payload = models.JSONField(null=True, blank=True)
+    # Top-level data fields this endpoint never gets, instead of the subscription's excludedFields; null: the
+    # subscription's (an Emporix eventsConfiguration entry's excludedFields, where [] means none).
+    excluded_fields = models.JSONField(null=True, blank=True)
     payload_format = models.CharField(max_length=16, choices=PayloadFormat.choices, default=PayloadFormat.ENVELOPE)
     description = models.TextField(blank=True, default="")
     enabled = models.BooleanField(default=True)
@@ -53,7 +57,7 @@ class EndpointSecret(models.Model):
     """A signing secret. Rotation keeps the old one signing until expires_at, so receivers can switch calmly."""
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="secrets")
-    secret = models.CharField(max_length=100)
+    secret = models.CharField(max_length=300)  # "whsec_..." or an Emporix secret key (core/signing.py)
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField(null=True, blank=True)
 

@@ -20,6 +20,7 @@ from subscriptions.bulk import insert_new, insert_rows
 from subscriptions.core.matching import Route, Routing
 from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
 from subscriptions.core.signing import new_webhook_id
+from subscriptions.emporix.limits import hold_over_limit
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin
 from subscriptions.pipeline.routing import TenantRouting, tenant_routing
 from subscriptions.selectors import change_pairs
@@ -140,6 +141,7 @@ def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
     for event, routing in routings:
         per_event[event.event_id] = sum(route.endpoint_id in live for route, _ in routing.deliveries)
         rows += _delivery_rows(tenant, event, routing, live, routed.now)
+    rows = hold_over_limit(tenant, rows, routed.now)  # the tenant's monthly webhooks limit: emporix/limits.py
     insert_rows(Delivery, DELIVERY_COLUMNS, rows)
     if created:
         transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(rows)))
@@ -153,7 +155,7 @@ def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
 
 
 DELIVERY_COLUMNS = ("webhook_id", "tenant", "event", "endpoint", "url", "event_type", "body", "content_type", "status",
-                    "attempt_count", "next_attempt_at", "finished_at", "last_error", "created_at")
+                    "attempt_count", "next_attempt_at", "finished_at", "last_error", "created_at")  # limits.py reads it too
 
 
 def _delivery_rows(tenant, event, routing: Routing, live: set, now) -> list[tuple]:

@@ -50,7 +50,7 @@ def routing_index(tenant) -> RoutingIndex:
 def build_routing_index(tenant) -> RoutingIndex:
     routes = []
     for endpoint in Endpoint.objects.filter(tenant=tenant, enabled=True).only(
-        "id", "url", "events", "event_filter", "custom_payload", "payload_format"
+        "id", "url", "events", "event_filter", "custom_payload", "payload_format", "excluded_fields"
     ):
         try:
             routes.append(compile_route(endpoint))
@@ -77,4 +77,5 @@ def compile_route(endpoint) -> Route:
         filter=compile_filter(endpoint.event_filter, stored=True),
         payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
         payload_format=endpoint.payload_format,
+        excluded=None if endpoint.excluded_fields is None else tuple(endpoint.excluded_fields),
     )

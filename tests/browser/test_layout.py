@@ -10,6 +10,7 @@ from django.utils import timezone
 from subscriptions.catalog import SOURCES
 from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Attempt, DeadLetter, Delivery, DeliveryStatus, Event, Source
+from subscriptions.portal.links import create_portal_link
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from tenants.models import Membership, Role
 from tenants.services import add_member, create_tenant, ensure_user
@@ -59,8 +60,16 @@ def dashboard_pages(tenant):
     pages = ["", "events/", "deliveries/", "deliveries/?status=failing", f"deliveries/{delivery.pk}/", "endpoints/", "endpoints/new/",
              f"endpoints/{endpoint.pk}/", f"endpoints/{endpoint.pk}/edit/", f"endpoints/{endpoint.pk}/delete/", "catalog/?q=product",
              "catalog/product.created/", "sources/", "sources/new/", f"sources/{source.pk}/edit/", f"sources/{source.pk}/delete/",
-             "dead-letters/", f"dead-letters/{letter.pk}/", f"dead-letters/{letter.pk}/redrive/", "members/", f"members/{member.pk}/", "live/"]
-    return pages + [f"catalog/?source={source}" for source in SOURCES]
+             "dead-letters/", f"dead-letters/{letter.pk}/", f"dead-letters/{letter.pk}/redrive/", "members/", f"members/{member.pk}/", "live/",
+             "portal-links/"]
+    return [f"/t/acme/{path}" for path in pages + [f"catalog/?source={source}" for source in SOURCES]] + portal_pages(tenant, endpoint, delivery)
+
+
+def portal_pages(tenant, endpoint, delivery):
+    """The consumer portal's pages, through an editor link (every action shown)."""
+    create_portal_link(tenant, endpoints=None, role="viewer", expires_in=600, created_by="a-member-with-a-long-user-name-from-the-directory")
+    _, base = create_portal_link(tenant, endpoints=[endpoint], role="editor", expires_in=3600)
+    return [base, f"{base}endpoints/{endpoint.pk}/", f"{base}deliveries/{delivery.pk}/"]
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -76,7 +85,7 @@ def test_no_dashboard_page_clips_or_overflows(hub_server, chromium, busy_tenant,
     page.wait_for_url(f"{hub_server}/t/acme/")
     found = {}
     for path in dashboard_pages(busy_tenant):
-        response = page.goto(f"{hub_server}/t/acme/{path}")
+        response = page.goto(f"{hub_server}{path}")
         assert response.status == 200, path
         for details in page.locator("details.deadletter, details.attempt").all():  # what opens, opened too
             details.locator("summary").click() if not details.get_attribute("open") else None

@@ -38,12 +38,12 @@ def test_the_live_preview_refuses_a_surrogate_in_the_sample(owner):
 @pytest.mark.parametrize("path", ["/t/%00/", "/t/acme/catalog/%00/", "/t/acme/endpoints/%00/"])
 def test_a_nul_in_a_dashboard_path_segment_is_400(owner, path):
     response = owner.get(path)
-    assert response.status_code == 400 and response.json()["details"] == [{"field": "path", "message": response.json()["message"]}]
+    assert response.status_code == 400 and response.json()["problems"] == [{"field": "path", "message": response.json()["message"]}]
 
 
 def test_a_nul_in_a_form_field_is_400_naming_it_and_saves_nothing(owner):
     response = owner.post("/t/acme/endpoints/new/", {**ENDPOINT, "header_name": "X-Key", "header_value": "a\x00b"})
-    assert response.status_code == 400 and response.json()["details"][0]["field"] == "header_value"
+    assert response.status_code == 400 and response.json()["problems"][0]["field"] == "header_value"
     assert not Endpoint.objects.exists()
 
 

@@ -23,7 +23,7 @@ def test_an_api_client_over_its_limit_gets_429_with_retry_after_in_the_common_sh
     assert codes == [200, 200, 200, 429]
     response = client.get("/webhook/acme/event-subscriptions?eventType=product.created")
     assert response.status_code == 429 and 0 < int(response["Retry-After"]) <= 60
-    assert response.json()["code"] == 429 and response.json()["status"] == "TOO_MANY_REQUESTS"
+    assert response.json()["code"] == 429 and response.json()["status"] == "Too Many Requests"
     assert other.get("/webhook/globex/event-subscriptions?eventType=product.created").status_code == 200
 
 

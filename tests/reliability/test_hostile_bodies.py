@@ -27,7 +27,7 @@ def test_malformed_bodies_are_400_in_the_common_shape_and_change_nothing(api, ra
     response = patch_raw(api, raw)
     assert response.status_code == 400, response.content
     body = response.json()
-    assert set(body) == {"code", "status", "message", "details"} and body["code"] == 400 and body["status"] == "BAD_REQUEST"
+    assert set(body) == {"code", "status", "message", "details", "problems"} and body["code"] == 400 and body["status"] == "Bad Request"
     assert fragment in body["message"]
     assert not EventSubscription.objects.exists()
 

@@ -29,6 +29,14 @@ README_SCOPES = {
     # "read the catalog and the tenant's event subscriptions" / "subscribe, unsubscribe, choose excluded fields"
     ("GET", "/webhook/{tenant}/event-subscriptions"): SUBSCRIPTION_READ,
     ("PATCH", "/webhook/{tenant}/event-subscriptions"): SUBSCRIPTION_MANAGE,
+    # Emporix's config and statistics: the scopes its spec names ("...; Emporix's config and statistics")
+    ("GET", "/webhook/{tenant}/config"): SUBSCRIPTION_READ,
+    ("POST", "/webhook/{tenant}/config"): SUBSCRIPTION_MANAGE,
+    ("GET", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_READ,
+    ("PUT", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
+    ("PATCH", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
+    ("DELETE", "/webhook/{tenant}/config/{code}"): SUBSCRIPTION_MANAGE,
+    ("GET", "/webhook/{tenant}/statistics"): SUBSCRIPTION_READ,
     # "register the tenant's own event types"; the catalog is read with subscription_read
     ("GET", "/webhook/{tenant}/event-types"): SUBSCRIPTION_READ,
     ("POST", "/webhook/{tenant}/event-types"): EVENTTYPE_MANAGE,
@@ -45,6 +53,14 @@ README_SCOPES = {
     ("POST", "/webhook/{tenant}/endpoints/{endpoint_id}/preview"): ENDPOINT_READ,
     ("POST", "/webhook/{tenant}/endpoints/{endpoint_id}/test"): ENDPOINT_MANAGE,
     ("POST", "/webhook/{tenant}/endpoints/{endpoint_id}/replay"): ENDPOINT_MANAGE,
+    ("POST", "/webhook/{tenant}/endpoints/{endpoint_id}/recover"): ENDPOINT_MANAGE,
+    # portal links: made and revoked by those who manage endpoints, listed by those who read them
+    ("GET", "/webhook/{tenant}/portal-links"): ENDPOINT_READ,
+    ("POST", "/webhook/{tenant}/portal-links"): ENDPOINT_MANAGE,
+    ("GET", "/webhook/{tenant}/portal-links/{link_id}"): ENDPOINT_READ,
+    ("DELETE", "/webhook/{tenant}/portal-links/{link_id}"): ENDPOINT_MANAGE,
+    ("GET", "/webhook/{tenant}/portal-settings"): ENDPOINT_READ,
+    ("PUT", "/webhook/{tenant}/portal-settings"): ENDPOINT_MANAGE,
     ("GET", "/webhook/{tenant}/deliveries"): ENDPOINT_READ,
     ("GET", "/webhook/{tenant}/deliveries/{delivery_id}"): ENDPOINT_READ,
     ("POST", "/webhook/{tenant}/deliveries/{delivery_id}/retry"): ENDPOINT_MANAGE,

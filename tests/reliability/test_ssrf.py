@@ -117,7 +117,7 @@ def test_a_local_target_in_any_spelling_is_refused_at_save_naming_url(api, recei
     accepted = []  # one test, one tenant: every spelling is tried and all that got through are named
     for host in hosts:
         created = api.post(f"{BASE}/endpoints", {"url": f"http://{host}:{receiver.port}/hook", "events": ["product.*"]}, format="json")
-        if created.status_code != 400 or [d["field"] for d in created.json()["details"]] != ["url"]:
+        if created.status_code != 400 or [d["field"] for d in created.json()["problems"]] != ["url"]:
             accepted.append((host, created.status_code))
     assert accepted == [] and not Endpoint.objects.exists()
 

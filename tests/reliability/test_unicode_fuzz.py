@@ -115,9 +115,9 @@ class Doors:
 
 def assert_names_a_field(response):
     body = response.json()
-    assert set(body) == {"code", "status", "message", "details"} and body["code"] == response.status_code, body
+    assert set(body) == {"code", "status", "message", "details", "problems"} and body["code"] == response.status_code, body
     if response.status_code in (400, 422):
-        assert body["details"] and any(d["field"] for d in body["details"]), body
+        assert body["problems"] and any(d["field"] for d in body["problems"]), body
 
 
 # --- the doors -----------------------------------------------------------------------------------------------------

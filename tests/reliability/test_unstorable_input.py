@@ -21,9 +21,9 @@ def post_raw(api, path, raw, method="POST"):
 def assert_refused(response, field, fragment):
     assert response.status_code == 400, response.content
     body = response.json()
-    assert set(body) == {"code", "status", "message", "details"} and body["status"] == "BAD_REQUEST"
-    assert any(d["field"] == field and fragment in d["message"] for d in body["details"]), body
-    assert field in body["message"] or len(body["details"]) > 1
+    assert set(body) == {"code", "status", "message", "details", "problems"} and body["status"] == "Bad Request"
+    assert any(d["field"] == field and fragment in d["message"] for d in body["problems"]), body
+    assert field in body["message"] or len(body["problems"]) > 1
 
 
 @pytest.fixture

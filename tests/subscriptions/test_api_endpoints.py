@@ -86,7 +86,7 @@ def test_invalid_endpoint_is_refused_at_save_time_naming_the_problem(api, change
     response = api.post(URL, {**GOOD, **changes}, format="json")
     assert response.status_code == 400, response.content
     error = response.json()
-    assert any(d["field"].startswith(field) for d in error["details"]), error
+    assert any(d["field"].startswith(field) for d in error["problems"]), error
     assert fragment in response.content.decode()
     assert not Endpoint.objects.exists()
 
@@ -95,20 +95,20 @@ def test_a_filter_with_too_many_regexes_is_refused_naming_the_path_and_the_limit
     hostile = {"$or": [{"data.x": {"$regex": "(a|aa)+$"}} for _ in range(120)]}
     response = api.post(URL, {**GOOD, "eventFilter": hostile}, format="json")
     assert response.status_code == 400, response.content
-    [detail] = response.json()["details"]
+    [detail] = response.json()["problems"]
     assert detail["field"] == "eventFilter.$or[16].data.x"
     assert "more than 16 $regex" in detail["message"]
     assert not Endpoint.objects.exists()
     body = create(api, eventFilter={"$or": hostile["$or"][:16]})  # at the limit: accepted
     too_many = {"$or": [*hostile["$or"][:16], {"data.y": {"$regex": "b"}}]}
     patched = api.patch(f"{URL}/{body['id']}", {"eventFilter": too_many, "metadata": {"version": 1}}, format="json")
-    assert patched.status_code == 400 and patched.json()["details"][0]["field"] == "eventFilter.$or[16].data.y"
+    assert patched.status_code == 400 and patched.json()["problems"][0]["field"] == "eventFilter.$or[16].data.y"
 
 
 def test_private_targets_are_refused_unless_allowed(api, settings):
     settings.EVENTHUB = {**settings.EVENTHUB, "ALLOW_PRIVATE_TARGETS": False}
     response = api.post(URL, {**GOOD, "url": "http://127.0.0.1:9000/hook"}, format="json")
-    assert response.status_code == 400 and "url" in [d["field"] for d in response.json()["details"]]
+    assert response.status_code == 400 and "url" in [d["field"] for d in response.json()["problems"]]
     settings.EVENTHUB = {**settings.EVENTHUB, "ALLOW_PRIVATE_TARGETS": True}
     assert api.post(URL, {**GOOD, "url": "http://127.0.0.1:9000/hook"}, format="json").status_code == 201
 

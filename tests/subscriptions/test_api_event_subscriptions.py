@@ -167,23 +167,42 @@ def test_items_are_independent_unknown_type_404_and_unknown_field_400(api):
 @pytest.mark.parametrize(
     "item, field",
     [
-        ({"action": "SUBSCRIBE"}, "eventType"),
-        ({"eventType": 42, "action": "SUBSCRIBE"}, "eventType"),
-        ({"eventType": "product.created", "action": "FOLLOW"}, "action"),
-        ({"eventType": "product.created", "fieldsToUnsubscribe": "name"}, "fieldsToUnsubscribe"),
-        ({"eventType": "product.created", "metadata": {"version": "1"}}, "metadata.version"),
-        ({"eventType": "product.created", "metadata": {"version": True}}, "metadata.version"),
-        ({"eventType": "product.created", "fieldsToUnsubcribe": ["name"]}, "fieldsToUnsubcribe"),
+        ({"action": "SUBSCRIBE"}, "[0].eventType"),
+        ({"eventType": 42, "action": "SUBSCRIBE"}, "[0].eventType"),
+        ({"eventType": "product.created", "action": "FOLLOW"}, "[0].action"),
+        ({"eventType": "product.created", "fieldsToUnsubscribe": "name"}, "[0].fieldsToUnsubscribe"),
+        ({"eventType": "product.created", "metadata": {"version": "1"}}, "[0].metadata.version"),
+        ({"eventType": "product.created", "metadata": {"version": True}}, "[0].metadata.version"),
+        ({"eventType": "product.created", "metadata": {"version": 0}}, "[0].metadata.version"),
+        ({"eventType": "product.created", "metadata": {"version": -3}}, "[0].metadata.version"),
     ],
 )
-def test_malformed_item_gets_400_naming_the_field_and_changes_nothing(api, item, field):
+def test_an_item_that_breaks_the_emporix_schema_is_a_400_naming_it_and_nothing_is_applied(api, item, field):
     response = patch(api, [item, {"eventType": "product.updated", "action": "SUBSCRIBE"}])
-    assert response.status_code == 207
-    first, second = response.json()
-    assert first["code"] == 400 and first["status"] == "BAD_REQUEST"
-    assert first["message"].startswith(field)
-    assert second["code"] == 200
-    assert not EventSubscription.objects.filter(event_type__key="product.created").exists()
+    assert response.status_code == 400
+    error = response.json()
+    assert (error["code"], error["status"]) == (400, "Bad Request")
+    assert [p["field"] for p in error["problems"]] == [field]
+    assert error["details"][0].startswith(f"{field}: ")
+    assert not EventSubscription.objects.exists()  # not even the good second item
+
+
+def test_a_version_below_1_is_a_400_not_a_conflict_on_an_existing_subscription(api):
+    patch(api, [{"eventType": "product.created", "action": "SUBSCRIBE"}])
+    response = patch(api, [{"eventType": "product.created", "action": "UNSUBSCRIBE", "metadata": {"version": 0}}])
+    assert response.status_code == 400
+    assert get_item(api, "product.created")["subscription"] == "SUBSCRIBED"
+
+
+def test_properties_emporix_does_not_name_are_accepted_and_ignored(api):
+    # A client may send back what it read (metadata.createdAt) or properties of a newer Emporix version.
+    patch(api, [{"eventType": "product.created", "action": "SUBSCRIBE"}])
+    read = get_item(api, "product.created")
+    response = patch(api, [{"eventType": "product.created", "action": "UNSUBSCRIBE", "metadata": read["metadata"],
+                            "fieldsToUnsubcribe": ["name"], "comment": {"any": "thing"}}])
+    assert response.status_code == 207 and response.json() == [{"eventType": "product.created", "code": 200, "status": "OK"}]
+    item = get_item(api, "product.created")
+    assert (item["subscription"], item["excludedFields"], item["metadata"]["version"]) == ("UNSUBSCRIBED", [], 2)
 
 
 def test_the_same_field_in_both_lists_is_refused(api):
@@ -204,8 +223,8 @@ def test_body_that_is_not_a_list_of_objects_is_400_in_the_common_error_shape(api
     response = patch(api, body)
     assert response.status_code == 400
     error = response.json()
-    assert set(error) == {"code", "status", "message", "details"}
-    assert error["code"] == 400 and error["status"] == "BAD_REQUEST"
+    assert set(error) == {"code", "status", "message", "details", "problems"}
+    assert error["code"] == 400 and error["status"] == "Bad Request"
     assert message in json.dumps(error)
     assert not EventSubscription.objects.exists()
 
@@ -230,7 +249,7 @@ def test_body_over_1_mib_is_400_and_nothing_is_applied(api):
 def test_malformed_json_is_400_in_the_common_error_shape(api, raw):
     response = api.patch(URL, raw.encode("latin-1") if raw.startswith("\xff") else raw, content_type="application/json")
     assert response.status_code == 400
-    assert response.json()["status"] == "BAD_REQUEST"
+    assert response.json()["status"] == "Bad Request"
 
 
 def test_filters_by_subscription_state_and_event_type(api):

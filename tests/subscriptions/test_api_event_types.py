@@ -62,7 +62,7 @@ def test_builtin_types_cannot_be_changed_or_deleted(api):
 def test_invalid_custom_type_is_400_naming_the_field(api, change, field):
     response = api.post(TYPES, {**CUSTOM, **change}, format="json")
     assert response.status_code == 400
-    assert field in [d["field"] for d in response.json()["details"]]
+    assert field in [d["field"] for d in response.json()["problems"]]
     assert api.get(f"{TYPES}/invoice.paid").status_code == 404
 
 

@@ -50,8 +50,8 @@ def test_a_batch_with_one_bad_item_is_refused_whole_naming_index_and_field(api, 
     response = post(api, body)
     assert response.status_code == 400
     error = response.json()
-    assert error["code"] == 400 and error["status"] == "BAD_REQUEST"
-    assert {(d["field"], d["message"].split(" ")[0]) for d in error["details"]} == {("[3].type", "Unknown"), ("[3].data", "Must")}
+    assert error["code"] == 400 and error["status"] == "Bad Request"
+    assert {(d["field"], d["message"].split(" ")[0]) for d in error["problems"]} == {("[3].type", "Unknown"), ("[3].data", "Must")}
     assert Event.objects.count() == 0 and Delivery.objects.count() == 0
 
 
@@ -71,7 +71,7 @@ def test_a_batch_with_one_bad_item_is_refused_whole_naming_index_and_field(api, 
 )
 def test_bad_events_are_refused_naming_the_field(api, routed, item, field):
     response = post(api, item)
-    assert response.status_code == 400 and response.json()["details"][0]["field"] == field, response.json()
+    assert response.status_code == 400 and response.json()["problems"][0]["field"] == field, response.json()
     assert Event.objects.count() == 0
 
 
@@ -102,7 +102,7 @@ def test_the_event_log_lists_recent_events_with_deliveries_paged_and_filtered(ap
 def test_a_page_parameter_that_is_not_a_whole_number_in_range_is_a_400_naming_it(api, query):
     response = api.get(f"{URL}?{query}")
     assert response.status_code == 400, response.content
-    assert response.json()["details"][0]["field"] == query.split("=")[0]
+    assert response.json()["problems"][0]["field"] == query.split("=")[0]
 
 
 def test_a_page_past_the_end_is_an_empty_list_without_a_total(api, routed):

@@ -53,8 +53,8 @@ def test_invalid_sources_are_400_with_the_field_and_nothing_is_stored(api, chang
     response = api.post(URL, {**GOOD, **changes}, format="json")
     assert response.status_code == 400, response.content
     body = response.json()
-    assert body["code"] == 400 and body["status"] == "BAD_REQUEST"
-    assert any(d["field"].startswith(field) for d in body["details"]), body
+    assert body["code"] == 400 and body["status"] == "Bad Request"
+    assert any(d["field"].startswith(field) for d in body["problems"]), body
     assert not Source.objects.exists()
 
 
@@ -77,7 +77,7 @@ def test_patch_needs_the_current_version_and_a_stale_one_is_409_changing_nothing
 def test_patch_validates_the_merged_source(api):
     body = create(api)
     response = api.patch(f"{URL}/{body['id']}", {"typeFrom": "body_field", "metadata": {"version": 1}}, format="json")
-    assert response.status_code == 400 and response.json()["details"][0]["field"] == "typeField"
+    assert response.status_code == 400 and response.json()["problems"][0]["field"] == "typeField"
     ok = api.patch(f"{URL}/{body['id']}", {"typeFrom": "body_field", "typeField": "meta.type", "metadata": {"version": 1}}, format="json")
     assert ok.status_code == 200 and ok.json()["typeField"] == "meta.type"
 

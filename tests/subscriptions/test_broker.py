@@ -10,8 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventhub.json_limits import storable_json, storable_text
-from subscriptions.core.amqp import Rules, SourceRule, binding_key_problem, exchange_name_problem, topic_matches
-from subscriptions.core.messages import Message, convert, json_safe, message_id, message_timestamp, plain_properties
+from subscriptions.core.amqp import (
+    Rules, SourceRule, TypeRule, binding_key_problem, by_precedence, exchange_name_problem, topic_matches,
+)
+from subscriptions.core.messages import (
+    Message, convert, json_safe, message_from_delivery, message_id, message_timestamp, plain_properties, shown_type,
+)
 
 ENTRY = {"entryID": "e1", "modelTitle": "mymodel", "shortID": "035af82b", "data": {"_creator": "dd50"}}
 PROPS = {"persistent": True, "contentType": "application/json", "messageId": "8540d774-4863-4d2b-b788-4ecb19412e85",
@@ -465,3 +469,93 @@ def test_converting_for_one_tenant_gives_that_tenant_its_event_or_says_no_source
     assert only.tenant_id == 2 and only.event["source_id"] == "s2"
     [none] = convert(message(), rules(source(1), source(2)), tenant_id=3)
     assert none.tenant_id == 3 and none.event is None and none.reason.startswith("no enabled source matches")
+
+
+# --- a pika delivery as a Message -----------------------------------------------------------------------------------
+
+
+def test_a_pika_delivery_becomes_a_message_with_its_body_and_amqplib_properties():
+    method = SimpleNamespace(exchange="publicAPI", routing_key="035af82b.mymodel.e1.entryCreated", delivery_tag=7)
+    props = SimpleNamespace(type="entryCreated", message_id="m1", delivery_mode=2)
+    assert message_from_delivery(method, props, b'{"a":1}') == Message(
+        "publicAPI", "035af82b.mymodel.e1.entryCreated", b'{"a":1}', {"type": "entryCreated", "messageId": "m1", "persistent": True})
+
+
+def test_names_pika_hands_over_as_bytes_become_text_and_bytes_that_are_not_utf8_are_replaced():
+    method = SimpleNamespace(exchange="caf\u00e9".encode(), routing_key=b"a.\xff.entryCreated")
+    message = message_from_delivery(method, SimpleNamespace(), b"{}")
+    assert message == Message("caf\u00e9", "a.\ufffd.entryCreated", b"{}", {})
+    assert convert(message, rules(source(exchange="caf\u00e9", keys=("a.*.entryCreated",))))[0].event["type"] == "entryCreated"
+
+
+# --- what the live monitor shows -----------------------------------------------------------------------------------
+
+
+def builtin_type_rules():
+    from subscriptions.catalog import type_rules
+
+    return type_rules()
+
+
+def builtin_types():
+    from subscriptions.catalog import builtin_definitions
+
+    return frozenset(builtin_definitions())
+
+
+def test_the_monitor_shows_the_type_the_dispatcher_records():
+    assert shown_type(source(), message(), KNOWN) == "entryUpdated"
+    assert shown_type(source(catch_all_type="custom.catchall"), message(type="whatever"), KNOWN) == "custom.catchall"
+    assert shown_type(source(type_from="routing_key"), message(type="entryCreated"), KNOWN) == "entryUpdated"
+    body_field = source(type_from="body_field", type_field="meta.kind")
+    assert shown_type(body_field, message({"meta": {"kind": "entryCreated"}}), KNOWN) == "entryCreated"
+
+
+def test_for_a_message_the_dispatcher_would_dead_letter_the_monitor_shows_the_type_it_names():
+    assert shown_type(source(), message(type="whatever"), KNOWN) == "whatever"
+    body_field = source(type_from="body_field", type_field="kind", catch_all_type="custom.catchall")
+    assert shown_type(body_field, message({"kind": "unknown.kind"}), KNOWN) == "custom.catchall"
+    assert shown_type(source(type_from="body_field", type_field="kind"), message({"kind": "unknown.kind"}), KNOWN) == "unknown.kind"
+    assert shown_type(source(type_from="body_field", type_field="kind"), message({"other": 1}), KNOWN) is None
+    assert shown_type(source(), message(routing_key="", type=None), KNOWN) is None
+
+
+def test_the_body_is_read_only_when_the_type_may_come_from_it_and_only_up_to_the_limit():
+    not_json = message(b"not json", type="entryCreated")
+    assert shown_type(source(), not_json, KNOWN) == "entryCreated"  # the body is not needed: not read
+    assert shown_type(source(), not_json, KNOWN, type_rules=builtin_type_rules()) == "entryCreated"
+    body_field = source(type_from="body_field", type_field="kind")
+    assert shown_type(body_field, message(b"not json"), KNOWN) is None  # the type is in a body that cannot be read
+    big = message({"kind": "entryCreated", "pad": "x" * 100})
+    assert shown_type(body_field, big, KNOWN, body_limit=len(big.body)) == "entryCreated"
+    assert shown_type(body_field, big, KNOWN, body_limit=len(big.body) - 1) is None
+
+
+def test_the_monitor_types_untyped_messages_by_the_catalogs_rules_on_their_body_fields():
+    every = builtin_types()
+    build = Message("publicAPI", "ios", json.dumps({"result": "success", "buildID": "b"}).encode(), {})
+    assert shown_type(source(), build, every, type_rules=builtin_type_rules()) == "buildFinished"
+    assert shown_type(source(), build, every) == "ios"  # without the catalog's rules: only the routing key's word
+    big = Message("publicAPI", "ios", json.dumps({"result": "success", "buildID": "b", "pad": "x" * 100}).encode(), {})
+    assert shown_type(source(), big, every, body_limit=10, type_rules=builtin_type_rules()) != "buildFinished"
+
+
+def test_a_rule_for_untyped_messages_takes_only_messages_whose_type_property_is_absent_or_empty():
+    rule = TypeRule("buildFinished", without_type=True, body_fields=("result",))
+    data = {"result": "success"}
+    assert rule.matches(Message("x", "ios", b"", {}), data)
+    assert rule.matches(Message("x", "ios", b"", {"type": None}), data)
+    assert rule.matches(Message("x", "ios", b"", {"type": ""}), data)
+    assert not rule.matches(Message("x", "ios", b"", {"type": "buildFinished"}), data)
+    assert not rule.matches(Message("x", "ios", b"", {}), {"other": 1})
+    assert TypeRule("buildFinished", body_fields=("result",)).matches(Message("x", "ios", b"", {"type": "t"}), data)
+
+
+def test_rules_with_an_appid_come_first_then_those_with_more_body_fields_whatever_the_catalogs_order():
+    bare = TypeRule("cmd.startBuild", without_type=True, routing_key_form="{platformType}")
+    build = TypeRule("buildFinished", without_type=True, body_fields=("result", "buildID"))
+    event = TypeRule("buildEvent", without_type=True, body_fields=("uuid", "buildID", "eventType"))
+    app = TypeRule("cmd.startTask", app_id="ec.tasks-api")
+    assert by_precedence([bare, build, event, app]) == (app, event, build, bare)
+    assert by_precedence([app, bare, event, build]) == (app, event, build, bare)
+    assert Rules([], {}, (bare, app)).type_rules == (app, bare)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, scalar_key, time_budget, validate_filter
+from subscriptions.core.conditions import Filter, FilterError, Undecided, compile_filter, scalar_key, time_budget
 
 ENVELOPE = {
     "id": "evt_1",
@@ -475,6 +475,20 @@ def test_nesting_up_to_16_levels_is_allowed_and_deeper_is_refused():
     assert error.path.startswith("$not.$not")
 
 
+def test_each_and_or_counts_two_levels_of_nesting_its_list_and_the_filter_in_it():
+    def ors(levels, inner):
+        spec = inner
+        for _ in range(levels):
+            spec = {"$or": [{"group": "x"}, spec]}
+        return spec
+
+    compile_filter(ors(7, {"$not": {"group": "editors"}}))  # 1 + 7 * 2 + 1 = 16 levels
+    error = error_for(ors(7, {"$not": {"$not": {"group": "editors"}}}))
+    assert error.message == "nested deeper than 16 levels" and error.path == ".".join(["$or[1]"] * 7 + ["$not", "$not"])
+    assert error_for(ors(8, {"group": "editors"})).message == "nested deeper than 16 levels"
+    assert error_for({"$and": [ors(8, {"group": "editors"})]}).path.startswith("$and[0].$or[1]")
+
+
 def test_deeply_nested_condition_value_is_refused():
     value = "leaf"
     for _ in range(20):
@@ -499,14 +513,6 @@ def test_256_conditions_are_allowed_and_more_are_refused():
 def test_conditions_in_nested_filters_count_toward_the_limit():
     spec = {"$or": [{f"field{i}": i} for i in range(200)]}  # 1 + 200 filters + 200 conditions
     assert "more than 256 conditions" in error_for(spec).message
-
-
-def test_validate_filter_lists_the_problem_or_nothing():
-    assert validate_filter({"group": "editors"}) == []
-    assert validate_filter(None) == []
-    [error] = validate_filter({"x": {"$in": 1}})
-    assert isinstance(error, FilterError)
-    assert error.path == "x"
 
 
 # --- properties ---

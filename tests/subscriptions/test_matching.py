@@ -183,3 +183,104 @@ def test_bucketing_starts_at_min_candidates_to_bucket_endpoints_pinning_one_path
 def test_the_candidates_of_a_type_are_found_once_and_then_read_from_the_index():
     index = RoutingIndex([route(1, ["product.*"]), route(2, ["product.created"])], {"product.created": ()})
     assert index.candidates("product.created") is index.candidates("product.created")
+
+
+# --- explain: route()'s decision in words, as the preview shows it -----------------------------------------------
+
+EVENT = {"id": "e1", "type": "product.created", "timestamp": "2026-01-02T03:04:05Z", "tenant": "acme",
+         "data": {"name": "Zoë", "secret": "s", "price": 5}}
+SUBSCRIBED = {"product.created": ("secret",)}
+UNDECIDED_REASON = ("The eventFilter could not be decided within the time one event may spend on matching; "
+                    "the delivery would be recorded as failed, not sent.")
+
+
+def test_explain_gives_a_delivered_endpoint_the_very_body_route_sends_and_no_reason():
+    source = "/eventhub/acme/sources/7"
+    chosen = Route(1, "https://hooks.example.com/1", ("product.*",), compile_filter({"data.price": 5}), None, "cloudevents")
+    other = route(2, ["product.created"])
+    index = RoutingIndex([other, chosen], SUBSCRIBED)
+    verdict = index.explain(chosen, EVENT, source=source)
+    assert verdict == matching.Verdict(dict(index.route(EVENT, source=source).deliveries)[chosen], [], False)
+    assert verdict.reasons == [] and verdict.undecided is False
+    body = json.loads(verdict.body)
+    assert body["source"] == source and body["data"] == {"name": "Zoë", "price": 5}  # the source given; excluded applied
+    assert json.loads(index.explain(other, EVENT).body)["data"] == {"name": "Zoë", "price": 5}
+
+
+def test_explain_names_each_rule_an_endpoint_fails_in_order():
+    picky = route(1, ["order.*", "user.created"], {"data.price": 6})
+    index = RoutingIndex([picky], {"order.created": ()})
+    assert index.explain(picky, EVENT).reasons == [
+        "The tenant is not subscribed to 'product.created'.",
+        "None of the endpoint's events (order.*, user.created) selects 'product.created'.",
+        "The eventFilter does not match this event.",
+    ]
+    assert RoutingIndex([picky], SUBSCRIBED).explain(picky, EVENT).reasons == [
+        "None of the endpoint's events (order.*, user.created) selects 'product.created'.",
+        "The eventFilter does not match this event.",
+    ]
+    unsubscribed = route(2, ["product.*"])
+    assert RoutingIndex([unsubscribed], {}).explain(unsubscribed, EVENT).reasons == [
+        "The tenant is not subscribed to 'product.created'."]
+    missed = route(3, ["product.*"], {"data.price": {"$gt": 5}})
+    verdict = RoutingIndex([missed], SUBSCRIBED).explain(missed, EVENT)
+    assert verdict.reasons == ["The eventFilter does not match this event."] and verdict.undecided is False
+
+
+def test_explain_shapes_the_body_with_the_subscriptions_excluded_fields_or_the_given_ones_when_not_subscribed():
+    ignored = route(1, ["order.*"])
+    subscribed = RoutingIndex([ignored], SUBSCRIBED).explain(ignored, EVENT, excluded=("name",))
+    assert json.loads(subscribed.body)["data"] == {"name": "Zoë", "price": 5}  # the subscription's own
+    unsubscribed = RoutingIndex([ignored], {}).explain(ignored, EVENT, excluded=("name",))
+    assert json.loads(unsubscribed.body)["data"] == {"secret": "s", "price": 5}  # what it would be once subscribed
+    assert json.loads(RoutingIndex([ignored], {}).explain(ignored, EVENT).body)["data"] == EVENT["data"]
+
+
+def test_explain_reports_an_endpoint_route_left_undecided_as_recorded_failed_not_sent():
+    calls = []
+    undecided = counting_route(1, calls, decide=None, payload={"n": "/data/name", "s": "/data/secret"})
+    index = RoutingIndex([undecided, counting_route(2, calls)], SUBSCRIBED)
+    verdict = index.explain(undecided, EVENT)
+    assert verdict == matching.Verdict('{"n":"Zoë","s":null}', [UNDECIDED_REASON], True)
+    assert calls.count(1) == 1  # route()'s verdict is taken, not a second evaluation
+
+
+def test_a_filter_route_decided_but_explain_could_not_decide_again_is_undecided_not_a_miss():
+    answers = iter([False])
+
+    def test(envelope):
+        for answer in answers:  # the first evaluation (route()) decides; the second runs out of time
+            return answer
+        raise Undecided
+
+    flaky = Route(1, "https://hooks.example.com/1", ("product.created",), Filter(test, {}), None)
+    verdict = RoutingIndex([flaky], SUBSCRIBED).explain(flaky, EVENT)
+    assert verdict.reasons == ["The eventFilter could not be decided within the time one event may spend on matching."]
+    assert verdict.undecided is False
+
+
+def test_explain_never_claims_a_match_for_an_endpoint_route_did_not_select():
+    indexed = route(1, ["product.*"])
+    stranger = route(1, ["product.*"])  # equal but not the index's own: route() never returns it
+    verdict = RoutingIndex([indexed], SUBSCRIBED).explain(stranger, EVENT)
+    assert verdict.reasons == ["The routing rules do not select this endpoint for this event."]
+
+
+def test_explain_and_route_share_the_budget_they_are_given():
+    slow = route(1, ["product.*"], {"data.name": {"$regex": "^(a+)+$"}})
+    index = RoutingIndex([slow], SUBSCRIBED)
+    event = {**EVENT, "data": {"name": "a" * 40 + "!"}}
+    verdict = index.explain(slow, event, budget=0.0)
+    assert verdict.undecided is True and verdict.reasons == [UNDECIDED_REASON]
+    assert index.explain(slow, {**EVENT, "data": {"name": "aaa"}}, budget=5).reasons == []
+
+
+def test_undecided_endpoints_get_the_body_of_their_format_from_the_way_in_too():
+    def undecided(envelope):
+        raise Undecided
+
+    cloud = Route(1, "https://hooks.example.com/1", ("product.*",), Filter(undecided, {}), None, "cloudevents")
+    routing = RoutingIndex([cloud], SUBSCRIBED).route(EVENT, source="/eventhub/acme/test")
+    [(found, body)] = routing.undecided
+    assert found is cloud and json.loads(body)["source"] == "/eventhub/acme/test"
+    assert json.loads(body)["data"] == {"name": "Zoë", "price": 5} and json.loads(body)["specversion"] == "1.0"

@@ -1,19 +1,15 @@
 """payloadFormat: envelope (the default), data (the producer's body as sent) and cloudevents (CloudEvents 1.0,
-structured mode), each after excludedFields and with or without customPayload (issue 17)."""
+structured mode), each after excludedFields and with or without customPayload (issue 17).
+
+Pure unit tests of the shaping (in the mutation-testing selection, setup.cfg [mutmut]); recorded, sent and signed
+through the database in test_payload_formats_sent.py."""
 
 import json
-import time
 
 import pytest
 from cloudevents.core.bindings.http import HTTPMessage, from_http_event
-from standardwebhooks.webhooks import Webhook
 
 from subscriptions.core.payloads import cloudevents_source, compile_custom_payload, shape_body
-from subscriptions.endpoints.services import create_endpoint
-from subscriptions.models import Delivery, DeliveryStatus
-from subscriptions.pipeline.recording import IncomingEvent, record_events
-from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.delivery.worker import deliver_now
 
 CODEX = {"event": "insert", "model": "recipe", "organization": "codex",
          "object": {"id": "ce9NGrW6Tl", "title": "Pasta"}}
@@ -56,6 +52,13 @@ def test_cloudevents_is_a_structured_cloudevent_the_sdk_reads():
     assert event.get_data() == CODEX
 
 
+def test_cloudevents_is_exactly_the_structured_event_with_the_http_way_in_by_default():
+    assert shape_body(ENVELOPE, (), None, "cloudevents") == {
+        "specversion": "1.0", "id": "evt-1", "source": "/eventhub/acme/http", "type": "entry.insert",
+        "time": "2026-01-02T03:04:05.000Z", "datacontenttype": "application/json", "data": CODEX,
+    }
+
+
 def test_cloudevents_data_is_the_custom_payload_rendered_against_the_envelope():
     body = shape_body(ENVELOPE, (), compile_custom_payload({"Id": "/data/object/id", "kind": "/type"}), "cloudevents")
     assert parse_cloudevent(body).get_data() == {"Id": "ce9NGrW6Tl", "kind": "entry.insert"}
@@ -81,86 +84,8 @@ def test_cloudevents_sources_name_the_hub_the_tenant_and_the_way_in():
     assert cloudevents_source("a b/c", "broker", "5f0c") == "/eventhub/a%20b%2Fc/sources/5f0c"
 
 
-# --- end to end: recorded, sent, signed -------------------------------------------------------------------------
-
-
-def subscribe(tenant, key, excluded=()):
-    assert apply_subscription_change(tenant, SubscriptionChange(key, "SUBSCRIBE", fields_to_unsubscribe=tuple(excluded))).ok
-
-
-def drain(timeout=10):
-    deadline = time.monotonic() + timeout
-    while Delivery.objects.filter(status=DeliveryStatus.PENDING).exists() and time.monotonic() < deadline:
-        if not deliver_now():
-            time.sleep(0.05)
-
-
-@pytest.fixture
-def private_targets(settings):
-    settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True}
-
-
-@pytest.mark.django_db
-def test_openregister_with_payload_format_data_arrives_as_sent(tenant, receiver, private_targets):
-    subscribe(tenant, "ObjectUpdatedEvent")
-    endpoint, secret = create_endpoint(tenant, {"url": receiver.url(), "events": ["Object*"], "payload_format": "data"})
-    record_events(tenant, [IncomingEvent("ObjectUpdatedEvent", OPENREGISTER)])
-    drain()
-    [request] = receiver.received
-    assert json.loads(request.body) == OPENREGISTER
-    assert request.headers["content-type"] == "application/json"
-    Webhook(secret).verify(request.body, request.headers)  # signatures unchanged
-
-
-@pytest.mark.django_db
-def test_cloudevents_are_sent_with_their_content_type_signed_and_readable_by_the_sdk(tenant, receiver, private_targets):
-    subscribe(tenant, "entry.insert", excluded=["organization"])
-    endpoint, secret = create_endpoint(tenant, {"url": receiver.url(), "events": ["entry.*"], "payload_format": "cloudevents"})
-    record_events(tenant, [IncomingEvent("entry.insert", CODEX, id="codex-1")])
-    assert Delivery.objects.get().content_type == "application/cloudevents+json"
-    drain()
-    [request] = receiver.received
-    assert request.headers["content-type"] == "application/cloudevents+json"
-    Webhook(secret).verify(request.body, request.headers)
-    event = parse_cloudevent(request.body, request.headers["content-type"])
-    assert event.get_id() == "codex-1" and event.get_type() == "entry.insert" and event.get_source() == "/eventhub/acme/http"
-    assert event.get_data() == {k: v for k, v in CODEX.items() if k != "organization"}
-
-
-@pytest.mark.django_db
-def test_a_retry_and_a_replay_keep_the_content_type_the_body_was_rendered_with(tenant, private_targets):
-    from subscriptions.delivery.actions import replay_endpoint
-    from subscriptions.endpoints.services import update_endpoint
-
-    subscribe(tenant, "entry.insert")
-    endpoint, _ = create_endpoint(tenant, {"url": "https://hooks.example.com/a", "events": ["entry.*"], "payload_format": "cloudevents"})
-    record_events(tenant, [IncomingEvent("entry.insert", CODEX)])
-    since = Delivery.objects.get().created_at
-    update_endpoint(endpoint, {"payload_format": "envelope"}, version=endpoint.version)
-    replay_endpoint(endpoint, since)
-    assert {d.content_type for d in Delivery.objects.all()} == {"application/cloudevents+json"}
-
-
-# --- the API, the preview ------------------------------------------------------------------------------------------
-
-
-@pytest.mark.django_db
-def test_payload_format_over_the_api_defaults_to_envelope_and_is_validated(api):
-    base = {"url": "https://hooks.example.com/a", "events": ["entry.*"]}
-    created = api.post("/webhook/acme/endpoints", base, format="json").json()
-    assert created["payloadFormat"] == "envelope"
-    changed = api.patch(f"/webhook/acme/endpoints/{created['id']}", {"payloadFormat": "data", "metadata": {"version": 1}}, format="json")
-    assert changed.status_code == 200, changed.content
-    assert changed.json()["payloadFormat"] == "data"
-    bad = api.post("/webhook/acme/endpoints", {**base, "payloadFormat": "xml"}, format="json")
-    assert bad.status_code == 400 and bad.json()["details"][0]["field"] == "payloadFormat"
-
-
-@pytest.mark.django_db
-def test_preview_shows_the_body_and_content_type_of_the_endpoints_format(tenant, api):
-    subscribe(tenant, "entry.insert")
-    created = api.post("/webhook/acme/endpoints", {"url": "https://hooks.example.com/a", "events": ["entry.*"],
-                                                   "payloadFormat": "cloudevents", "customPayload": {"Id": "/data/object/id"}}, format="json").json()
-    answer = api.post(f"/webhook/acme/endpoints/{created['id']}/preview", {"eventType": "entry.insert", "data": CODEX}, format="json").json()
-    assert answer["matches"] and answer["headers"]["Content-Type"] == "application/cloudevents+json"
-    assert parse_cloudevent(answer["body"]).get_data() == {"Id": "ce9NGrW6Tl"}
+def test_only_a_broker_source_with_an_id_is_named_by_its_id():
+    assert cloudevents_source("acme", "broker") == "/eventhub/acme/broker"
+    assert cloudevents_source("acme", "broker", "") == "/eventhub/acme/broker"
+    assert cloudevents_source("acme", "http", "5f0c") == "/eventhub/acme/http"
+    assert cloudevents_source("acme", "Broker", "5f0c") == "/eventhub/acme/Broker"

@@ -26,7 +26,8 @@ def manage(env, *args, **kwargs):
 
 
 def run_manage(env, *args):
-    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    # A bound for a hung command, not a speed limit: `migrate` alone took over 120 s on a loaded 2-core machine.
+    subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, timeout=600)
 
 
 def wait_until(condition, timeout, step=0.1):
@@ -50,6 +51,7 @@ record_events(tenant, [IncomingEvent("product.created", {"id": str(i)}) for i in
 """
 
 
+@pytest.mark.timeout(1200)  # two manage.py commands and two workers start: minutes on a busy machine
 def test_kill_9_mid_send_loses_no_delivery(tmp_path, receiver):
     """A SQLite file database shared with the worker processes; the receiver stalls until the worker is killed."""
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "EVENTHUB_DATA_DIR": str(tmp_path), "DATABASE_URL": ""}

@@ -6,7 +6,8 @@ from subscriptions.retention import prune
 
 
 class Command(BaseCommand):
-    help = "Remove events (with their deliveries and attempts) and dead letters older than the retention period. Events with a pending delivery are kept."
+    help = ("Remove events (with their deliveries and attempts), dead letters and ended portal links older than the retention period. "
+            "Events with a pending delivery are kept.")
 
     def add_arguments(self, parser):
         parser.add_argument("--days", type=int, default=None, help="keep this many days (default: EVENTHUB RETENTION_DAYS)")
@@ -20,5 +21,5 @@ class Command(BaseCommand):
         verb = "would remove" if dry_run else "removed"
         self.stdout.write(
             f"{verb} {result.events} events, {result.deliveries} deliveries, {result.dead_letters} dead letters; "
-            f"kept {result.kept_pending} old events with pending deliveries"
+            f"kept {result.kept_pending} old events with pending deliveries; {verb} {result.portal_links} portal links that ended"
         )

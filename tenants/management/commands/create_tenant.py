@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from tenants.services import create_tenant
+from tenants.services import create_tenant, set_webhooks_limit
 
 
 class Command(BaseCommand):
@@ -14,10 +14,15 @@ class Command(BaseCommand):
         parser.add_argument("--language", default="en", help="the tenant's default language (en, de, nl)")
         parser.add_argument("--languages", default="", help="the tenant's languages, comma-separated (e.g. en,de,fr): "
                             "Accept-Language picks among them; default: every language the catalog has")
+        parser.add_argument("--webhooks-limit", default=None, help="webhooks sent for the tenant per calendar month "
+                            "(Emporix's webhooksLimit; past it events are stored, not delivered); 'none' removes it. "
+                            "Also changes an existing tenant's.")
 
-    def handle(self, name, language, languages="", **options):
+    def handle(self, name, language, languages="", webhooks_limit=None, **options):
         try:
             tenant, created = create_tenant(name, language, languages.split(","))
+            if webhooks_limit is not None:
+                set_webhooks_limit(tenant, webhooks_limit)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages))
         self.stdout.write(f"tenant {tenant.name} {'created' if created else 'already exists'}")

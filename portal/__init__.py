@@ -1,0 +1,2 @@
+"""The consumer portal's pages: /portal/<token>/..., opened by a portal link without an account (rules in
+subscriptions/portal/)."""
