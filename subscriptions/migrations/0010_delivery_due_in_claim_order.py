@@ -6,8 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('subscriptions', '0006_routing_version'),
-        ('tenants', '0002_tenant_languages'),
+        ('subscriptions', '0009_portal_event_search'),
     ]
 
     operations = [
