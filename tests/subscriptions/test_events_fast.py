@@ -101,7 +101,7 @@ async def test_what_the_fast_path_cannot_answer_exactly_gets_djangos_answer(app,
     assert (await call(app, {"type": "product.created", "data": {}}, token, host=b"evil.example"))[0] == 400
     assert served_by_committer() == before  # none of them reached the committer
     invalid = await call(app, {"type": "no.such.type", "data": {}}, token)  # the fast path's own 400, the view's words
-    assert invalid[0] == 400 and invalid[2]["details"] == [{"field": "type", "message": "Unknown event type 'no.such.type'."}]
+    assert invalid[0] == 400 and invalid[2]["problems"] == [{"field": "type", "message": "Unknown event type 'no.such.type'."}]
     assert await sync_to_async(Event.objects.count)() == 1
 
 

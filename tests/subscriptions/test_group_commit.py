@@ -55,7 +55,7 @@ def test_requests_arriving_together_share_one_commit_and_each_gets_its_own_resul
 def test_a_request_that_fails_validation_is_refused_alone_and_the_others_are_stored(tenant, routed, together):
     results = answers(together, tenant, [event("e1"), [event("e2"), event("e3", kind="no.such.type")], event("e4")])
     assert [a.status for a in results] == [202, 400, 202]
-    assert results[1].body["details"] == [{"field": "[1].type", "message": "Unknown event type 'no.such.type'."}]
+    assert results[1].body["problems"] == [{"field": "[1].type", "message": "Unknown event type 'no.such.type'."}]
     assert together.commits == 1
     assert stored_ids() == ["e1", "e4"]
 
@@ -94,7 +94,7 @@ def test_a_request_the_database_refuses_fails_alone_and_the_others_it_shared_a_t
     database_refuses("poison", when="insert")
     results = answers(together, tenant, [event("e1"), [event("e2"), event("poison-1")], event("e3")])
     assert [a.status for a in results] == [202, 500, 202]
-    assert results[1].body["status"] == "INTERNAL_SERVER_ERROR" and "nothing of this request was stored" in results[1].body["message"]
+    assert results[1].body["status"] == "Internal Server Error" and "nothing of this request was stored" in results[1].body["message"]
     assert results[0].body == [{"id": "e1", "created": True, "deliveries": 1}]
     assert stored_ids() == ["e1", "e3"]  # nothing of the refused request, not even its good event e2
     assert sorted(Delivery.objects.values_list("event__event_id", flat=True)) == ["e1", "e3"]
@@ -104,7 +104,7 @@ def test_a_commit_that_fails_answers_every_request_503_with_retry_after_and_stor
     database_refuses("breaks-commit", when="commit")
     results = answers(together, tenant, [event("e1"), event("breaks-commit-1"), [event("e2"), event("e3")]])
     assert [a.status for a in results] == [503, 503, 503]
-    assert all(a.retry_after == 1 and a.body["status"] == "SERVICE_UNAVAILABLE" for a in results)
+    assert all(a.retry_after == 1 and a.body["status"] == "Service Unavailable" for a in results)
     assert stored_ids() == [] and Delivery.objects.count() == 0
     # Sent again, without what broke the commit, they are stored: the committer and its connection carry on.
     again = answers(together, tenant, [event("e1"), [event("e2"), event("e3")]])
