@@ -191,3 +191,21 @@ def summarize_collapsed(text, name, note="", top=25):
     for frame, n in sorted(incl_counts.items(), key=lambda kv: -kv[1])[: top * 2]:
         lines.append(f"  {100 * n / max(total, 1):5.1f}%  {frame}")
     return "\n".join(lines) + "\n"
+
+
+def rss_mb(pid=None):
+    """Resident memory of a process (this one by default) in MiB, from /proc."""
+    try:
+        for line in Path(f"/proc/{pid or 'self'}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def memory_result(first, last, factor):
+    """The `memory` field of a RESULT: resident memory after the run and after a run `factor` times as long."""
+    growth = (last - first) / first * 100 if first else float("nan")
+    return {"first_mb": round(first, 1), "last_mb": round(last, 1), "growth_pct": round(growth, 1), "factor": factor,
+            "flat": abs(growth) <= 10}

@@ -28,7 +28,7 @@ sys.path.insert(0, str(BENCH))
 from _common import server_versions  # noqa: E402
 
 ORDER = ["matching", "ingest", "deliver", "dispatch", "viewer", "scaling"]  # the rest follow by name
-TIMEOUTS = {"scaling": 420}  # seconds; the others get --timeout
+TIMEOUTS = {"scaling": 420, "ingest": 420, "deliver": 420, "dispatch": 420}  # seconds (the memory runs); the others get --timeout
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/eventhub_bench"
 
 
@@ -89,13 +89,14 @@ def cpu_model():
 
 
 def main_table(runs):
-    lines = ["| benchmark | hub figure | ceiling (same run) | ratio | target | met | what stands in the way |", "|---|---|---|---|---|---|---|"]
+    lines = ["| benchmark | hub figure | ceiling (same run) | ratio | target | met | memory (RSS after the run → after a run 10x as long) | what stands in the way |",
+             "|---|---|---|---|---|---|---|---|"]
     for run in runs:
         if run["name"] == "scaling":
             continue
         results = [r for r in run["results"] if "table" not in r]
         if not results:
-            lines.append(f"| {run['name']} | failed ({run['code']}) | | | | no | see its output below |")
+            lines.append(f"| {run['name']} | failed ({run['code']}) | | | | no | | see its output below |")
             continue
         for r in results:
             unit = r.get("unit", "")
@@ -103,8 +104,16 @@ def main_table(runs):
             met = "—" if r.get("target_met") is None else "yes" if r["target_met"] else "**no**"
             note = r.get("note", "") if not r.get("target_met") else ""
             lines.append(f"| {r['name']} | {fmt(r.get('figure'))} {unit} | {fmt(r.get('ceiling'))} {r.get('ceiling_unit', unit)} | {ratio} | "
-                         f"{r.get('target', '')} | {met} | {note} |")
+                         f"{r.get('target', '')} | {met} | {memory_cell(r.get('memory'))} | {note} |")
     return lines
+
+
+def memory_cell(memory):
+    if not memory:
+        return ""
+    flat = "flat" if memory["flat"] else "**not flat**"
+    return (f"{memory['first_mb']:.0f} → {memory['last_mb']:.0f} MiB ({memory['growth_pct']:+.1f}% over {memory['factor']}x; "
+            f"{flat}, target ±10%)")
 
 
 def scaling_tables(run):

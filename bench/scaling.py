@@ -318,13 +318,17 @@ def stamp_ms(tenant, calls=30):
 
 
 def claim_plan():
+    """The plan of the worker's own claim statement (delivery/postgres.py; EXPLAIN without ANALYZE changes nothing)."""
+    from django.db import connection
     from django.utils import timezone
 
-    from subscriptions.models import Delivery, DeliveryStatus
+    from subscriptions.delivery.claims import CLAIM_MESSAGES
+    from subscriptions.delivery.postgres import CLAIM_SQL
 
-    now = timezone.now()
-    due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).order_by("next_attempt_at", "id")[:100]
-    return " / ".join(line.strip(" ->") for line in due.explain().splitlines() if "Scan" in line or "Index Cond" in line)
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + CLAIM_SQL.format(only=""), {"now": timezone.now(), "limit": 100, "margin": 30, **CLAIM_MESSAGES})
+        plan = [row[0] for row in cursor.fetchall()]
+    return " / ".join(line.strip(" ->") for line in plan if "delivery_due" in line or "Index Cond: (next_attempt_at" in line)
 
 
 def log_growth(urls, endpoints, stored, events, pg):

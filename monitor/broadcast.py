@@ -95,6 +95,7 @@ class Broadcaster:
         self._queued_bytes = 0
         self._scheduled = False  # a wake-up is on its way or the sender is draining
         self._loop_home: _Home | None = None  # in-memory layer: the websocket server's loop
+        self._viewers = 0  # websockets of this process attached and not yet detached
         self._thread_home: _Home | None = None  # cross-process layer: our own thread's loop
 
     # --- any thread -----------------------------------------------------------------------------
@@ -123,6 +124,13 @@ class Broadcaster:
             with self._lock:
                 self._scheduled = False
             return False
+
+    def heard(self) -> bool:
+        """Whether something published now may reach a viewer, so that building the message is worth it: with the
+        in-memory layer only while a websocket of this process is open; a cross-process layer's viewers are elsewhere."""
+        if isinstance(get_channel_layer(), InMemoryChannelLayer):
+            return self._viewers > 0 and self._current_home() is not None
+        return True
 
     def _current_home(self) -> _Home | None:
         if isinstance(get_channel_layer(), InMemoryChannelLayer):
@@ -158,6 +166,8 @@ class Broadcaster:
         Called by consumers when they connect; a cross-process layer keeps its own sender thread instead.
         """
         loop = asyncio.get_running_loop()
+        with self._lock:
+            self._viewers += 1
         if not isinstance(get_channel_layer(), InMemoryChannelLayer):
             return
         with self._lock:
@@ -167,6 +177,11 @@ class Broadcaster:
             self._scheduled = bool(self._queue)
             if self._scheduled:
                 self._loop_home.wake.set()
+
+    def detach(self):
+        """A websocket that attached closed."""
+        with self._lock:
+            self._viewers = max(0, self._viewers - 1)
 
     def _new_home(self, loop) -> _Home:
         home = _Home(loop=loop, wake=asyncio.Event())
@@ -240,3 +255,12 @@ def publish(tenant_name: str, message: dict) -> bool:
 
 def attach():
     broadcaster().attach()
+
+
+def detach():
+    broadcaster().detach()
+
+
+def heard() -> bool:
+    """Whether a monitor item published now may reach a viewer (see Broadcaster.heard)."""
+    return broadcaster().heard()

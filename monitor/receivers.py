@@ -38,6 +38,8 @@ def _loaded(instance, relation):
 
 def _quietly(receiver):
     def wrapped(*args, **kwargs):
+        if not broadcast.heard():
+            return  # nobody can be watching: the message is not even built
         try:
             receiver(*args, **kwargs)
         except Exception:

@@ -10,6 +10,8 @@ from django.db import connection, models
 from psycopg import Cursor
 from psycopg.types.json import Jsonb
 
+from subscriptions.core.jsontext import compact_bytes
+
 BATCH = 1000
 
 
@@ -42,10 +44,58 @@ def bulk_insert(model, objs):
     return objs
 
 
+def insert_new(model, objs, key_fields):
+    """INSERT those of `objs` (unsaved instances) that clash with no stored row (nor an earlier one of `objs`) on the
+    unique `key_fields`, in the current transaction: one INSERT ... ON CONFLICT DO NOTHING RETURNING per BATCH rows.
+    Sets the primary keys of the inserted ones and returns them, in order. Any other refusal (a constraint, a
+    trigger) raises, as it should: only a repeated key is expected here."""
+    if not objs:
+        return []
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not isinstance(f, models.AutoField)]
+    keys = [meta.get_field(name) for name in key_fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    returning = ", ".join(quote(f.column) for f in [meta.pk, *keys])
+    tail = f" ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING RETURNING {returning}"
+    table = quote(meta.db_table)
+    connection.ensure_connection()
+    inserted = {}
+    postgres = connection.vendor == "postgresql"
+    size = BATCH if postgres else max(1, 900 // len(fields))  # SQLite binds at most a few hundred parameters well
+    for start in range(0, len(objs), size):
+        chunk = objs[start:start + size]
+        if postgres:
+            arrays = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+            sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}"
+            params = [[_value(f, obj) for obj in chunk] for f in fields]
+            with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
+                cursor.execute(sql, params, binary=True)
+                rows = cursor.fetchall()
+        else:
+            row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+            sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))}{tail}"
+            params = [f.get_db_prep_save(getattr(obj, f.attname), connection) for obj in chunk for f in fields]
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                rows = cursor.fetchall()
+        for pk, *key in rows:
+            inserted[tuple(key)] = pk
+    created = []
+    for obj in objs:
+        pk = inserted.pop(tuple(getattr(obj, f.attname) for f in keys), None)
+        if pk is not None:
+            setattr(obj, meta.pk.attname, pk)
+            obj._state.adding = False
+            obj._state.db = connection.alias
+            created.append(obj)
+    return created
+
+
 def _value(field, obj):
     value = getattr(obj, field.attname)
     if isinstance(field, models.JSONField):
-        return Jsonb(value)
+        return Jsonb(value, compact_bytes)
     return value
 
 
@@ -56,21 +106,32 @@ def insert_rows(model, field_names, rows):
     get_db_prep_save off PostgreSQL, so JSON and datetimes are stored as the ORM stores them."""
     if not rows:
         return
-    fields = [model._meta.get_field(name) for name in field_names]
-    quote = connection.ops.quote_name
-    table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
     connection.ensure_connection()
     if connection.vendor != "postgresql":
+        fields = [model._meta.get_field(name) for name in field_names]
+        quote = connection.ops.quote_name
+        table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
         sql = f"INSERT INTO {table} ({columns}) VALUES ({', '.join(['%s'] * len(fields))})"
         prepared = [[f.get_db_prep_save(value, connection) for f, value in zip(fields, row)] for row in rows]
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)
         return
-    arrays = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-    sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays})"
-    json_columns = [isinstance(f, models.JSONField) for f in fields]
+    sql, arrays = unnest_insert(model, field_names)
     for start in range(0, len(rows), BATCH):
-        chunk = rows[start:start + BATCH]
-        params = [[Jsonb(row[i]) if json_columns[i] else row[i] for row in chunk] for i in range(len(fields))]
         with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
-            cursor.execute(sql, params, binary=True)
+            cursor.execute(sql, arrays(rows[start:start + BATCH]), binary=True)
+
+
+def unnest_insert(model, field_names):
+    """PostgreSQL: (an INSERT of one row per element of binary array parameters, a function turning tuples into
+    those parameters), for insert_rows and for statements that write more than one table at once."""
+    fields = [model._meta.get_field(name) for name in field_names]
+    quote = connection.ops.quote_name
+    table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
+    casts = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    json_columns = [isinstance(f, models.JSONField) for f in fields]
+
+    def arrays(rows):
+        return [[Jsonb(row[i], compact_bytes) if json_columns[i] else row[i] for row in rows] for i in range(len(fields))]
+
+    return f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({casts})", arrays

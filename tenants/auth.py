@@ -3,11 +3,20 @@
 django-oauth-toolkit judges the token (its checksum lookup, expiry, application, introspection when configured);
 `access_token_principal` then maps its client to the tenant. HTTP gets there through DRF (TenantTokenAuthentication),
 the websocket, which has no HTTP request, through `token_principal`: both end in the same function.
+
+The fast ingest path (subscriptions/api/events_fast.py) reads `cached_principal`: what DRF accepted in this process
+within the last TOKEN_CACHE_SECONDS, until the token expires. Revoking a token, or changing its client, application
+or tenant, empties that cache in the process that did it at once, and every other process within TOKEN_CACHE_SECONDS.
 """
 
+import hashlib
+import threading
+import time
 from dataclasses import dataclass
 
+from django.db.models.signals import post_delete, post_save
 from oauth2_provider.contrib.rest_framework import OAuth2Authentication
+from oauth2_provider.models import get_access_token_model, get_application_model
 from oauth2_provider.settings import oauth2_settings
 from oauthlib.common import Request as OAuthRequest
 from rest_framework.exceptions import AuthenticationFailed
@@ -63,4 +72,42 @@ class TenantTokenAuthentication(OAuth2Authentication):
         principal = access_token_principal(token)
         if principal is None:
             raise AuthenticationFailed("This token belongs to no tenant.")
+        _remember(token, principal)
         return principal, token
+
+
+# --- the brief cache of accepted tokens ----------------------------------------------------------------------------
+TOKEN_CACHE_SECONDS = 2.0
+MAX_CACHED_TOKENS = 10_000
+_principals: dict[str, tuple[float, float, TokenPrincipal]] = {}  # checksum -> (cached until, expires, principal)
+_principals_lock = threading.Lock()
+
+
+def cached_principal(token: str) -> TokenPrincipal | None:
+    """The principal DRF accepted for this raw token in this process within TOKEN_CACHE_SECONDS, if the token has
+    not expired since; None otherwise (then ask DRF: TenantTokenAuthentication)."""
+    entry = _principals.get(hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest())
+    if entry is None:
+        return None
+    until, expires, principal = entry
+    now = time.time()
+    return principal if now < until and now < expires else None
+
+
+def _remember(access_token, principal: TokenPrincipal):
+    with _principals_lock:
+        if len(_principals) >= MAX_CACHED_TOKENS:
+            _principals.clear()
+        # django-oauth-toolkit stores the token's SHA-256 (hex) as token_checksum
+        _principals[access_token.token_checksum] = (time.time() + TOKEN_CACHE_SECONDS, access_token.expires.timestamp(), principal)
+
+
+def forget_cached_principals(**kwargs):
+    """A token, client, application or tenant changed or went: nothing cached is trusted any more."""
+    with _principals_lock:
+        _principals.clear()
+
+
+for _model in (get_access_token_model(), get_application_model(), ApiClient, Tenant):
+    post_save.connect(forget_cached_principals, sender=_model, dispatch_uid=f"tenants.auth.forget.save.{_model.__name__}")
+    post_delete.connect(forget_cached_principals, sender=_model, dispatch_uid=f"tenants.auth.forget.delete.{_model.__name__}")

@@ -6,7 +6,6 @@ and answers per event with a dict lookup plus the candidates' compiled filters, 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -14,6 +13,7 @@ from typing import Any, NamedTuple
 
 from subscriptions.core.budget import DEFAULT_BUDGET, Undecided, time_budget
 from subscriptions.core.conditions import Filter
+from subscriptions.core.jsontext import compact
 from subscriptions.core.values import MISSING, path_resolver, scalar_key
 from subscriptions.core.payloads import ENVELOPE, CustomPayload, shape_body
 
@@ -188,8 +188,14 @@ class RoutingIndex:
                 except Undecided:
                     undecided.append(route)
         excluded = self._subscriptions[event_type]
-        return Routing([(r, _body(envelope, excluded, r, source)) for r in matched],
-                       [(r, _body(envelope, excluded, r, source)) for r in undecided])
+        bodies: dict[tuple, str] = {}  # one body per distinct (customPayload, format): endpoints without one share it
+
+        def body(route):
+            key = (id(route.payload), route.payload_format)
+            found = bodies.get(key)
+            return found if found is not None else bodies.setdefault(key, _body(envelope, excluded, route, source))
+
+        return Routing([(r, body(r)) for r in matched], [(r, body(r)) for r in undecided])
 
     def explain(self, route: Route, envelope: dict, budget: float = DEFAULT_BUDGET, excluded: tuple[str, ...] = (),
                 source: str | None = None) -> Verdict:
@@ -232,4 +238,4 @@ def _body(envelope: dict, excluded: tuple[str, ...], route: Route, source: str |
     if route.excluded is not None:
         excluded = route.excluded  # the endpoint's own choice replaces the subscription's
     shaped = shape_body(envelope, excluded, route.payload, route.payload_format, source)
-    return json.dumps(shaped, ensure_ascii=False, separators=(",", ":"))
+    return compact(shaped)

@@ -9,6 +9,8 @@ database thread. What a status code means lives in subscriptions.core.retry.judg
 from __future__ import annotations
 
 import logging
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import NamedTuple
@@ -21,6 +23,7 @@ from eventhub.api import iso_ms
 from eventhub.conf import hub_setting
 from subscriptions.bulk import insert_rows
 from subscriptions.core.retry import judge_attempt
+from subscriptions.delivery import postgres
 from subscriptions.delivery.sender import SendResult
 from subscriptions.endpoints.services import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -28,7 +31,7 @@ from subscriptions.signals import announce, delivery_attempted, endpoint_disable
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Job", "Sent", "claim_due", "record_results"]
+__all__ = ["Job", "Sent", "announced_after", "claim_due", "record_results"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +53,8 @@ class Job:
     message_id: str
     stored_url: str = ""  # the delivery's recorded URL; updated only when the endpoint's URL has changed since
     content_type: str = "application/json"  # the delivery's, rendered with its body
+    endpoint_failing: bool = True  # the endpoint's failing clock ran when it was claimed (unknown: assume it did)
+    claim_key: tuple | None = None  # (next_attempt_at, id) as claimed: where the claiming worker's next claim may start
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,54 +83,72 @@ class ClaimRow(NamedTuple):
     endpoint_disabled_reason: str | None
     webhook_id: str
     content_type: str  # the delivery's, rendered with its body
+    endpoint_failing: bool | None  # its failing clock runs (a success must stop it)
+    claim_key: tuple | None = None  # (next_attempt_at, id) as claimed (PostgreSQL's claim reads it)
 
 
 CLAIM_FIELDS = (
     "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id", "endpoint__url", "endpoint__method",
     "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled", "endpoint__disabled_reason", "webhook_id",
-    "content_type",
+    "content_type", "endpoint__failing_since",
 )  # fmt: skip  (ClaimRow's fields, in order)
 
+DELETED = "The endpoint was deleted; nothing was sent."
+DISABLED = "The endpoint is disabled; nothing was sent."
+DISABLED_BECAUSE = "The endpoint is disabled: "
+CLAIM_MESSAGES = {"deleted": DELETED, "disabled": DISABLED, "disabled_because": DISABLED_BECAUSE}
 
-def claim_due(limit: int, ids=None, skip_endpoints=()) -> list[Job]:
+
+def claim_due(limit: int, ids=None, skip_endpoints=(), after=None) -> list[Job]:
     """Lease up to `limit` due deliveries (none of `skip_endpoints`) and return them as Jobs. Deliveries whose
-    endpoint is gone or disabled fail here, without a request."""
+    endpoint is gone or disabled fail here, without a request. In the caller's transaction when there is one (the
+    worker records its results and claims in one), else in its own. `after`: a claim_key; on PostgreSQL only
+    deliveries past it are looked at (the index is read from there, not from the entries of rows already sent)."""
     now = timezone.now()
     margin = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS")
-    with transaction.atomic():
-        due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
-            Q(lease_until__isnull=True) | Q(lease_until__lte=now)
-        )
-        if ids is not None:
-            due = due.filter(pk__in=list(ids))
-        if skip_endpoints:
-            due = due.exclude(endpoint_id__in=list(skip_endpoints))
-        if connection.features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True, of=("self",))
-        # One query locks the rows and reads all a send needs (the endpoint's current URL, headers, timeout), as
-        # plain tuples: model instances would cost more than the query on the hot path.
-        rows = [ClaimRow._make(values) for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
-        if not rows:
-            return []
-        by_timeout: dict[int, list[int]] = {}
-        sendable, unsendable = [], {}
-        for row in rows:
-            if row.endpoint_id is None:
-                unsendable.setdefault("The endpoint was deleted; nothing was sent.", []).append(row.id)
-            elif not row.endpoint_enabled:
-                reason = row.endpoint_disabled_reason
-                unsendable.setdefault("The endpoint is disabled" + (f": {reason}" if reason else "; nothing was sent."), []).append(row.id)
-            else:
-                by_timeout.setdefault(row.endpoint_timeout, []).append(row.id)
-                sendable.append(row)
-        for timeout, delivery_ids in by_timeout.items():
-            Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
-        for error, delivery_ids in unsendable.items():
-            Delivery.objects.filter(pk__in=delivery_ids).update(
-                status=DeliveryStatus.FAILED, last_error=error, finished_at=now, next_attempt_at=None, lease_until=None
-            )
-        secrets = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now)
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            headers = Endpoint._meta.get_field("headers")  # Django reads jsonb as text: the field decodes it
+            claimed = postgres.claim(limit, ids, skip_endpoints, now, margin, CLAIM_MESSAGES, after)
+            return [_job(ClaimRow._make(row[:9] + (headers.from_db_value(row[9], None, connection),) + row[10:17]), row[17])
+                    for row in claimed if row[11]]
+        rows = _claim_rows(limit, ids, skip_endpoints, now, margin)
+        sendable = [row for row in rows if row.endpoint_enabled]
+        secrets = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now) if sendable else {}
     return [_job(row, secrets.get(row.endpoint_id, ())) for row in sendable]
+
+
+def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
+    """The portable claim (SQLite: the IMMEDIATE transaction serializes claimers): select, then lease or fail."""
+    due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+    )
+    if ids is not None:
+        due = due.filter(pk__in=list(ids))
+    if skip_endpoints:
+        due = due.exclude(endpoint_id__in=list(skip_endpoints))
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    # Plain tuples: model instances would cost more than the query on the hot path.
+    rows = [ClaimRow._make(values[:-1] + (values[-1] is not None, None))
+            for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
+    by_timeout: dict[int, list[int]] = {}
+    unsendable: dict[str, list[int]] = {}
+    for row in rows:
+        if row.endpoint_id is None:
+            unsendable.setdefault(DELETED, []).append(row.id)
+        elif not row.endpoint_enabled:
+            reason = row.endpoint_disabled_reason
+            unsendable.setdefault(DISABLED_BECAUSE + reason if reason else DISABLED, []).append(row.id)
+        else:
+            by_timeout.setdefault(row.endpoint_timeout, []).append(row.id)
+    for timeout, delivery_ids in by_timeout.items():
+        Delivery.objects.filter(pk__in=delivery_ids).update(lease_until=now + timedelta(seconds=timeout + margin))
+    for error, delivery_ids in unsendable.items():
+        Delivery.objects.filter(pk__in=delivery_ids).update(
+            status=DeliveryStatus.FAILED, last_error=error, finished_at=now, next_attempt_at=None, lease_until=None
+        )
+    return rows
 
 
 def _job(row: ClaimRow, secrets) -> Job:
@@ -133,7 +156,8 @@ def _job(row: ClaimRow, secrets) -> Job:
         delivery_id=row.id, tenant_id=row.tenant_id, endpoint_id=row.endpoint_id, event_type=row.event_type,
         attempt_number=row.attempt_count + 1, method=row.endpoint_method, url=row.endpoint_url, body=row.body.encode(),
         extra_headers=row.endpoint_headers or {}, secrets=tuple(secrets), timeout=float(row.endpoint_timeout),
-        stored_url=row.url, message_id=row.webhook_id, content_type=row.content_type,
+        stored_url=row.url, message_id=row.webhook_id, content_type=row.content_type, endpoint_failing=bool(row.endpoint_failing),
+        claim_key=row.claim_key,
     )
 
 
@@ -166,8 +190,8 @@ def _update_deliveries(deliveries):
 
 
 def record_results(sent: list[Sent]) -> None:
-    """One transaction for a batch: the Attempt rows, the deliveries' new state, the endpoints' failing clocks;
-    then, after the commit, the announcements."""
+    """The Attempt rows, the deliveries' new state, the endpoints' failing clocks, in the caller's transaction when
+    there is one (the worker records and claims in one), else in its own; the announcements after the commit."""
     if not sent:
         return
     now = timezone.now()
@@ -187,20 +211,51 @@ def record_results(sent: list[Sent]) -> None:
                    now if final else None))
         )
         outcomes.append(verdict.outcome)
-        last_success[job.endpoint_id] = verdict.status == DeliveryStatus.SUCCEEDED
+        succeeded = verdict.status == DeliveryStatus.SUCCEEDED
+        if not (succeeded and not job.endpoint_failing and last_success.get(job.endpoint_id, True)):
+            last_success[job.endpoint_id] = succeeded  # a success of an endpoint whose clock does not run changes nothing
         if verdict.disable_reason:
             gone[job.endpoint_id] = verdict.disable_reason
 
-    with transaction.atomic():
-        _insert_attempts(attempts)
-        _update_deliveries(deliveries)
+    with transaction.atomic(savepoint=False):
+        if connection.vendor == "postgresql":
+            postgres.record(ATTEMPT_FIELDS, attempts, [(job.delivery_id, *values[:3], *values[4:],
+                                                        job.url if job.url != job.stored_url else None) for job, values in deliveries])
+        else:
+            _insert_attempts(attempts)
+            _update_deliveries(deliveries)
         disabled = _update_endpoint_health(last_success, gone, now)
+    held = getattr(_held, "announcements", None)
+    if held is not None:
+        held.append(lambda: _announce(deliveries, attempts, outcomes, disabled))
+    else:
+        _announce(deliveries, attempts, outcomes, disabled)
 
+
+_held = threading.local()
+
+
+@contextmanager
+def announced_after(transaction_block):
+    """Run the block (the caller's transaction: record_results and claim_due in one), then, only if it did not
+    raise, the announcements record_results made inside it: nothing is announced that was not committed."""
+    _held.announcements = held = []
+    try:
+        with transaction_block:
+            yield
+    finally:
+        _held.announcements = None
+    for announcement in held:
+        announcement()
+
+
+def _announce(deliveries, attempts, outcomes, disabled):
     _log_outcomes(deliveries, attempts, outcomes)
     if delivery_attempted.has_listeners():
         for (job, values), row, outcome in zip(deliveries, attempts, outcomes):
+            # Every field given: a default (a new webhook-id for one) would cost more than the row it describes.
             delivery = Delivery(id=job.delivery_id, tenant_id=job.tenant_id, endpoint_id=job.endpoint_id, event_type=job.event_type,
-                                url=job.url, **dict(zip(RECORDED_FIELDS, values)))
+                                url=job.url, webhook_id=job.message_id, content_type=job.content_type, **dict(zip(RECORDED_FIELDS, values)))
             attempt = Attempt(**dict(zip(ATTEMPT_FIELDS, row)))
             announce(delivery_attempted, tenant_id=job.tenant_id, delivery=delivery, attempt=attempt, outcome=outcome)
     for endpoint, reason in disabled:

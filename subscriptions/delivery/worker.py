@@ -14,17 +14,19 @@ import logging
 import threading
 import time
 
-from django.db import InterfaceError, OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from eventhub.conf import hub_setting
-from subscriptions.delivery.claims import Job, Sent, claim_due, record_results
+from subscriptions.delivery.claims import Job, Sent, announced_after, claim_due, record_results
 from subscriptions.delivery.schedule import DeliverySchedule
 from subscriptions.delivery.sender import SendResult, Sender, build_request_headers
 from subscriptions.models import Delivery
 from subscriptions.signals import events_recorded
 
 logger = logging.getLogger(__name__)
+
+FULL_CLAIM_SECONDS = 5.0  # a worker claims from the start of the due deliveries at least this often (see _claim)
 
 __all__ = ["DeliveryWorker", "Job", "claim_due", "deliver_now", "record_results", "start_in_background", "wake_workers"]
 
@@ -91,6 +93,7 @@ class DeliveryWorker:
         self.poll_seconds = poll_seconds or hub_setting("DELIVERY_POLL_SECONDS")
         self.allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
         self._schedule = None
+        self._claim_after, self._full_claim_due = None, 0.0  # see _claim
         self._loop = None
         self._wake = None
         self._stopping = False
@@ -156,18 +159,38 @@ class DeliveryWorker:
         """Results recorded so far."""
         return self._schedule.sent_count if self._schedule is not None else 0
 
-    @staticmethod
-    def _cycle(sent, wanted, release=(), skip_endpoints=()):  # a RoundTrip's fields, in order
-        """Record, release, claim; returns (claimed jobs, results left unrecorded)."""
+    def _claim(self, wanted, skip_endpoints):
+        """claim_due from where this worker's last claim ended, while that finds enough: the index entries below
+        it belong to rows already sent (until vacuum removes them), and reading past them every time would cost
+        more the longer the worker runs. When it finds too few, and at least every FULL_CLAIM_SECONDS, from the
+        start: deliveries released, or whose lease ran out (a worker died), are found there."""
+        now = time.monotonic()
+        after = self._claim_after if now < self._full_claim_due else None
+        jobs = claim_due(wanted, skip_endpoints=skip_endpoints, after=after)
+        if after is None or len(jobs) < wanted:
+            if after is not None:
+                jobs += claim_due(wanted - len(jobs), skip_endpoints=skip_endpoints)
+            self._full_claim_due = now + FULL_CLAIM_SECONDS
+        keys = [job.claim_key for job in jobs if job.claim_key is not None]
+        if keys:
+            self._claim_after = max(keys)
+        return jobs
+
+    def _cycle(self, sent, wanted, release=(), skip_endpoints=()):  # a RoundTrip's fields, in order
+        """Record, release, claim, in ONE transaction (one commit for the whole round trip); returns (claimed jobs,
+        results left unrecorded)."""
         # The connection is kept across cycles (a new one per cycle costs more than the queries); it is closed
         # and reopened when a database call fails (see _database).
+        if not sent and not release:
+            return (self._claim(wanted, skip_endpoints) if wanted else []), []
         try:
-            record_results(sent)
+            with announced_after(transaction.atomic()):
+                record_results(sent)
+                if release:  # claimed but not sent (a stop, or a busy endpoint): due again at once, not after the lease
+                    Delivery.objects.filter(pk__in=release).update(lease_until=None)
+                return (self._claim(wanted, skip_endpoints) if wanted else []), []
         except (OperationalError, InterfaceError) as exc:  # away or busy: the transaction wrote nothing
             raise _Unrecorded(sent) from exc
-        if release:  # claimed but not sent (a stop, or a busy endpoint): due again at once, not after the lease
-            Delivery.objects.filter(pk__in=release).update(lease_until=None)
-        return (claim_due(wanted, skip_endpoints=skip_endpoints) if wanted else []), []
 
     async def _database(self, executor, function, *args):
         try:

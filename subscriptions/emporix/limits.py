@@ -85,23 +85,28 @@ def limit_state(tenant, now: datetime) -> LimitState | None:
     return LimitState(tenant.webhooks_limit, monthly_usage(tenant, now))
 
 
-def hold_over_limit(tenant, deliveries: list, now: datetime) -> int:
-    """Mark the new pending `deliveries` (unsaved) beyond the tenant's monthly limit as failed, not to be sent.
-    Returns how many were held."""
-    if not deliveries:
-        return 0
+def hold_over_limit(tenant, rows: list[tuple], now: datetime) -> list[tuple]:
+    """The new delivery `rows` (tuples of recording.DELIVERY_COLUMNS), those pending beyond the tenant's monthly limit
+    made failed, not to be sent, saying why."""
+    if not rows:
+        return rows
     limit = current_limit(tenant.pk)
     if limit is None:
-        return 0
+        return rows
+    from subscriptions.pipeline.recording import DELIVERY_COLUMNS  # here: recording calls this
+
+    at = {name: index for index, name in enumerate(DELIVERY_COLUMNS)}
+    held = {"status": DeliveryStatus.FAILED.value, "next_attempt_at": None, "finished_at": now, "last_error": LIMIT_ERROR.format(limit=limit)}
     allowed = max(0, limit - monthly_usage(tenant, now))
-    pending = [d for d in deliveries if d.status == DeliveryStatus.PENDING]
-    held = pending[allowed:]
-    for delivery in held:
-        delivery.status = DeliveryStatus.FAILED
-        delivery.next_attempt_at = None
-        delivery.finished_at = now
-        delivery.last_error = LIMIT_ERROR.format(limit=limit)
-    return len(held)
+    result = []
+    for row in rows:
+        if row[at["status"]] == DeliveryStatus.PENDING:
+            if allowed > 0:
+                allowed -= 1
+            else:
+                row = tuple(held.get(name, value) for name, value in zip(DELIVERY_COLUMNS, row))
+        result.append(row)
+    return result
 
 
 def sent_per_month(tenant, first: datetime, last: datetime) -> list[dict]:

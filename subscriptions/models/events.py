@@ -88,8 +88,8 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
-            # The worker's claim query touches only due rows.
-            models.Index(fields=["next_attempt_at"], name="delivery_due", condition=Q(status="pending")),
+            # The worker's claim query touches only due rows, in the order it claims them (LIMIT reads no more).
+            models.Index(fields=["next_attempt_at", "id"], name="delivery_due", condition=Q(status="pending")),
             models.Index(fields=["tenant", "-created_at"], name="delivery_tenant_created"),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_created"),
             models.Index(fields=["tenant", "status", "-created_at"], name="delivery_tenant_status"),

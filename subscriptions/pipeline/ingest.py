@@ -10,7 +10,7 @@ import re
 from eventhub.api import NotADateTime, utc_datetime
 from eventhub.conf import hub_setting
 from subscriptions.pipeline.recording import IncomingEvent, Recorded, record_events
-from subscriptions.selectors import visible_event_types
+from subscriptions.pipeline.routing import tenant_routing
 
 # The idempotency key: printable ASCII without spaces, so it can travel in logs, URLs and headers unchanged.
 EVENT_ID_RE = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -31,8 +31,9 @@ def ingest_events(tenant, body) -> list[Recorded]:
     return record_events(tenant, parse_events(tenant, body))
 
 
-def parse_events(tenant, body) -> list[IncomingEvent]:
-    """One event object or a list of up to MAX_BATCH_ITEMS; raises IngestError naming every bad item and field."""
+def parse_events(tenant, body, known=None) -> list[IncomingEvent]:
+    """One event object or a list of up to MAX_BATCH_ITEMS; raises IngestError naming every bad item and field.
+    `known`: the event type keys the tenant may publish (default: its routing's, read here)."""
     limit = hub_setting("MAX_BATCH_ITEMS")
     if isinstance(body, dict):
         items, prefix = [body], lambda index: ""
@@ -47,7 +48,8 @@ def parse_events(tenant, body) -> list[IncomingEvent]:
         message = "The body must be an event object or a list of them."
         raise IngestError(message, [{"field": "", "message": message}])
 
-    known = set(visible_event_types(tenant).values_list("key", flat=True))
+    if known is None:
+        known = tenant_routing(tenant).known_types
     events, details = [], []
     for index, item in enumerate(items):
         problems = list(_item_problems(item, known))

@@ -12,23 +12,24 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from eventhub.conf import hub_setting
-from subscriptions.bulk import bulk_insert
+from subscriptions.bulk import insert_new, insert_rows
 from subscriptions.core.matching import Route, Routing
 from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
+from subscriptions.core.signing import new_webhook_id
 from subscriptions.emporix.limits import hold_over_limit
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin
-from subscriptions.pipeline.routing import routing_index
+from subscriptions.pipeline.routing import TenantRouting, tenant_routing
 from subscriptions.selectors import change_pairs
 from subscriptions.signals import announce, events_recorded
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["IncomingEvent", "Recorded", "RoutedEvents", "events_recorded", "record_events", "route_events",
-           "store_routed_events"]
+           "store_in_transaction", "store_routed_events"]
 
 UNDECIDED_ERROR = ("Not sent: the endpoint's eventFilter could not be decided within the {ms} ms one event may spend on "
                    "matching (a costly $regex or $contains, or too many of them). Retrying sends it anyway.")
@@ -71,15 +72,16 @@ def record_events(tenant, incoming: list[IncomingEvent], now=None) -> list[Recor
     return store_routed_events(route_events(tenant, incoming, now=now))
 
 
-def route_events(tenant, incoming: list[IncomingEvent], now=None) -> RoutedEvents:
+def route_events(tenant, incoming: list[IncomingEvent], now=None, routing: TenantRouting | None = None) -> RoutedEvents:
     """Decide where each new event goes (filters and bodies), writing nothing. Call it OUTSIDE a transaction:
     matching may take MATCHING_BUDGET_MS per event, and on SQLite a write transaction locks the whole database,
     so matching inside one would stall every other tenant's ingest. The routing is by the configuration as it is
-    when the event arrives; store_routed_events() then drops endpoints deleted in the meantime."""
+    when the event arrives; store_routed_events() then drops endpoints deleted in the meantime. `routing`: the
+    tenant's, when the caller has just read it."""
     now = now or timezone.now()
     ids = [item.id or str(uuid.uuid4()) for item in incoming]
     # Ids stored before are not routed again; one stored between here and the insert is caught by the insert.
-    stored = set(Event.objects.filter(tenant=tenant, event_id__in=set(ids)).values_list("event_id", flat=True))
+    stored = _stored_ids(tenant.pk, set(ids))
     pending: dict[str, Event] = {}
     for event_id, item in zip(ids, incoming):
         if event_id in stored or event_id in pending:
@@ -98,7 +100,7 @@ def route_events(tenant, incoming: list[IncomingEvent], now=None) -> RoutedEvent
         )
     routings = {}
     if pending:
-        index = routing_index(tenant)
+        index = (routing or tenant_routing(tenant)).index
         budget = hub_setting("MATCHING_BUDGET_MS") / 1000
         pairs = change_pairs(tenant, {event.type for event in pending.values()})
         ways: dict[tuple, str] = {}  # CloudEvents sources, one per way in of the batch
@@ -124,38 +126,25 @@ def way_in(event: Event) -> str:
 
 def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
     """Insert the routed events that are still new and their deliveries, in one transaction."""
-    tenant, now = routed.tenant, routed.now
     with transaction.atomic():
-        created = _insert_events(routed.events)
-        routings = [(event, routed.routings[event.event_id]) for event in created]
-        live = _existing_endpoints({route.endpoint_id for _, routing in routings for route, _, _ in _targets(routing)})
-        deliveries: list[Delivery] = []
-        per_event: dict[str, int] = {}
-        for event, routing in routings:
-            per_event[event.event_id] = sum(route.endpoint_id in live for route, _ in routing.deliveries)
-            deliveries += [
-                Delivery(  # ids, not instances: the related descriptors cost more than the insert on a big batch
-                    tenant_id=tenant.pk,
-                    event_id=event.pk,
-                    endpoint_id=route.endpoint_id,
-                    url=route.url,
-                    event_type=event.type,
-                    body=body,
-                    content_type=CONTENT_TYPES.get(route.payload_format, "application/json"),
-                    # Undecided filter: recorded as failed, never sent, saying why (a manual retry sends it).
-                    status=DeliveryStatus.FAILED if undecided else DeliveryStatus.PENDING,
-                    next_attempt_at=None if undecided else now,
-                    finished_at=now if undecided else None,
-                    last_error=UNDECIDED_ERROR.format(ms=hub_setting("MATCHING_BUDGET_MS")) if undecided else "",
-                    created_at=now,
-                )
-                for route, body, undecided in _targets(routing)
-                if route.endpoint_id in live
-            ]
-        hold_over_limit(tenant, deliveries, now)  # the tenant's monthly webhooks limit: emporix/limits.py
-        bulk_insert(Delivery, deliveries)
-        if created:
-            transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(deliveries)))
+        return store_in_transaction(routed)
+
+
+def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
+    """store_routed_events() inside the caller's transaction (group commit stores many requests in one)."""
+    tenant = routed.tenant
+    created = _insert_events(routed.events)
+    routings = [(event, routed.routings[event.event_id]) for event in created]
+    live = _existing_endpoints({route.endpoint_id for _, routing in routings for route, _, _ in _targets(routing)})
+    rows: list[tuple] = []
+    per_event: dict[str, int] = {}
+    for event, routing in routings:
+        per_event[event.event_id] = sum(route.endpoint_id in live for route, _ in routing.deliveries)
+        rows += _delivery_rows(tenant, event, routing, live, routed.now)
+    rows = hold_over_limit(tenant, rows, routed.now)  # the tenant's monthly webhooks limit: emporix/limits.py
+    insert_rows(Delivery, DELIVERY_COLUMNS, rows)
+    if created:
+        transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(rows)))
     created_ids = {e.event_id for e in created}
     results, seen = [], set()
     for event_id in routed.ids:
@@ -163,6 +152,27 @@ def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
         seen.add(event_id)
         results.append(Recorded(event_id, fresh, per_event.get(event_id, 0) if fresh else 0))
     return results
+
+
+DELIVERY_COLUMNS = ("webhook_id", "tenant", "event", "endpoint", "url", "event_type", "body", "content_type", "status",
+                    "attempt_count", "next_attempt_at", "finished_at", "last_error", "created_at")  # limits.py reads it too
+
+
+def _delivery_rows(tenant, event, routing: Routing, live: set, now) -> list[tuple]:
+    """Delivery rows as tuples (DELIVERY_COLUMNS): no model instance for a row nobody reads back."""
+    rows = []
+    for route, body, undecided in _targets(routing):
+        if route.endpoint_id not in live:
+            continue
+        content_type = CONTENT_TYPES.get(route.payload_format, "application/json")
+        if undecided:  # recorded as failed, never sent, saying why (a manual retry sends it)
+            error = UNDECIDED_ERROR.format(ms=hub_setting("MATCHING_BUDGET_MS"))
+            rows.append((new_webhook_id(), tenant.pk, event.pk, route.endpoint_id, route.url, event.type, body, content_type,
+                         DeliveryStatus.FAILED.value, 0, None, now, error, now))
+        else:
+            rows.append((new_webhook_id(), tenant.pk, event.pk, route.endpoint_id, route.url, event.type, body, content_type,
+                         DeliveryStatus.PENDING.value, 0, now, None, "", now))
+    return rows
 
 
 def _targets(routing: Routing) -> list[tuple[Route, str, bool]]:
@@ -173,27 +183,27 @@ def _targets(routing: Routing) -> list[tuple[Route, str, bool]]:
 def _existing_endpoints(endpoint_ids: set) -> set:
     """Those of endpoint_ids still in the database: one deleted after routing gets no delivery (its row would
     point nowhere)."""
-    ids = list(endpoint_ids)
-    found = set()
-    for start in range(0, len(ids), 500):
-        found.update(Endpoint.objects.filter(pk__in=ids[start:start + 500]).values_list("pk", flat=True))
+    pk = Endpoint._meta.pk
+    rows = _values_in(f"SELECT id FROM {Endpoint._meta.db_table} WHERE", "id", [pk.get_db_prep_value(i, connection) for i in endpoint_ids])
+    return {pk.to_python(value) for value in rows}
+
+
+def _stored_ids(tenant_id, event_ids: set) -> set:
+    return set(_values_in(f"SELECT event_id FROM {Event._meta.db_table} WHERE tenant_id = %s AND", "event_id", list(event_ids), [tenant_id]))
+
+
+def _values_in(select, column, values, params=(), chunk=500) -> list:
+    """The first column of `select` ... `column` IN (values), in chunks; plain SQL: these run once per batch on the
+    hot path, where compiling a queryset costs more than the query."""
+    found = []
+    with connection.cursor() as cursor:
+        for start in range(0, len(values), chunk):
+            part = values[start:start + chunk]
+            cursor.execute(f"{select} {column} IN ({', '.join(['%s'] * len(part))})", [*params, *part])
+            found += [row[0] for row in cursor.fetchall()]
     return found
 
 
 def _insert_events(events: list[Event]) -> list[Event]:
-    if not events:
-        return []
-    try:
-        with transaction.atomic():
-            return bulk_insert(Event, events)
-    except IntegrityError:
-        # Another writer stored one of these ids between our read and our insert: keep the rest, one by one.
-        created = []
-        for event in events:
-            try:
-                with transaction.atomic():
-                    event.save(force_insert=True)
-                created.append(event)
-            except IntegrityError:
-                pass
-        return created
+    """The events whose id is new for the tenant (another writer may have stored one since route_events looked)."""
+    return insert_new(Event, events, ["tenant", "event_id"])

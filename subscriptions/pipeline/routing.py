@@ -1,34 +1,50 @@
-"""The routing cache: each tenant's RoutingIndex, compiled once per routing version and rebuilt only when that
-version changes (every writer of what routing reads bumps it: pipeline/routing_version.py). The index itself
-(matching) is pure and lives in core/matching.py; preview compiles an endpoint with the same compile_route."""
+"""The routing cache: each tenant's RoutingIndex and known event types, built once per routing version and rebuilt
+only when that version changes (every writer of what routing reads bumps it: pipeline/routing_version.py). The index
+itself (matching) is pure and lives in core/matching.py; preview compiles an endpoint with the same compile_route."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import NamedTuple
 
 from subscriptions.core.conditions import compile_filter
 from subscriptions.core.matching import Route, RoutingIndex
 from subscriptions.core.payloads import compile_custom_payload
 from subscriptions.models import Endpoint, EventSubscription, SubscriptionState
 from subscriptions.pipeline.routing_version import routing_version
+from subscriptions.selectors import visible_event_types
 
 logger = logging.getLogger(__name__)
 
-_indexes: dict[int, tuple[object, RoutingIndex]] = {}
-_indexes_lock = threading.Lock()
+
+class TenantRouting(NamedTuple):
+    """What recording needs of a tenant's configuration, as of one routing version."""
+
+    version: object
+    index: RoutingIndex
+    known_types: frozenset  # every event type key the tenant may publish (built-in and its own)
+
+
+_routings: dict[int, TenantRouting] = {}
+_routings_lock = threading.Lock()
+
+
+def tenant_routing(tenant) -> TenantRouting:
+    """The tenant's routing, built once per routing version (one primary-key lookup to check it is current)."""
+    version = routing_version(tenant)  # before the rows: see routing_version.py
+    cached = _routings.get(tenant.pk)
+    if cached is not None and cached.version == version:
+        return cached
+    built = TenantRouting(version, build_routing_index(tenant), frozenset(visible_event_types(tenant).values_list("key", flat=True)))
+    with _routings_lock:
+        _routings[tenant.pk] = built
+    return built
 
 
 def routing_index(tenant) -> RoutingIndex:
-    """The tenant's RoutingIndex, compiled once per routing version (one primary-key lookup to check it is current)."""
-    version = routing_version(tenant)  # before the rows: see routing_version.py
-    cached = _indexes.get(tenant.pk)
-    if cached is not None and cached[0] == version:
-        return cached[1]
-    index = build_routing_index(tenant)
-    with _indexes_lock:
-        _indexes[tenant.pk] = (version, index)
-    return index
+    """The tenant's RoutingIndex, compiled once per routing version."""
+    return tenant_routing(tenant).index
 
 
 def build_routing_index(tenant) -> RoutingIndex:

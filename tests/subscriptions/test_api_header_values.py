@@ -156,6 +156,7 @@ def test_attempts_request_headers_mask_the_endpoints_own_values_for_readers(tena
 def test_the_live_monitor_carries_no_header_values(tenant, hook, receiver, monkeypatch, django_capture_on_commit_callbacks):
     published = []
     monkeypatch.setattr(broadcast, "publish", lambda tenant_name, message: published.append(message))
+    monkeypatch.setattr(broadcast, "heard", lambda: True)  # someone watches (with nobody, no message is even built)
     with django_capture_on_commit_callbacks(execute=True):
         record_events(tenant, [IncomingEvent("product.created", {"id": "p1"}, id="evt-1")])
     deliver_now()

@@ -76,6 +76,7 @@ def test_the_live_monitor_shows_changed_for_update_events(tenant, monkeypatch, d
 
     published = []
     monkeypatch.setattr(receivers.broadcast, "publish", lambda name, message: published.append(message))
+    monkeypatch.setattr(receivers.broadcast, "heard", lambda: True)  # someone watches
     with django_capture_on_commit_callbacks(execute=True):
         record_events(tenant, [IncomingEvent("entryUpdated", entry_updated({"title": "B"}, {"title": "A"})),
                                IncomingEvent("entryCreated", entry_updated({"title": "B"}, {}))])

@@ -92,14 +92,10 @@ def test_a_batch_is_all_or_nothing(tenant, monkeypatch):
     subscribe(tenant, "product.created")
     endpoint(tenant)
 
-    insert = pipeline.bulk_insert
+    def broken(model, names, rows):  # the events are inserted, then the deliveries fail
+        raise RuntimeError("disk full")
 
-    def broken(model, objs):  # the events are inserted, then the deliveries fail
-        if model is Delivery:
-            raise RuntimeError("disk full")
-        return insert(model, objs)
-
-    monkeypatch.setattr(pipeline, "bulk_insert", broken)
+    monkeypatch.setattr(pipeline, "insert_rows", broken)
     with pytest.raises(RuntimeError):
         record_events(tenant, [product("p1"), product("p2")])
     assert not Event.objects.exists()

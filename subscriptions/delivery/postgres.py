@@ -1,0 +1,83 @@
+"""The delivery worker's two statements on PostgreSQL: a claim and a record, each ONE round trip for a whole batch.
+
+Under load every round trip waits for the database to be scheduled, so the portable path's seven or so statements
+per cycle (claims.py, which SQLite uses) become two here, with the same rules and the same messages:
+
+- claim: choose the due deliveries (FOR UPDATE SKIP LOCKED, in the delivery_due index's order, from `after` when
+  given), lease them for their endpoint's timeout plus the margin, or fail them when their endpoint is gone or
+  disabled, and read them with their endpoint and its current signing secrets (expires_at unset or in the future,
+  newest first, as endpoints.services.signing_secrets_by_endpoint reads them);
+- record: insert the Attempt rows and write each delivery's new state (and its URL when the endpoint's changed).
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+from psycopg import Cursor
+
+from subscriptions.bulk import unnest_insert
+
+CLAIM_SQL = """
+WITH due AS (
+    SELECT id, endpoint_id FROM subscriptions_delivery
+    WHERE status = 'pending' AND next_attempt_at <= %(now)s AND (lease_until IS NULL OR lease_until <= %(now)s) {only}
+    ORDER BY next_attempt_at, id LIMIT %(limit)s FOR UPDATE SKIP LOCKED
+), secrets AS (
+    SELECT endpoint_id, array_agg(secret ORDER BY created_at DESC) AS current FROM subscriptions_endpointsecret
+    WHERE endpoint_id IN (SELECT endpoint_id FROM due) AND (expires_at IS NULL OR expires_at > %(now)s)
+    GROUP BY endpoint_id
+)
+UPDATE subscriptions_delivery AS d SET
+    lease_until = CASE WHEN e.enabled THEN %(now)s + make_interval(secs => e.timeout_seconds + %(margin)s) END,
+    status = CASE WHEN e.enabled THEN d.status ELSE 'failed' END,
+    last_error = CASE WHEN e.enabled THEN d.last_error WHEN e.id IS NULL THEN %(deleted)s
+                      WHEN e.disabled_reason <> '' THEN %(disabled_because)s || e.disabled_reason ELSE %(disabled)s END,
+    finished_at = CASE WHEN e.enabled THEN d.finished_at ELSE %(now)s END,
+    next_attempt_at = CASE WHEN e.enabled THEN d.next_attempt_at END
+FROM due LEFT JOIN subscriptions_endpoint AS e ON e.id = due.endpoint_id LEFT JOIN secrets AS s ON s.endpoint_id = due.endpoint_id
+WHERE d.id = due.id
+RETURNING d.id, d.tenant_id, d.event_type, d.body, d.attempt_count, d.url, d.endpoint_id, e.url, e.method, e.headers,
+    e.timeout_seconds, e.enabled, e.disabled_reason, d.webhook_id, d.content_type, e.failing_since IS NOT NULL,
+    d.next_attempt_at, coalesce(s.current, '{{}}')
+"""
+
+RECORD_SQL = """
+WITH attempts AS ({insert_attempts})
+UPDATE subscriptions_delivery AS d SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at,
+    lease_until = NULL, last_status_code = u.last_status_code, last_error = u.last_error, finished_at = u.finished_at,
+    url = coalesce(u.url, d.url)
+FROM unnest(%b::bigint[], %b::varchar[], %b::integer[], %b::timestamptz[], %b::smallint[], %b::text[], %b::timestamptz[],
+            %b::varchar[]) AS u(id, status, attempt_count, next_attempt_at, last_status_code, last_error, finished_at, url)
+WHERE d.id = u.id
+"""
+
+
+def claim(limit, ids, skip_endpoints, now, margin, messages: dict, after=None) -> list[tuple]:
+    """The claimed rows, oldest due first: claims.ClaimRow's fields, then (next_attempt_at, id), then the secrets."""
+    only, params = "", {"now": now, "limit": limit, "margin": margin, **messages}
+    if after is not None:
+        only += " AND (next_attempt_at, id) > (%(after_at)s, %(after_id)s)"
+        params["after_at"], params["after_id"] = after
+    if ids is not None:
+        only += " AND id = ANY(%(ids)s)"
+        params["ids"] = list(ids)
+    if skip_endpoints:
+        only += " AND (endpoint_id IS NULL OR NOT endpoint_id = ANY(%(skip)s))"
+        params["skip"] = list(skip_endpoints)
+    with connection.cursor() as cursor:
+        cursor.execute(CLAIM_SQL.format(only=only), params)
+        returned = cursor.fetchall()
+    returned.sort(key=lambda row: (row[16], row[0]))  # RETURNING keeps no order
+    return [row[:16] + ((row[16], row[0]), row[17]) for row in returned]
+
+
+def record(attempt_fields, attempts: list[tuple], deliveries: list[tuple]) -> None:
+    """Insert `attempts` (tuples of `attempt_fields`) and write `deliveries`: (id, status, attempt_count,
+    next_attempt_at, last_status_code, last_error, finished_at, url or None to keep it), in one statement."""
+    from subscriptions.models import Attempt
+
+    insert, arrays = unnest_insert(Attempt, attempt_fields)
+    columns = [list(column) for column in zip(*deliveries)]
+    connection.ensure_connection()
+    with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
+        cursor.execute(RECORD_SQL.format(insert_attempts=insert), [*arrays(attempts), *columns], binary=True)
