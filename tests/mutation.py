@@ -5,9 +5,10 @@ slate and prints, per module, how many mutants the tests killed. Exits 1 when a 
 surviving mutant is not listed in tests/mutation_survivors.md with the reason it is harmless.
 
 mutmut keeps its verdicts in mutants/ and, on a later run, does not re-judge a mutant whose code is unchanged even
-when the tests changed; so each run starts afresh unless --keep is given (quicker while writing tests: then re-judge
-the survivors by name, `mutmut run "subscriptions.core.signing*"`). --module (repeatable) mutates and reports only
-the named modules (`--module matching`); --no-run only reads the last run's results.
+when the tests changed; so each run starts afresh unless --keep is given. While writing tests, --retry keeps the
+last run's verdicts and re-judges only the mutants it did not catch (a test added can kill a mutant, never revive
+one). --module (repeatable) mutates and reports only the named modules (`--module matching`); --no-run only reads
+the last run's results.
 """
 
 import argparse
@@ -75,6 +76,7 @@ def explained_survivors():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", action="store_true", help="reuse mutmut's verdicts of the last run (mutants/)")
+    parser.add_argument("--retry", action="store_true", help="keep the last run's verdicts, re-judge what it did not catch")
     parser.add_argument("--no-run", action="store_true", help="only report the last run's results")
     parser.add_argument("--max-children", type=int, help="parallel mutmut workers (default: one per CPU)")
     parser.add_argument("--module", action="append", default=[], metavar="NAME",
@@ -82,15 +84,19 @@ def main():
     args = parser.parse_args()
     modules = selected_modules(args.module)
     if not args.no_run:
-        if not args.keep:
-            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         command = ["run"] + (["--max-children", str(args.max_children)] if args.max_children else [])
-        if args.module:
+        if args.retry:
+            names = [n for n, status in results().items() if module_of(n) in modules and status not in CAUGHT]
+            command += names
+        elif args.module:
             # mutmut names a mutant `module.x_function__mutmut_N` or `module.xǁClassǁmethod__mutmut_N`.
             command += [f"{module}.x*" for module in modules]
-        run = mutmut(*command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        if run.returncode:
-            sys.exit(f"mutmut run failed:\n{run.stderr[-4000:]}")
+        if not (args.keep or args.retry):
+            shutil.rmtree(ROOT / "mutants", ignore_errors=True)
+        if not args.retry or names:
+            run = mutmut(*command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            if run.returncode:
+                sys.exit(f"mutmut run failed:\n{run.stderr[-4000:]}")
 
     explained = explained_survivors()
     counts = collections.defaultdict(collections.Counter)

@@ -276,12 +276,16 @@ def test_regex_searches_only_the_first_64_kib():
     assert not matches({"x": {"$regex": "needle"}}, {"data": {"x": "a" * 70000 + "needle"}})
 
 
+# The time limits below are on this thread's CPU time: the work the bound cuts short is all on this thread, and other
+# processes of a busy machine cannot lengthen it (a wall-clock limit failed there).
+
+
 def test_hostile_regex_times_out_as_no_match_quickly():
     hostile = compile_filter({"x": {"$regex": "(a+)+$"}})
     envelope = {"data": {"x": "a" * 50000 + "!"}}
-    started = time.perf_counter()
+    started = time.thread_time()
     assert not hostile.matches(envelope)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 EVIL_REGEX = {"$regex": "(a|aa)+$"}  # backtracks exponentially on "aaa...a!"
@@ -290,28 +294,28 @@ EVIL_TEXT = "a" * 30000 + "!"
 
 def test_a_regex_cut_off_by_the_budget_is_undecided_so_not_negated_into_a_match():
     negated = compile_filter({"$not": {"x": EVIL_REGEX}})
-    started = time.perf_counter()
+    started = time.thread_time()
     assert not negated.matches({"data": {"x": EVIL_TEXT}}, budget=0.02)
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
     assert negated.matches({"data": {"x": "b"}})  # decided: no "a...a" at the end, so $not holds
 
 
 def test_many_costly_regexes_share_one_budget_instead_of_each_taking_its_own():
     hostile = compile_filter({"$or": [{"x": EVIL_REGEX} for _ in range(120)]}, stored=True)
-    started = time.perf_counter()
+    started = time.thread_time()
     for _ in range(3):
         with time_budget(0.05), pytest.raises(Undecided):
             hostile.holds({"data": {"x": EVIL_TEXT}})
-    assert time.perf_counter() - started < 2.0  # 120 regexes x 50 ms each took 18 s for three events
+    assert time.thread_time() - started < 2.0  # 120 regexes x 50 ms each took 18 s for three events
 
 
 def test_contains_over_a_long_list_stops_once_the_budget_is_spent():
     scan = compile_filter({"$or": [{"x": {"$contains": f"missing-{i}"}} for i in range(100)]})
     envelope = {"data": {"x": ["item"] * 200_000}}
-    started = time.perf_counter()
+    started = time.thread_time()
     with time_budget(0.02), pytest.raises(Undecided):
         scan.holds(envelope)
-    assert time.perf_counter() - started < 2.0
+    assert time.thread_time() - started < 2.0
     assert compile_filter({"x": {"$contains": "item"}}).matches(envelope)
 
 
@@ -335,9 +339,9 @@ def test_a_filter_holds_at_most_16_regexes_when_saved_but_a_stored_one_still_com
     ],
 )
 def test_regex_whose_counted_repeats_unroll_too_far_is_refused_quickly(pattern):
-    started = time.perf_counter()
+    started = time.thread_time()
     error = error_for({"x": {"$regex": pattern}})
-    assert time.perf_counter() - started < 0.5
+    assert time.thread_time() - started < 0.5
     assert error.path == "x"
     assert "too complex" in error.message
 
