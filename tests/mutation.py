@@ -94,9 +94,9 @@ def main():
         if not (args.keep or args.retry):
             shutil.rmtree(ROOT / "mutants", ignore_errors=True)
         if not args.retry or names:
-            run = mutmut(*command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-            if run.returncode:
-                sys.exit(f"mutmut run failed:\n{run.stderr[-4000:]}")
+            run = mutmut(*command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            if run.returncode:  # e.g. "Failed to run clean test": the unit tests must pass unmutated first
+                sys.exit(f"mutmut run failed:\n{run.stdout[-4000:]}")
 
     explained = explained_survivors()
     counts = collections.defaultdict(collections.Counter)

@@ -26,6 +26,7 @@ files=(tests/monitor tests/subscriptions/test_worker.py tests/subscriptions/test
 pids=()
 stop_burners() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; done; }
 trap stop_burners EXIT
+trap 'exit 130' INT TERM  # so that the EXIT trap stops the burners
 for ((i = 0; i < burners; i++)); do
   nice -n 0 "$python" -c 'while True: pass' &
   pids+=($!)

@@ -518,6 +518,8 @@ def test_for_a_message_the_dispatcher_would_dead_letter_the_monitor_shows_the_ty
     assert shown_type(source(type_from="body_field", type_field="kind"), message({"kind": "unknown.kind"}), KNOWN) == "unknown.kind"
     assert shown_type(source(type_from="body_field", type_field="kind"), message({"other": 1}), KNOWN) is None
     assert shown_type(source(), message(routing_key="", type=None), KNOWN) is None
+    by_key = source(type_from="routing_key")
+    assert shown_type(by_key, message(routing_key="ec.cmd.unknownThing"), KNOWN) == "unknownThing"
 
 
 def test_the_body_is_read_only_when_the_type_may_come_from_it_and_only_up_to_the_limit():

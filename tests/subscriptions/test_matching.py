@@ -225,6 +225,8 @@ def test_explain_names_each_rule_an_endpoint_fails_in_order():
     missed = route(3, ["product.*"], {"data.price": {"$gt": 5}})
     verdict = RoutingIndex([missed], SUBSCRIBED).explain(missed, EVENT)
     assert verdict.reasons == ["The eventFilter does not match this event."] and verdict.undecided is False
+    negated = route(4, ["product.*"], {"$not": {"data.price": 5}})  # judged on this event, not on an empty one
+    assert RoutingIndex([negated], SUBSCRIBED).explain(negated, EVENT).reasons == ["The eventFilter does not match this event."]
 
 
 def test_explain_shapes_the_body_with_the_subscriptions_excluded_fields_or_the_given_ones_when_not_subscribed():
@@ -234,6 +236,9 @@ def test_explain_shapes_the_body_with_the_subscriptions_excluded_fields_or_the_g
     unsubscribed = RoutingIndex([ignored], {}).explain(ignored, EVENT, excluded=("name",))
     assert json.loads(unsubscribed.body)["data"] == {"secret": "s", "price": 5}  # what it would be once subscribed
     assert json.loads(RoutingIndex([ignored], {}).explain(ignored, EVENT).body)["data"] == EVENT["data"]
+    cloud = Route(2, "https://hooks.example.com/2", ("order.*",), compile_filter(None), None, "cloudevents")
+    body = json.loads(RoutingIndex([cloud], SUBSCRIBED).explain(cloud, EVENT, source="/eventhub/acme/test").body)
+    assert body["source"] == "/eventhub/acme/test"  # the body it would get, from the way in asked about
 
 
 def test_explain_reports_an_endpoint_route_left_undecided_as_recorded_failed_not_sent():
