@@ -652,3 +652,16 @@ def test_a_value_may_nest_15_lists_deep_and_no_deeper():
     compile_filter({"x": lists(15)})
     error = error_for({"x": lists(16)})
     assert (error.path, error.message) == ("x", "nested deeper than 16 levels")
+
+
+def test_a_value_may_nest_15_objects_deep_and_no_deeper():
+    def objects(levels):
+        value = 1
+        for _ in range(levels):
+            value = {"k": value}
+        return value
+
+    compile_filter({"x": {"$eq": objects(14)}})  # the operator's object is one level too
+    compile_filter({"x": objects(15)})
+    error = error_for({"x": objects(16)})
+    assert (error.path, error.message) == ("x", "nested deeper than 16 levels")
