@@ -493,6 +493,17 @@ def test_each_and_or_counts_two_levels_of_nesting_its_list_and_the_filter_in_it(
     assert error_for({"$and": [ors(8, {"group": "editors"})]}).path.startswith("$and[0].$or[1]")
 
 
+def test_only_eq_and_in_pin_values_for_the_routing_index():
+    assert compile_filter({"storeId": {"$nin": ["s1", "s2"]}}).equalities == {}
+    assert compile_filter({"storeId": {"$ne": "s1"}}).equalities == {}
+    assert compile_filter({"storeId": {"$in": ["s1"]}}).equalities == {"data.storeId": {scalar_key("s1")}}
+
+
+def test_too_many_conditions_in_an_or_name_the_entry_past_the_limit():
+    error = error_for({"$or": [{} for _ in range(300)]})
+    assert (error.path, error.message) == ("$or[255]", "more than 256 conditions")
+
+
 def test_deeply_nested_condition_value_is_refused():
     value = "leaf"
     for _ in range(20):
@@ -632,4 +643,17 @@ def test_a_value_may_nest_15_lists_deep_and_no_deeper():
 
     compile_filter({"x": lists(15)})
     error = error_for({"x": lists(16)})
+    assert (error.path, error.message) == ("x", "nested deeper than 16 levels")
+
+
+def test_a_value_may_nest_15_objects_deep_and_no_deeper():
+    def objects(levels):
+        value = 1
+        for _ in range(levels):
+            value = {"k": value}
+        return value
+
+    compile_filter({"x": {"$eq": objects(14)}})  # the operator's object is one level too
+    compile_filter({"x": objects(15)})
+    error = error_for({"x": objects(16)})
     assert (error.path, error.message) == ("x", "nested deeper than 16 levels")
