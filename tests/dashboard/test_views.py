@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 BASE = "/t/acme/"
 
 
-def make_delivery(tenant, endpoint, status=DeliveryStatus.SUCCEEDED, event_type="product.created", error="", minutes_ago=1):
-    now = timezone.now() - timedelta(minutes=minutes_ago)
+def make_delivery(tenant, endpoint, status=DeliveryStatus.SUCCEEDED, event_type="product.created", error="", minutes_ago=1, at=None):
+    now = at or timezone.now() - timedelta(minutes=minutes_ago)
     event = Event.objects.create(tenant=tenant, event_id=f"e-{Event.objects.count()}", type=event_type, timestamp=now, data={"id": "p1"}, received_at=now)
     return Delivery.objects.create(tenant=tenant, event=event, endpoint=endpoint, url=endpoint.url if endpoint else "https://gone.example.com",
                                    event_type=event_type, body='{"id":"e1","data":{"id":"p1"}}', status=status, last_error=error, created_at=now)
@@ -137,8 +137,9 @@ def test_overview_success_rate_counts_a_failing_retrying_delivery(viewer, tenant
 
 
 def test_every_overview_figure_opens_the_list_it_counts(viewer, tenant, endpoint):
-    ok = make_delivery(tenant, endpoint)
-    failed = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED)
+    instant = timezone.now().replace(second=30, microsecond=0) - timedelta(minutes=2)  # both in one chart bar
+    ok = make_delivery(tenant, endpoint, at=instant)
+    failed = make_delivery(tenant, endpoint, status=DeliveryStatus.FAILED, at=instant)
     make_delivery(tenant, endpoint, minutes_ago=90)
     html = viewer.get(BASE).content.decode()
     figures = dict(re.findall(r'data-figure="([\w-]+)" href="([^"]+)"', html))

@@ -1,10 +1,12 @@
 """broadcast: never blocks the publisher (drops and counts when full); the pipeline's signals reach the viewer."""
 
 import asyncio
+import threading
 import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from monitor.broadcast import Broadcaster, make_message
 from subscriptions.models import Delivery, Endpoint
@@ -16,16 +18,30 @@ pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True), pyte
 async def test_a_full_queue_drops_and_counts_instead_of_waiting(tenant, member_cookie):
     sender = Broadcaster(max_messages=3)
     sender.attach()
+    held = hold_the_sender(sender)
     results = [sender.publish("acme", make_message("broker", "acme", body="x")) for _ in range(5)]
-    # publish is plain (not awaited) and the sender task drains the queue on this very loop: had publish waited for
-    # room, it would have waited forever. Nothing was sent while it ran.
+    # publish is plain (not awaited) and the sender task cannot drain while it runs (in-memory: it runs on this very
+    # loop; Redis: its thread's loop is held): had publish waited for room, it would have waited forever.
     assert results == [True, True, True, False, False]
     assert (sender.stats.published, sender.stats.dropped, sender.stats.sent) == (3, 2, 0)
+    held.set()
     deadline = time.monotonic() + 30
     while sender.stats.sent < 3 and time.monotonic() < deadline:
         await asyncio.sleep(0.01)
     assert sender.stats.sent == 3
     assert sender.publish("acme", make_message("broker", "acme", body="x")) is True
+
+
+def hold_the_sender(sender) -> threading.Event:
+    """With a cross-process layer the sender drains on its own thread's loop: block that loop until the returned event
+    is set, so the queue fills as it would when the layer is slower than the pipeline. Nothing to hold in-memory."""
+    release = threading.Event()
+    if isinstance(get_channel_layer(), InMemoryChannelLayer):
+        return release
+    home, blocked = sender._current_home(), threading.Event()
+    home.loop.call_soon_threadsafe(lambda: (blocked.set(), release.wait(60)))
+    assert blocked.wait(30), "the sender's loop never ran the hold"
+    return release
 
 
 @pytest.mark.parametrize("channel_layer", ["in-memory"], indirect=True)
