@@ -16,6 +16,15 @@ class PayloadFormat(models.TextChoices):
     CLOUDEVENTS = "cloudevents", "CloudEvents 1.0, structured mode"
 
 
+class CircuitState(models.TextChoices):
+    """The endpoint's circuit breaker (delivery/circuit.py): closed sends; open holds its deliveries until a probe may
+    go; half-open has one probe delivery in flight, whose answer closes the circuit or opens it for longer."""
+
+    CLOSED = "closed", "closed"
+    OPEN = "open", "open"
+    HALF_OPEN = "half-open", "half-open"
+
+
 class Endpoint(models.Model):
     """A webhook receiver of one tenant: where, how, which events, filtered and reshaped how."""
 
@@ -40,6 +49,22 @@ class Endpoint(models.Model):
     timeout_seconds = models.PositiveSmallIntegerField(default=15)
     version = models.PositiveIntegerField(default=1)
     failing_since = models.DateTimeField(null=True, blank=True)
+    # Operator settings: at most rate_limit deliveries a second (all deliver processes together; null: unlimited);
+    # retry_schedule: seconds before each retry instead of the hub's RETRY_SCHEDULE; ordering: {"key": JSON pointer},
+    # deliveries whose events share the key's value are sent one at a time in event order.
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    retry_schedule = models.JSONField(null=True, blank=True)
+    ordering = models.JSONField(null=True, blank=True)
+    # The circuit breaker: consecutive failed attempts, the state and since when; circuit_until is, when open, the
+    # time a probe may go and, when half-open, the end of the probe's lease; circuit_backoff the last open period.
+    circuit_state = models.CharField(max_length=10, choices=CircuitState.choices, default=CircuitState.CLOSED)
+    circuit_since = models.DateTimeField(null=True, blank=True)
+    circuit_until = models.DateTimeField(null=True, blank=True)
+    circuit_backoff = models.PositiveIntegerField(default=0)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    # The rate limit's current one-second window and how many deliveries were claimed in it.
+    rate_window = models.DateTimeField(null=True, blank=True)
+    rate_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField()
     modified_at = models.DateTimeField()
 
@@ -47,7 +72,11 @@ class Endpoint(models.Model):
 
     class Meta:
         ordering = ["created_at"]
-        indexes = [models.Index(fields=["tenant", "enabled"], name="endpoint_tenant_enabled")]
+        indexes = [
+            models.Index(fields=["tenant", "enabled"], name="endpoint_tenant_enabled"),
+            # The claim leaves out endpoints whose circuit is not closed: few, read on every claim.
+            models.Index(fields=["circuit_until"], name="endpoint_circuit_not_closed", condition=~models.Q(circuit_state="closed")),
+        ]
 
     def __str__(self):
         return f"{self.tenant_id}:{self.url}"
