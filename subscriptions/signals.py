@@ -16,6 +16,13 @@ delivery_attempted = Signal()
 # An endpoint was disabled by the hub (410 Gone, or failing for too long): endpoint (Endpoint), reason (str).
 endpoint_disabled = Signal()
 
+# The endpoint's circuit breaker opened (consecutive failures; delivery/circuit.py): endpoint (Endpoint), error (str,
+# the last attempt's error).
+endpoint_failing = Signal()
+
+# The endpoint's circuit closed again after it had opened (a probe succeeded): endpoint (Endpoint).
+endpoint_recovered = Signal()
+
 # A broker message could not become an event: dead_letter (DeadLetter; its tenant may be None).
 message_dead_lettered = Signal()
 
