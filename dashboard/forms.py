@@ -13,7 +13,7 @@ from subscriptions.broker.validators import MAX_BINDING_KEYS, clean_source
 from subscriptions.core.amqp import EXCHANGE_TYPES
 from subscriptions.delivery.sender import MAX_HEADERS
 from subscriptions.endpoints.validators import (
-    DEFAULT_TIMEOUT, MAX_DESCRIPTION, MAX_TIMEOUT, MAX_URL, MIN_TIMEOUT, clean_endpoint,
+    DEFAULT_TIMEOUT, MAX_DESCRIPTION, MAX_RATE_LIMIT, MAX_TIMEOUT, MAX_URL, MIN_TIMEOUT, clean_endpoint,
 )
 from dashboard.pages import localized
 from dashboard.selectors import STATUS_CHOICES
@@ -81,6 +81,13 @@ class EndpointForm(forms.Form):
     )
     description = forms.CharField(required=False, max_length=MAX_DESCRIPTION, widget=forms.Textarea(attrs={"rows": 2}))
     timeout_seconds = forms.IntegerField(label="Timeout (seconds)", min_value=MIN_TIMEOUT, max_value=MAX_TIMEOUT, initial=DEFAULT_TIMEOUT)
+    rate_limit = forms.IntegerField(label="Rate limit (deliveries a second)", required=False,
+                                    widget=forms.NumberInput(attrs={"min": 1, "max": MAX_RATE_LIMIT}),
+                                    help_text="All deliver processes together; the others wait, none is dropped. Empty: unlimited.")
+    retry_schedule = forms.CharField(
+        label="Retry schedule (seconds)", required=False, max_length=400, widget=forms.TextInput(attrs={"placeholder": "5, 60, 600"}),
+        help_text="Seconds before each retry, comma-separated. Empty: the hub's schedule; none: no retry.",
+    )
     enabled = forms.BooleanField(required=False, initial=True)
     version = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
@@ -103,6 +110,7 @@ class EndpointForm(forms.Form):
             "custom_payload": json_text(endpoint.custom_payload), "payload_format": endpoint.payload_format,
             "description": endpoint.description,
             "timeout_seconds": endpoint.timeout_seconds, "enabled": endpoint.enabled, "version": endpoint.version,
+            "rate_limit": endpoint.rate_limit, "retry_schedule": schedule_text(endpoint.retry_schedule),
         }
 
     @staticmethod
@@ -115,6 +123,17 @@ class EndpointForm(forms.Form):
 
     def clean_custom_payload(self):
         return parse_json_text(self.cleaned_data["custom_payload"], "customPayload")
+
+    def clean_retry_schedule(self):
+        text = self.cleaned_data["retry_schedule"].strip()
+        if not text:
+            return None
+        if text.lower() == "none":
+            return []
+        try:
+            return [int(part) for part in text.replace(",", " ").split()]
+        except ValueError:
+            raise ValidationError("Write whole numbers of seconds separated by commas, e.g. 5, 60, 600.")
 
     def clean(self):
         data = super().clean()
@@ -130,6 +149,7 @@ class EndpointForm(forms.Form):
             "event_filter": data["event_filter"], "custom_payload": data["custom_payload"], "enabled": data["enabled"],
             "payload_format": data.get("payload_format") or PayloadFormat.ENVELOPE,
             "description": data["description"], "timeout_seconds": data["timeout_seconds"],
+            "rate_limit": data.get("rate_limit"), "retry_schedule": data.get("retry_schedule"),
         }
         try:
             self.model_values = clean_endpoint(values, known_event_types=self.known_keys)
@@ -139,6 +159,13 @@ class EndpointForm(forms.Form):
                     messages = [f"Headers: {message}" for message in messages]
                 self.add_error(None if field == "headers" else field, messages)
         return data
+
+
+def schedule_text(schedule) -> str:
+    """A retrySchedule as the form writes it."""
+    if schedule is None:
+        return ""
+    return ", ".join(str(wait) for wait in schedule) if schedule else "none"
 
 
 def json_problems(text, label, clean):

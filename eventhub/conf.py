@@ -28,6 +28,12 @@ DEFAULTS = {
     "MATCHING_BUDGET_MS": 50,
     # Delivery: seconds to wait before each try (the first is the first try); after the last, a delivery fails.
     "RETRY_SCHEDULE": (0, 5, 300, 1800, 7200, 18000, 36000, 36000),
+    # Circuit breaker (delivery/health.py): this many failed attempts in a row open an endpoint's circuit (0: never);
+    # its deliveries then wait, and after CIRCUIT_OPEN_SECONDS one probe is sent; each failed probe doubles the wait,
+    # up to CIRCUIT_MAX_OPEN_SECONDS.
+    "CIRCUIT_FAILURE_THRESHOLD": 5,
+    "CIRCUIT_OPEN_SECONDS": 30,
+    "CIRCUIT_MAX_OPEN_SECONDS": 3600,
     # A receiver's Retry-After (429, 503) is honoured up to this many seconds.
     "MAX_RETRY_AFTER_SECONDS": 3600,
     # An endpoint failing without a single success for this long is disabled (5 days).

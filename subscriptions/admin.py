@@ -73,7 +73,7 @@ class EndpointForm(RuledForm):
     class Meta:
         model = Endpoint
         fields = ["url", "method", "headers", "events", "event_filter", "custom_payload", "payload_format", "enabled",
-                  "description", "timeout_seconds"]
+                  "description", "timeout_seconds", "rate_limit", "retry_schedule"]
 
 
 class SourceForm(RuledForm):
@@ -119,7 +119,8 @@ class EndpointAdmin(ChangeThroughServiceAdmin):
     update = staticmethod(endpoint_services.update_endpoint)
     list_display = ["url", "tenant", "enabled", "version", "modified_at"]
     list_filter = ["enabled", "tenant"]
-    readonly_fields = [*ChangeThroughServiceAdmin.readonly_fields, "disabled_reason", "failing_since"]
+    readonly_fields = [*ChangeThroughServiceAdmin.readonly_fields, "disabled_reason", "failing_since", "circuit_state",
+                       "circuit_since", "circuit_until", "consecutive_failures"]
 
 
 @admin.register(Source)

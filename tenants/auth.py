@@ -67,6 +67,10 @@ class TenantTokenAuthentication(OAuth2Authentication):
     def authenticate(self, request):
         result = super().authenticate(request)
         if result is None:
+            if request.META.get("HTTP_AUTHORIZATION", "").lower().startswith("bearer "):
+                # django-oauth-toolkit answers None for a token it does not accept, and DRF would then say that no
+                # credentials were given: they were, and the caller must learn that this token is the problem.
+                raise AuthenticationFailed("The access token is invalid, expired or revoked.")
             return None
         _, token = result
         principal = access_token_principal(token)

@@ -19,7 +19,7 @@ from subscriptions.core.payloads import FORMATS
 from subscriptions.delivery.actions import (
     PREVIEW_SECRET, PREVIEW_SIGNED_WITH, masked_headers, masked_request_headers,
 )
-from subscriptions.models import SCHEMA_TYPES, DeliveryStatus, Source
+from subscriptions.models import SCHEMA_TYPES, CircuitState, DeliveryStatus, Source
 
 MANAGE_SCOPE = "webhook.endpoint_manage"
 
@@ -150,6 +150,16 @@ class DeadLetterSerializer(serializers.Serializer):
 # --- endpoints and sources ------------------------------------------------------------------------
 
 
+class CircuitSerializer(serializers.Serializer):
+    """The endpoint's circuit breaker: closed (deliveries go), open (they wait: the endpoint failed too many times in a
+    row; one probe goes at `until`), half-open (the probe is in flight, until `until` at the latest)."""
+
+    state = serializers.ChoiceField(source="circuit_state", choices=CircuitState.values)
+    since = IsoMsField(source="circuit_since", allow_null=True, help_text="When it last opened or closed.")
+    until = IsoMsField(source="circuit_until", allow_null=True)
+    consecutiveFailures = serializers.IntegerField(source="consecutive_failures")
+
+
 class EndpointOutputSerializer(serializers.Serializer):
     """A webhook endpoint as answers give it."""
 
@@ -177,6 +187,11 @@ class EndpointOutputSerializer(serializers.Serializer):
     disabledReason = serializers.CharField(source="disabled_reason")
     description = serializers.CharField()
     timeoutSeconds = serializers.IntegerField(source="timeout_seconds")
+    rateLimit = serializers.IntegerField(source="rate_limit", allow_null=True,
+                                         help_text="At most this many deliveries a second; null: unlimited.")
+    retrySchedule = serializers.ListField(source="retry_schedule", child=serializers.IntegerField(), allow_null=True,
+                                          help_text="Seconds before each retry; null: the hub's schedule.")
+    circuit = CircuitSerializer(source="*")
     metadata = MetadataSerializer(source="*")
     secret = serializers.CharField(required=False, help_text="The signing secret: in this answer only.")
 

@@ -7,7 +7,8 @@ from rest_framework import serializers
 
 from subscriptions.endpoints import validators
 from subscriptions.endpoints.validators import (
-    DEFAULT_TIMEOUT, EVENTS_COUNT, MAX_DESCRIPTION, MAX_TIMEOUT, MAX_URL, MIN_TIMEOUT,
+    DEFAULT_TIMEOUT, EVENTS_COUNT, MAX_DESCRIPTION, MAX_RETRIES, MAX_RETRY_WAIT, MAX_TIMEOUT, MAX_URL,
+    MIN_TIMEOUT, RATE_LIMIT_RANGE,
 )
 from subscriptions.models import SCHEMA_TYPES
 from subscriptions.core.changes import change_pair_problem
@@ -205,6 +206,14 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     description = serializers.CharField(max_length=MAX_DESCRIPTION, allow_blank=True, default="")
     timeoutSeconds = serializers.IntegerField(source="timeout_seconds", min_value=MIN_TIMEOUT, max_value=MAX_TIMEOUT,
                                               default=DEFAULT_TIMEOUT)
+    rateLimit = serializers.IntegerField(
+        source="rate_limit", validators=RATE_LIMIT_RANGE, allow_null=True, required=False, default=None,
+        help_text="At most this many deliveries a second to this endpoint, all deliver processes together; the others "
+                  "wait (nothing is dropped or failed). null: unlimited.")
+    retrySchedule = serializers.ListField(
+        source="retry_schedule", child=serializers.IntegerField(), allow_null=True, required=False, default=None,
+        help_text=f"Seconds to wait before each retry (the first try goes at once), instead of the hub's schedule; "
+                  f"[] for no retry, null for the hub's. At most {MAX_RETRIES} waits, each 1 to {MAX_RETRY_WAIT} s.")
     metadata = MetadataVersionSerializer(required=False)
 
     def validate_url(self, value):
@@ -221,6 +230,12 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
 
     def validate_customPayload(self, value):  # noqa: N802 (the wire name)
         return validators.clean_custom_payload(value)
+
+    def validate_rateLimit(self, value):  # noqa: N802 (the wire name)
+        return validators.clean_rate_limit(value)
+
+    def validate_retrySchedule(self, value):  # noqa: N802 (the wire name)
+        return validators.clean_retry_schedule(value)
 
     def model_values(self):
         return {name: value for name, value in self.validated_data.items() if name != "metadata"}

@@ -16,18 +16,18 @@ from datetime import timedelta
 from typing import NamedTuple
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from eventhub.api import iso_ms
 from eventhub.conf import hub_setting
 from subscriptions.bulk import insert_rows
 from subscriptions.core.retry import judge_attempt
-from subscriptions.delivery import postgres
+from subscriptions.delivery import gate, postgres
+from subscriptions.delivery.health import Tally, update_endpoint_health
 from subscriptions.delivery.sender import SendResult
 from subscriptions.endpoints.services import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
-from subscriptions.signals import announce, delivery_attempted, endpoint_disabled
+from subscriptions.signals import announce, delivery_attempted, endpoint_disabled, endpoint_failing, endpoint_recovered
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class Job:
     content_type: str = "application/json"  # the delivery's, rendered with its body
     endpoint_failing: bool = True  # the endpoint's failing clock ran when it was claimed (unknown: assume it did)
     claim_key: tuple | None = None  # (next_attempt_at, id) as claimed: where the claiming worker's next claim may start
+    retry_schedule: tuple | None = None  # the endpoint's (first try, then its retrySchedule); None: RETRY_SCHEDULE
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +85,16 @@ class ClaimRow(NamedTuple):
     webhook_id: str
     content_type: str  # the delivery's, rendered with its body
     endpoint_failing: bool | None  # its failing clock runs (a success must stop it)
+    endpoint_retry_schedule: list | None  # seconds before each retry; None: the hub's
+    endpoint_circuit: str | None  # its circuit breaker's state (delivery/gate.py)
+    endpoint_rate_limit: int | None  # deliveries a second, all processes together
     claim_key: tuple | None = None  # (next_attempt_at, id) as claimed (PostgreSQL's claim reads it)
 
 
 CLAIM_FIELDS = (
     "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id", "endpoint__url", "endpoint__method",
     "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled", "endpoint__disabled_reason", "webhook_id",
-    "content_type", "endpoint__failing_since",
+    "content_type", "endpoint__failing_since", "endpoint__retry_schedule", "endpoint__circuit_state", "endpoint__rate_limit",
 )  # fmt: skip  (ClaimRow's fields, in order)
 
 DELETED = "The endpoint was deleted; nothing was sent."
@@ -108,14 +112,27 @@ def claim_due(limit: int, ids=None, skip_endpoints=(), after=None) -> list[Job]:
     margin = hub_setting("DELIVERY_LEASE_MARGIN_SECONDS")
     with transaction.atomic(savepoint=False):
         if connection.vendor == "postgresql":
-            headers = Endpoint._meta.get_field("headers")  # Django reads jsonb as text: the field decodes it
             claimed = postgres.claim(limit, ids, skip_endpoints, now, margin, CLAIM_MESSAGES, after)
-            return [_job(ClaimRow._make(row[:9] + (headers.from_db_value(row[9], None, connection),) + row[10:17]), row[17])
-                    for row in claimed if row[11]]
-        rows = _claim_rows(limit, ids, skip_endpoints, now, margin)
-        sendable = [row for row in rows if row.endpoint_enabled]
-        secrets = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now) if sendable else {}
-    return [_job(row, secrets.get(row.endpoint_id, ())) for row in sendable]
+            secrets = {row[0]: row[-1] for row in claimed}
+            sendable = [ClaimRow._make(_decoded(row[:-1])) for row in claimed if row[11]]
+        else:
+            sendable = [row for row in _claim_rows(limit, ids, skip_endpoints, now, margin) if row.endpoint_enabled]
+            secrets = None
+        if any(gate.gated(row) for row in sendable):  # a circuit not closed, or a rate limit: it decides what goes
+            held = gate.hold_back(sendable, now, margin)
+            sendable = [row for row in sendable if row.id not in held]
+        if secrets is None:
+            by_endpoint = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now) if sendable else {}
+            secrets = {row.id: by_endpoint.get(row.endpoint_id, ()) for row in sendable}
+    return [_job(row, secrets[row.id]) for row in sendable]
+
+
+_JSON_COLUMNS = {9: Endpoint._meta.get_field("headers"), 16: Endpoint._meta.get_field("retry_schedule")}
+
+
+def _decoded(row):
+    """PostgreSQL's claim row with its jsonb columns decoded (Django reads jsonb as text: the fields decode it)."""
+    return tuple(_JSON_COLUMNS[i].from_db_value(value, None, connection) if i in _JSON_COLUMNS else value for i, value in enumerate(row))
 
 
 def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
@@ -130,7 +147,7 @@ def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
     if connection.features.has_select_for_update_skip_locked:
         due = due.select_for_update(skip_locked=True, of=("self",))
     # Plain tuples: model instances would cost more than the query on the hot path.
-    rows = [ClaimRow._make(values[:-1] + (values[-1] is not None, None))
+    rows = [ClaimRow._make(values[:15] + (values[15] is not None,) + values[16:] + (None,))
             for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
     by_timeout: dict[int, list[int]] = {}
     unsendable: dict[str, list[int]] = {}
@@ -158,6 +175,7 @@ def _job(row: ClaimRow, secrets) -> Job:
         extra_headers=row.endpoint_headers or {}, secrets=tuple(secrets), timeout=float(row.endpoint_timeout),
         stored_url=row.url, message_id=row.webhook_id, content_type=row.content_type, endpoint_failing=bool(row.endpoint_failing),
         claim_key=row.claim_key,
+        retry_schedule=None if row.endpoint_retry_schedule is None else (0, *row.endpoint_retry_schedule),
     )
 
 
@@ -196,11 +214,11 @@ def record_results(sent: list[Sent]) -> None:
         return
     now = timezone.now()
     attempts, deliveries, outcomes = [], [], []  # plain tuples: model instances are built only for listeners
-    last_success: dict[object, bool] = {}
+    tallies: dict[object, Tally] = {}
     gone: dict[object, str] = {}
     for item in sent:
         job, result = item.job, item.result
-        verdict = judge_attempt(result, job.attempt_number, now)
+        verdict = judge_attempt(result, job.attempt_number, now, schedule=job.retry_schedule)
         attempts.append(
             (job.delivery_id, item.started_at, result.duration_ms, item.request_headers, result.status_code,
              result.headers, result.body, result.error)
@@ -212,8 +230,12 @@ def record_results(sent: list[Sent]) -> None:
         )
         outcomes.append(verdict.outcome)
         succeeded = verdict.status == DeliveryStatus.SUCCEEDED
-        if not (succeeded and not job.endpoint_failing and last_success.get(job.endpoint_id, True)):
-            last_success[job.endpoint_id] = succeeded  # a success of an endpoint whose clock does not run changes nothing
+        tally = tallies.get(job.endpoint_id)
+        if tally is None and not (succeeded and not job.endpoint_failing):  # such a success changes nothing
+            tally = tallies[job.endpoint_id] = Tally()
+        if tally is not None:
+            tally.clock_runs |= job.endpoint_failing
+            tally.add(succeeded, verdict.error)
         if verdict.disable_reason:
             gone[job.endpoint_id] = verdict.disable_reason
 
@@ -224,12 +246,12 @@ def record_results(sent: list[Sent]) -> None:
         else:
             _insert_attempts(attempts)
             _update_deliveries(deliveries)
-        disabled = _update_endpoint_health(last_success, gone, now)
+        health = update_endpoint_health(tallies, gone, now) if tallies or gone else None
     held = getattr(_held, "announcements", None)
     if held is not None:
-        held.append(lambda: _announce(deliveries, attempts, outcomes, disabled))
+        held.append(lambda: _announce(deliveries, attempts, outcomes, health))
     else:
-        _announce(deliveries, attempts, outcomes, disabled)
+        _announce(deliveries, attempts, outcomes, health)
 
 
 _held = threading.local()
@@ -249,7 +271,7 @@ def announced_after(transaction_block):
         announcement()
 
 
-def _announce(deliveries, attempts, outcomes, disabled):
+def _announce(deliveries, attempts, outcomes, health):
     _log_outcomes(deliveries, attempts, outcomes)
     if delivery_attempted.has_listeners():
         for (job, values), row, outcome in zip(deliveries, attempts, outcomes):
@@ -258,8 +280,14 @@ def _announce(deliveries, attempts, outcomes, disabled):
                                 url=job.url, webhook_id=job.message_id, content_type=job.content_type, **dict(zip(RECORDED_FIELDS, values)))
             attempt = Attempt(**dict(zip(ATTEMPT_FIELDS, row)))
             announce(delivery_attempted, tenant_id=job.tenant_id, delivery=delivery, attempt=attempt, outcome=outcome)
-    for endpoint, reason in disabled:
+    if health is None:
+        return
+    for endpoint, reason in health.disabled:
         announce(endpoint_disabled, endpoint=endpoint, reason=reason)
+    for endpoint, error in health.failing:
+        announce(endpoint_failing, endpoint=endpoint, error=error)
+    for endpoint in health.recovered:
+        announce(endpoint_recovered, endpoint=endpoint)
 
 
 def _log_outcomes(deliveries, attempts, outcomes):
@@ -284,40 +312,3 @@ def _log_outcomes(deliveries, attempts, outcomes):
                    "tenant_id": job.tenant_id, "event_type": job.event_type, "attempt": job.attempt_number,
                    "outcome": outcome, "status_code": status_code, "error": error},
         )
-
-
-def _update_endpoint_health(last_success, gone, now):
-    """Reset the failing clock on success, start it on failure, disable on 410 or after failing too long."""
-    succeeded = [e for e, ok in last_success.items() if ok]
-    failing = [e for e, ok in last_success.items() if not ok]
-    if succeeded:
-        Endpoint.objects.filter(pk__in=succeeded, failing_since__isnull=False).update(failing_since=None)
-    if not failing:
-        return []
-    Endpoint.objects.filter(pk__in=failing, failing_since__isnull=True).update(failing_since=now)
-    limit = hub_setting("DISABLE_AFTER_FAILING_SECONDS")
-    reasons = dict(gone)
-    for endpoint_id, since in Endpoint.objects.filter(
-        pk__in=failing, enabled=True, failing_since__lte=now - timedelta(seconds=limit)
-    ).values_list("id", "failing_since"):
-        reasons.setdefault(
-            endpoint_id,
-            f"Every delivery failed since {iso_ms(since)} (more than {_duration(limit)}); re-enable it once the receiver works.",
-        )
-    disabled = []
-    for endpoint_id, reason in reasons.items():
-        # The routing queryset bumps the tenant's routing version (enabled changed); version moves because the
-        # resource changed.
-        if Endpoint.objects.filter(pk=endpoint_id, enabled=True).update(
-            enabled=False, disabled_reason=reason, modified_at=now, version=F("version") + 1
-        ):
-            disabled.append((Endpoint.objects.get(pk=endpoint_id), reason))
-    return disabled
-
-
-def _duration(seconds):
-    if seconds % 86400 == 0:
-        return f"{seconds // 86400} days"
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} hours"
-    return f"{seconds} seconds"

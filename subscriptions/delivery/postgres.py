@@ -38,7 +38,7 @@ FROM due LEFT JOIN subscriptions_endpoint AS e ON e.id = due.endpoint_id LEFT JO
 WHERE d.id = due.id
 RETURNING d.id, d.tenant_id, d.event_type, d.body, d.attempt_count, d.url, d.endpoint_id, e.url, e.method, e.headers,
     e.timeout_seconds, e.enabled, e.disabled_reason, d.webhook_id, d.content_type, e.failing_since IS NOT NULL,
-    d.next_attempt_at, coalesce(s.current, '{{}}')
+    e.retry_schedule, e.circuit_state, e.rate_limit, d.next_attempt_at, coalesce(s.current, '{{}}')
 """
 
 RECORD_SQL = """
@@ -53,7 +53,8 @@ WHERE d.id = u.id
 
 
 def claim(limit, ids, skip_endpoints, now, margin, messages: dict, after=None) -> list[tuple]:
-    """The claimed rows, oldest due first: claims.ClaimRow's fields, then (next_attempt_at, id), then the secrets."""
+    """The claimed rows, oldest due first: claims.ClaimRow's fields (the last, claim_key, is (next_attempt_at, id)),
+    then the endpoint's current secrets."""
     only, params = "", {"now": now, "limit": limit, "margin": margin, **messages}
     if after is not None:
         only += " AND (next_attempt_at, id) > (%(after_at)s, %(after_id)s)"
@@ -67,8 +68,8 @@ def claim(limit, ids, skip_endpoints, now, margin, messages: dict, after=None) -
     with connection.cursor() as cursor:
         cursor.execute(CLAIM_SQL.format(only=only), params)
         returned = cursor.fetchall()
-    returned.sort(key=lambda row: (row[16], row[0]))  # RETURNING keeps no order
-    return [row[:16] + ((row[16], row[0]), row[17]) for row in returned]
+    returned.sort(key=lambda row: (row[19], row[0]))  # RETURNING keeps no order
+    return [row[:19] + ((row[19], row[0]), row[20]) for row in returned]
 
 
 def record(attempt_fields, attempts: list[tuple], deliveries: list[tuple]) -> None:

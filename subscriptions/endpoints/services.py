@@ -7,6 +7,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from subscriptions.delivery.health import circuit_reset
 from subscriptions.models import Endpoint, EndpointSecret
 from subscriptions.core.signing import EMPORIX_KEY_PREFIX, emporix_key, generate_secret
 
@@ -34,7 +35,7 @@ def update_endpoint(endpoint, values, version):
         return Conflict(endpoint)
     now = timezone.now()
     if "enabled" in values and values["enabled"]:
-        values = {**values, "disabled_reason": "", "failing_since": None}
+        values = {**values, "disabled_reason": "", **circuit_reset()}  # a fresh start: clock stopped, circuit closed
     updated = Endpoint.objects.filter(pk=endpoint.pk, version=version).update(version=F("version") + 1, modified_at=now, **values)
     endpoint.refresh_from_db()
     return endpoint if updated else Conflict(endpoint)

@@ -6,7 +6,7 @@ header inputs) and returns it cleaned, or raises Django's ValidationError (see s
 """
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxLengthValidator, MinLengthValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinLengthValidator, MinValueValidator
 
 from eventhub.conf import hub_setting
 from subscriptions.core.conditions import FilterError, compile_filter
@@ -19,6 +19,8 @@ MAX_EVENTS = 100
 MAX_URL = 2048
 MAX_DESCRIPTION = 2000
 MIN_TIMEOUT, MAX_TIMEOUT, DEFAULT_TIMEOUT = 1, 60, 15
+MAX_RATE_LIMIT = 10_000  # deliveries a second
+MAX_RETRIES, MAX_RETRY_WAIT = 20, 86_400  # a retrySchedule's length, and each wait's bound (a day)
 # Django validators, so the API's schema (drf-spectacular) shows them as minItems and maxItems; the words are DRF's.
 EVENTS_COUNT = (
     MinLengthValidator(1, message="Ensure this field has at least 1 elements."),
@@ -82,6 +84,34 @@ def clean_custom_payload(template) -> dict | None:
     return template or None
 
 
+RATE_LIMIT_WORDS = f"rateLimit must be a whole number of deliveries a second from 1 to {MAX_RATE_LIMIT}, or null."
+# Django validators, so the API's schema shows them as minimum and maximum; the words are the rule's, at every door.
+RATE_LIMIT_RANGE = (MinValueValidator(1, message=RATE_LIMIT_WORDS), MaxValueValidator(MAX_RATE_LIMIT, message=RATE_LIMIT_WORDS))
+
+
+def clean_rate_limit(value) -> int | None:
+    """At most this many deliveries a second to the endpoint, all deliver processes together; None: unlimited."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(RATE_LIMIT_WORDS)
+    for validator in RATE_LIMIT_RANGE:
+        validator(value)
+    return value
+
+
+def clean_retry_schedule(value) -> list | None:
+    """Seconds to wait before each retry (the first try goes at once), instead of the hub's schedule; [] is no retry."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > MAX_RETRIES:
+        raise ValidationError(f"retrySchedule must be a list of at most {MAX_RETRIES} waits in seconds, or null.")
+    for index, wait in enumerate(value):
+        if isinstance(wait, bool) or not isinstance(wait, int) or not 1 <= wait <= MAX_RETRY_WAIT:
+            raise problem_at(str(index), f"A wait is a whole number of seconds from 1 to {MAX_RETRY_WAIT} (a day).")
+    return value
+
+
 def clean_endpoint(values: dict, *, known_event_types) -> dict:
     """An endpoint's model values (those given) as the rules have them, for a form: ValidationError({field: [...]})
     names every field that breaks a rule, each problem a sentence saying where ("At data.price: ...")."""
@@ -91,4 +121,6 @@ def clean_endpoint(values: dict, *, known_event_types) -> dict:
         "events": lambda patterns: clean_events(patterns, known_event_types),
         "event_filter": clean_event_filter,
         "custom_payload": clean_custom_payload,
+        "rate_limit": clean_rate_limit,
+        "retry_schedule": clean_retry_schedule,
     })

@@ -35,6 +35,11 @@ ENDPOINT_CASES = [
     ("event_filter", "data.x == 1", "", "eventFilter must be an object of path: condition."),
     ("custom_payload", {"Id": "data/id"}, "Id", "invalid JSON pointer 'data/id': Location must start with /"),
     ("custom_payload", [1], "", "customPayload must be an object whose leaves are JSON pointers."),
+    ("rate_limit", 0, "", "rateLimit must be a whole number of deliveries a second from 1 to 10000, or null."),
+    ("rate_limit", 10_001, "", "rateLimit must be a whole number of deliveries a second from 1 to 10000, or null."),
+    ("retry_schedule", [5, 0], "1", "A wait is a whole number of seconds from 1 to 86400 (a day)."),
+    ("retry_schedule", [5, 86_401], "1", "A wait is a whole number of seconds from 1 to 86400 (a day)."),
+    ("retry_schedule", [60] * 21, "", "retrySchedule must be a list of at most 20 waits in seconds, or null."),
 ]
 SOURCE_CASES = [
     ("exchange", "eventhub.mine", "", "Exchange names starting with 'eventhub.' belong to the hub."),
@@ -44,14 +49,14 @@ SOURCE_CASES = [
     ("catch_all_type", "no.such.type", "", "'no.such.type' is not an event type of the catalog."),
     ("type_field", "", "", "Required when typeFrom is body_field: the body field holding the type."),
 ]
-ENDPOINT_JSON = ("headers", "events", "event_filter", "custom_payload")
+ENDPOINT_JSON = ("headers", "events", "event_filter", "custom_payload", "retry_schedule")
 ENDPOINT_WIRE = {"url": "url", "headers": "headers", "events": "events", "event_filter": "eventFilter",
-                 "custom_payload": "customPayload"}
+                 "custom_payload": "customPayload", "rate_limit": "rateLimit", "retry_schedule": "retrySchedule"}
 SOURCE_WIRE = {"exchange": "exchange", "binding_keys": "bindingKeys", "catch_all_type": "catchAllType",
                "type_field": "typeField"}
 
 GOOD_ENDPOINT = {"url": "https://hooks.example.com/a", "events": ["product.*"], "headers": {},
-                 "event_filter": None, "custom_payload": None}
+                 "event_filter": None, "custom_payload": None, "rate_limit": None, "retry_schedule": None}
 GOOD_SOURCE = {"name": "shop", "exchange": "shop.events", "binding_keys": ["product.#"], "catch_all_type": "",
                "type_from": "property_or_routing_key", "type_field": ""}
 
@@ -87,7 +92,8 @@ def admin_post(admin_client):
     admin_client); `json_fields` are written as the admin's JSON textareas hold them."""
 
     def post(obj, fields, json_fields=()):
-        form = {name: json.dumps(value) if name in json_fields else value for name, value in fields.items()}
+        form = {name: json.dumps(value) if name in json_fields else "" if value is None else value
+                for name, value in fields.items()}
         return admin_client.post(f"/admin/subscriptions/{type(obj).__name__.lower()}/{obj.pk}/change/", form)
 
     return post
@@ -123,6 +129,8 @@ def dashboard_endpoint_form(field, value):
         "event_filter": "" if values["event_filter"] is None else json.dumps(values["event_filter"]),
         "custom_payload": "" if values["custom_payload"] is None else json.dumps(values["custom_payload"]),
         "header_name": list(headers) + [""], "header_value": list(headers.values()) + [""],
+        "rate_limit": "" if values["rate_limit"] is None else values["rate_limit"],
+        "retry_schedule": "" if values["retry_schedule"] is None else ", ".join(map(str, values["retry_schedule"])),
     }
 
 

@@ -1,5 +1,5 @@
 """The delivery verdict (core.retry.judge_attempt) against the README's rules and the DEFAULT schedule, and the
-endpoint's failing clock (claims._update_endpoint_health) against the default 5 days.
+endpoint's failing clock (delivery/health.update_endpoint_health) against the default 5 days.
 
 README: "2xx is success. Network errors, timeouts, 408, 429 (honouring Retry-After) and 5xx are retried after 0 s,
 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h, then the delivery fails; other 4xx fail at once; 410 disables the
@@ -207,9 +207,11 @@ def endpoint(tenant):
 
 
 def health(endpoint, ok, now, gone=None):
-    from subscriptions.delivery.claims import _update_endpoint_health
+    from subscriptions.delivery.health import Tally, update_endpoint_health
 
-    return _update_endpoint_health({endpoint.pk: ok}, gone or {}, now)
+    tally = Tally(clock_runs=True)
+    tally.add(ok, "" if ok else "HTTP 500.")
+    return update_endpoint_health({endpoint.pk: tally}, gone or {}, now).disabled
 
 
 @pytest.mark.django_db

@@ -24,14 +24,18 @@ def test_no_token_is_401_with_a_bearer_challenge(tenant):
     assert body["fault"]["detail"]["errorcode"] == "oauth.v2.InvalidAccessToken" and body["fault"]["faultstring"]
 
 
-def test_unknown_or_expired_token_is_401(tenant, api_client_for):
+def test_unknown_or_expired_token_is_401_saying_the_token_is_the_problem(tenant, api_client_for):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION="Bearer not-a-token")
-    assert client.get(URL).status_code == 401
+    response = client.get(URL)
+    assert response.status_code == 401 and response["WWW-Authenticate"].startswith("Bearer")
+    # Credentials were given: the answer must not say they were not.
+    assert response.json()["message"] == response.json()["fault"]["faultstring"] == "The access token is invalid, expired or revoked."
 
     client = api_client_for(tenant, "webhook.subscription_read")
     AccessToken.objects.update(expires="2000-01-01T00:00:00Z")
-    assert client.get(URL).status_code == 401
+    response = client.get(URL)
+    assert response.status_code == 401 and response.json()["message"] == "The access token is invalid, expired or revoked."
 
 
 def test_missing_scope_is_403_naming_the_scope_needed(tenant, api_client_for):
