@@ -14,15 +14,21 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 
 from subscriptions.portal.framing import frame_ancestors
+from subscriptions.portal import links
 from subscriptions.portal.links import PortalRefused, open_portal_link, portal_path
 
 REFUSED_STATUS = {"invalid": 404, "expired": 410, "revoked": 410}
 LOOK_ONLY = "This link lets you look, not change: retrying, test events and secret rotation need an editor link."
 
 
+# A path's id -> the link's lookup that finds what it names, and the words when the link does not show it.
+SHOWN = {"endpoint_id": (links.link_endpoint, "This endpoint"), "delivery_id": (links.link_delivery, "This delivery")}
+
+
 def portal_page(*, changes=False):
-    """A portal view, called as view(request, link, ...). `changes`: a POST that needs an editor link; otherwise a
-    GET page. A link that does not open (altered, expired, revoked) gets a page saying so."""
+    """A portal view, called as view(request, link, ...) with an endpoint or delivery of the link in place of the
+    path's endpoint_id or delivery_id. `changes`: a POST that needs an editor link; otherwise a GET page. A link that
+    does not open (altered, expired, revoked) gets a page saying so; an id the link does not show, a 404 page."""
 
     def decorate(view):
         @csrf_exempt
@@ -36,8 +42,11 @@ def portal_page(*, changes=False):
             except PortalRefused as refusal:
                 return refused_page(request, refusal)
             request.portal_base = portal_path(token)
+            hidden = _resolve(link, kwargs)
             if changes and not link.allows_changes:
                 response = render(request, "portal/refused.html", {"message": LOOK_ONLY, "link": link}, status=403)
+            elif hidden:
+                response = not_found(request, link, hidden)
             else:
                 response = view(request, link, *args, **kwargs)
             return framed(response, link.tenant_id)
@@ -45,6 +54,17 @@ def portal_page(*, changes=False):
         return wrapper
 
     return decorate
+
+
+def _resolve(link, kwargs):
+    """Put the link's endpoint or delivery in place of the path's id; the words for a 404 when the link hides it."""
+    for name, (find, what) in SHOWN.items():
+        if name in kwargs:
+            found = find(link, kwargs.pop(name))
+            if found is None:
+                return what
+            kwargs[name.removesuffix("_id")] = found
+    return None
 
 
 def refused_page(request, refusal):

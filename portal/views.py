@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 
 from dashboard.delivery_views import refresh_seconds
 from dashboard.selectors import STATUS_CHOICES, STATUS_FILTERS, endpoint_health
-from portal.access import not_found, portal_page
+from portal.access import portal_page
 from subscriptions.core.matching import patterns_match
 from subscriptions.delivery.actions import NotRetryable, UnknownEventType, masked_headers, masked_request_headers, retry_delivery, send_test_event
 from subscriptions.portal import links
@@ -33,8 +33,7 @@ def base_context(request, link, **more):
 
 @portal_page()
 def home(request, link):
-    page = page_of(request, links.link_endpoints(link).order_by("created_at"))
-    page.object_list = endpoint_health(links.link_endpoints(link).filter(pk__in=[e.pk for e in page.object_list]).order_by("created_at"))
+    page = page_of(request, endpoint_health(links.link_endpoints(link).order_by("created_at")))  # two queries in all
     return render(request, "portal/home.html", base_context(request, link, page=page))
 
 
@@ -61,18 +60,12 @@ def render_endpoint(request, link, endpoint, error=None, status=200):
 
 
 @portal_page()
-def endpoint_page(request, link, endpoint_id):
-    endpoint = links.link_endpoint(link, endpoint_id)
-    if endpoint is None:
-        return not_found(request, link, "This endpoint")
+def endpoint_page(request, link, endpoint):
     return render_endpoint(request, link, endpoint)
 
 
 @portal_page(changes=True)
-def endpoint_test(request, link, endpoint_id):
-    endpoint = links.link_endpoint(link, endpoint_id)
-    if endpoint is None:
-        return not_found(request, link, "This endpoint")
+def endpoint_test(request, link, endpoint):
     event_type = request.POST.get("event_type", "")
     if event_type not in test_types(endpoint):
         return render_endpoint(request, link, endpoint, error="Choose one of the event types this endpoint receives.", status=400)
@@ -84,10 +77,7 @@ def endpoint_test(request, link, endpoint_id):
 
 
 @portal_page(changes=True)
-def endpoint_rotate(request, link, endpoint_id):
-    endpoint = links.link_endpoint(link, endpoint_id)
-    if endpoint is None:
-        return not_found(request, link, "This endpoint")
+def endpoint_rotate(request, link, endpoint):
     links.rotate_secret_through_link(link, endpoint)
     return redirect(f"{request.portal_base}endpoints/{endpoint.pk}/?done=rotated")
 
@@ -102,18 +92,12 @@ def render_delivery(request, link, delivery, error=None, status=200):
 
 
 @portal_page()
-def delivery_page(request, link, delivery_id):
-    delivery = links.link_delivery(link, delivery_id)
-    if delivery is None:
-        return not_found(request, link, "This delivery")
+def delivery_page(request, link, delivery):
     return render_delivery(request, link, delivery)
 
 
 @portal_page(changes=True)
-def delivery_retry(request, link, delivery_id):
-    delivery = links.link_delivery(link, delivery_id)
-    if delivery is None:
-        return not_found(request, link, "This delivery")
+def delivery_retry(request, link, delivery):
     try:
         retry_delivery(delivery)
     except NotRetryable as exc:

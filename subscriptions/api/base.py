@@ -1,6 +1,8 @@
 """What every /webhook/{tenant}/... view shares: the tenant from the token, paging, list bodies, CSV parameters."""
 
-from rest_framework.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.views import APIView
 
 from eventhub.conf import hub_setting
@@ -20,6 +22,14 @@ class TenantAPIView(APIView):
         return self.request.user.tenant
 
     pagination_class = Pagination
+
+    def tenant_object(self, queryset, pk, label):
+        """The tenant's row of `queryset` with this primary key; a 404 naming it when there is none or the key is
+        malformed (a UUID that is not one, a number that is not)."""
+        try:
+            return queryset.filter(tenant=self.tenant).get(pk=pk)
+        except (ObjectDoesNotExist, DjangoValidationError, ValueError, TypeError):
+            raise NotFound(f"{label} '{pk}' does not exist.")
 
     def paged_response(self, queryset, serializer_class, **context):
         """One page of the queryset (pageNumber, pageSize), rendered by the output serializer; a bare list."""

@@ -1,9 +1,7 @@
 """Webhook endpoints API: /webhook/{tenant}/endpoints[/{id}[/rotate-secret]]."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
 from eventhub.api import error_response
@@ -33,10 +31,7 @@ class EndpointContextMixin:
         return EndpointSerializer(data=data, partial=partial, context={"known_event_types": known})
 
     def get_endpoint(self, endpoint_id):
-        try:
-            return Endpoint.objects.get(pk=endpoint_id, tenant=self.tenant)
-        except (Endpoint.DoesNotExist, DjangoValidationError, ValueError):
-            raise NotFound(f"Endpoint '{endpoint_id}' does not exist.")
+        return self.tenant_object(Endpoint.objects.all(), endpoint_id, "Endpoint")
 
 
 class EndpointsView(EndpointContextMixin, TenantAPIView):

@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from eventhub.languages import parse_accept_language, within
 from subscriptions import selectors, services
 from subscriptions.api.base import ERRORS, TenantAPIView, csv_param, list_body
-from subscriptions.api.outputs import EventSubscriptionSerializer, SubscriptionRow
+from subscriptions.api.catalog_outputs import EventSubscriptionSerializer, SubscriptionRow
 from subscriptions.api.serializers import (
     ItemResultSerializer,
     SubscriptionUpdateItemSerializer,

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema
 from eventhub.api import error_response
 from subscriptions import selectors, services
 from subscriptions.api.base import ERRORS, TenantAPIView, csv_param
-from subscriptions.api.outputs import EventTypeOutputSerializer
+from subscriptions.api.catalog_outputs import EventTypeOutputSerializer
 from subscriptions.api.serializers import ErrorSerializer, EventTypeSerializer
 
 

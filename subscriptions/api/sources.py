@@ -3,7 +3,7 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from eventhub.api import error_response
@@ -66,10 +66,7 @@ class SourceContextMixin:
         return SourceSerializer(data=data, partial=current is not None, context={"known_event_types": known, "current": current})
 
     def get_source(self, source_id):
-        try:
-            return Source.objects.get(pk=source_id, tenant=self.tenant)
-        except (Source.DoesNotExist, DjangoValidationError, ValueError):
-            raise NotFound(f"Source '{source_id}' does not exist.")
+        return self.tenant_object(Source.objects.all(), source_id, "Source")
 
 
 class SourcesView(SourceContextMixin, TenantAPIView):

@@ -14,7 +14,7 @@ from subscriptions.core.budget import (
 )
 from subscriptions.core.changes import MAX_CHANGE_PATTERNS, change_pattern_problem, compile_change_patterns
 from subscriptions.core.values import (
-    JSON_TYPES, MISSING, SCALARS, json_key, is_number, json_equal, normalized_path, path_resolver,
+    JSON_TYPES, MISSING, SCALARS, LocatedError, json_key, is_number, json_equal, normalized_path, path_resolver,
     scalar_key,
 )
 
@@ -30,13 +30,8 @@ MAX_REGEXES = 16  # per filter, checked when a filter is saved (see compile_filt
 Test = Callable[[Any], bool]
 
 
-class FilterError(ValueError):
+class FilterError(LocatedError):
     """A filter that cannot be compiled; `path` says where, e.g. "$or[1].data.x"."""
-
-    def __init__(self, path: str, message: str):
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.message = message
 
 
 class Filter:

@@ -9,6 +9,8 @@ from urllib.parse import quote
 
 from jsonpointer import EndOfList, JsonPointer, JsonPointerException
 
+from subscriptions.core.values import LocatedError
+
 __all__ = [
     "CONTENT_TYPES", "CustomPayload", "FORMATS", "PayloadError", "cloudevents_source", "compile_custom_payload", "exclude_fields",
     "shape_body",
@@ -25,13 +27,8 @@ MAX_LEAVES = 256
 Template = tuple[tuple[str, Union[JsonPointer, "Template"]], ...]
 
 
-class PayloadError(ValueError):
+class PayloadError(LocatedError):
     """A customPayload that cannot be compiled; `path` names the key, e.g. "meta.title"."""
-
-    def __init__(self, path: str, message: str):
-        super().__init__(f"{path}: {message}" if path else message)
-        self.path = path
-        self.message = message
 
 
 class CustomPayload:

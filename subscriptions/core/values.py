@@ -7,6 +7,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+
+class LocatedError(ValueError):
+    """A value that cannot be compiled, and where inside it: `path` e.g. "$or[1].data.x" ("" for the whole)."""
+
+    def __init__(self, path: str, message: str):
+        super().__init__(f"{path}: {message}" if path else message)
+        self.path = path
+        self.message = message
+
+
 # `changed` is there for update events whose type declares a change pair (core/changes.py).
 ENVELOPE_KEYS = frozenset({"id", "type", "timestamp", "tenant", "data", "changed"})
 

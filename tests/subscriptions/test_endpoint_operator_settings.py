@@ -159,6 +159,8 @@ def test_the_dashboard_shows_an_open_circuit_and_since_when(tenant, endpoint, re
     deliver_now()
     html = client.get(f"/t/acme/endpoints/{endpoint.pk}/").content.decode()
     assert 'data-circuit="open"' in html and "circuit open" in html and "3 failures in a row" in html
+    listed = client.get("/t/acme/endpoints/").content.decode()
+    assert 'data-circuit="open"' in listed and "circuit open" in listed
 
 
 def test_re_enabling_an_endpoint_closes_its_circuit(tenant, endpoint, receiver):
