@@ -24,6 +24,7 @@ from eventhub.conf import hub_setting
 from subscriptions.bulk import insert_rows
 from subscriptions.core.retry import judge_attempt
 from subscriptions.delivery import postgres
+from subscriptions.delivery.ordering import claimable_in_key_order
 from subscriptions.delivery.sender import SendResult
 from subscriptions.endpoints.services import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -55,6 +56,7 @@ class Job:
     content_type: str = "application/json"  # the delivery's, rendered with its body
     endpoint_failing: bool = True  # the endpoint's failing clock ran when it was claimed (unknown: assume it did)
     claim_key: tuple | None = None  # (next_attempt_at, id) as claimed: where the claiming worker's next claim may start
+    ordered: bool = False  # it has an order key: its result may free the next delivery of its key (delivery/ordering.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,13 +87,14 @@ class ClaimRow(NamedTuple):
     content_type: str  # the delivery's, rendered with its body
     endpoint_failing: bool | None  # its failing clock runs (a success must stop it)
     claim_key: tuple | None = None  # (next_attempt_at, id) as claimed (PostgreSQL's claim reads it)
+    ordered: bool = False  # it has an order key
 
 
 CLAIM_FIELDS = (
     "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id", "endpoint__url", "endpoint__method",
     "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled", "endpoint__disabled_reason", "webhook_id",
-    "content_type", "endpoint__failing_since",
-)  # fmt: skip  (ClaimRow's fields, in order)
+    "content_type", "endpoint__failing_since", "order_key",
+)  # fmt: skip  (ClaimRow's fields, in order; the last two read as flags)
 
 DELETED = "The endpoint was deleted; nothing was sent."
 DISABLED = "The endpoint is disabled; nothing was sent."
@@ -110,7 +113,7 @@ def claim_due(limit: int, ids=None, skip_endpoints=(), after=None) -> list[Job]:
         if connection.vendor == "postgresql":
             headers = Endpoint._meta.get_field("headers")  # Django reads jsonb as text: the field decodes it
             claimed = postgres.claim(limit, ids, skip_endpoints, now, margin, CLAIM_MESSAGES, after)
-            return [_job(ClaimRow._make(row[:9] + (headers.from_db_value(row[9], None, connection),) + row[10:17]), row[17])
+            return [_job(ClaimRow._make(row[:9] + (headers.from_db_value(row[9], None, connection),) + row[10:17] + row[18:]), row[17])
                     for row in claimed if row[11]]
         rows = _claim_rows(limit, ids, skip_endpoints, now, margin)
         sendable = [row for row in rows if row.endpoint_enabled]
@@ -121,7 +124,7 @@ def claim_due(limit: int, ids=None, skip_endpoints=(), after=None) -> list[Job]:
 def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
     """The portable claim (SQLite: the IMMEDIATE transaction serializes claimers): select, then lease or fail."""
     due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now), claimable_in_key_order(now)
     )
     if ids is not None:
         due = due.filter(pk__in=list(ids))
@@ -130,7 +133,7 @@ def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
     if connection.features.has_select_for_update_skip_locked:
         due = due.select_for_update(skip_locked=True, of=("self",))
     # Plain tuples: model instances would cost more than the query on the hot path.
-    rows = [ClaimRow._make(values[:-1] + (values[-1] is not None, None))
+    rows = [ClaimRow._make(values[:-2] + (values[-2] is not None, None, values[-1] is not None))
             for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
     by_timeout: dict[int, list[int]] = {}
     unsendable: dict[str, list[int]] = {}
@@ -157,7 +160,7 @@ def _job(row: ClaimRow, secrets) -> Job:
         attempt_number=row.attempt_count + 1, method=row.endpoint_method, url=row.endpoint_url, body=row.body.encode(),
         extra_headers=row.endpoint_headers or {}, secrets=tuple(secrets), timeout=float(row.endpoint_timeout),
         stored_url=row.url, message_id=row.webhook_id, content_type=row.content_type, endpoint_failing=bool(row.endpoint_failing),
-        claim_key=row.claim_key,
+        claim_key=row.claim_key, ordered=row.ordered,
     )
 
 
