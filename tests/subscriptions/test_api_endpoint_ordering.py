@@ -19,7 +19,9 @@ def test_ordering_is_set_changed_and_removed_through_the_api(api):
     patched = api.patch(f"{URL}/{body['id']}", {"ordering": {"key": "/data/order/id"}, "metadata": {"version": 1}}, format="json")
     assert patched.status_code == 200 and patched.json()["ordering"] == {"key": "/data/order/id"}
     assert api.get(f"{URL}/{body['id']}").json()["ordering"] == {"key": "/data/order/id"}
-    removed = api.patch(f"{URL}/{body['id']}", {"ordering": None, "metadata": {"version": 2}}, format="json")
+    other = api.patch(f"{URL}/{body['id']}", {"description": "erp", "metadata": {"version": 2}}, format="json")
+    assert other.status_code == 200 and other.json()["ordering"] == {"key": "/data/order/id"}  # a PATCH without it keeps it
+    removed = api.patch(f"{URL}/{body['id']}", {"ordering": None, "metadata": {"version": 3}}, format="json")
     assert removed.status_code == 200 and removed.json()["ordering"] is None
     assert Endpoint.objects.get().ordering is None
 
