@@ -21,7 +21,7 @@ from subscriptions.delivery.actions import (
     sample_data, send_test_event,
 )
 from subscriptions.endpoints.services import Conflict
-from subscriptions.endpoints.validators import clean_custom_payload, clean_event_filter
+from subscriptions.endpoints.validators import clean_custom_payload, clean_event_filter, clean_ordering
 from subscriptions.core.matching import patterns_match
 from subscriptions.models import Endpoint
 from subscriptions.selectors import find_event_type, visible_event_types
@@ -188,7 +188,8 @@ def endpoint_preview_json(request):
                          "signedWith": preview.signed_with, "signatureNote": PREVIEW_SIGNATURE_NOTE})
 
 
-JSON_FIELDS = {"event_filter": ("eventFilter", clean_event_filter), "custom_payload": ("customPayload", clean_custom_payload)}
+JSON_FIELDS = {"event_filter": ("eventFilter", clean_event_filter), "custom_payload": ("customPayload", clean_custom_payload),
+               "ordering": ("ordering", clean_ordering)}
 
 
 @require_POST

@@ -74,6 +74,8 @@ class EndpointForm(forms.Form):
                                    help_text='JSON: {"data.price": {"$gt": 100}}. Leave empty to deliver every selected event.')
     custom_payload = forms.CharField(required=False, label="customPayload", widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false", "class": "code", "data-check-field": "custom_payload"}),
                                      help_text='JSON whose leaves are JSON pointers into the event: {"id": "/data/id", "kind": "/type"}.')
+    ordering = forms.CharField(required=False, label="ordering", widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "code", "data-check-field": "ordering", "placeholder": '{"key": "/data/entryID"}'}),
+                               help_text='JSON: {"key": "/data/entryID"}: events with the same value there are delivered one at a time, in order. Leave empty for no ordering.')
     payload_format = forms.ChoiceField(
         label="Payload format", choices=PayloadFormat.choices, initial=PayloadFormat.ENVELOPE, required=False,
         help_text="envelope: {id, type, timestamp, tenant, data}; data: the producer's body itself (customPayload pointers "
@@ -108,6 +110,7 @@ class EndpointForm(forms.Form):
             "url": endpoint.url, "method": endpoint.method, "events": [p for p in endpoint.events if "*" not in p],
             "patterns": "\n".join(known_patterns), "event_filter": json_text(endpoint.event_filter),
             "custom_payload": json_text(endpoint.custom_payload), "payload_format": endpoint.payload_format,
+            "ordering": json_text(endpoint.ordering),
             "description": endpoint.description,
             "timeout_seconds": endpoint.timeout_seconds, "enabled": endpoint.enabled, "version": endpoint.version,
             "rate_limit": endpoint.rate_limit, "retry_schedule": schedule_text(endpoint.retry_schedule),
@@ -135,6 +138,9 @@ class EndpointForm(forms.Form):
         except ValueError:
             raise ValidationError("Write whole numbers of seconds separated by commas, e.g. 5, 60, 600.")
 
+    def clean_ordering(self):
+        return parse_json_text(self.cleaned_data["ordering"], "ordering")
+
     def clean(self):
         data = super().clean()
         if self.errors:
@@ -147,6 +153,7 @@ class EndpointForm(forms.Form):
         values = {
             "url": data["url"], "method": data["method"], "headers": headers, "events": list(data["events"]) + patterns,
             "event_filter": data["event_filter"], "custom_payload": data["custom_payload"], "enabled": data["enabled"],
+            "ordering": data["ordering"],
             "payload_format": data.get("payload_format") or PayloadFormat.ENVELOPE,
             "description": data["description"], "timeout_seconds": data["timeout_seconds"],
             "rate_limit": data.get("rate_limit"), "retry_schedule": data.get("retry_schedule"),

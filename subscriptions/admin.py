@@ -72,7 +72,7 @@ class EndpointForm(RuledForm):
 
     class Meta:
         model = Endpoint
-        fields = ["url", "method", "headers", "events", "event_filter", "custom_payload", "payload_format", "enabled",
+        fields = ["url", "method", "headers", "events", "event_filter", "custom_payload", "payload_format", "ordering", "enabled",
                   "description", "timeout_seconds", "rate_limit", "retry_schedule"]
 
 

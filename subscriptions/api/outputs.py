@@ -13,7 +13,7 @@ from rest_framework import serializers
 
 from eventhub.api import iso_ms
 from eventhub.languages import localize
-from subscriptions.api.serializers import PAYLOAD_FORMAT_HELP
+from subscriptions.api.serializers import ORDERING_HELP, PAYLOAD_FORMAT_HELP, OrderingField
 from subscriptions.core.payloads import FORMATS
 from subscriptions.delivery.actions import (
     PREVIEW_SECRET, PREVIEW_SIGNED_WITH, masked_headers, masked_request_headers,
@@ -182,6 +182,7 @@ class EndpointOutputSerializer(serializers.Serializer):
                   "subscription's. Set by an Emporix configuration entry (/webhook/{tenant}/config).",
     )
     payloadFormat = serializers.ChoiceField(source="payload_format", choices=list(FORMATS), help_text=PAYLOAD_FORMAT_HELP)
+    ordering = OrderingField(allow_null=True, help_text=ORDERING_HELP)
     enabled = serializers.BooleanField()
     disabledReason = serializers.CharField(source="disabled_reason")
     description = serializers.CharField()

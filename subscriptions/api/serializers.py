@@ -12,6 +12,7 @@ from subscriptions.endpoints.validators import (
 )
 from subscriptions.models import SCHEMA_TYPES
 from subscriptions.core.changes import change_pair_problem
+from subscriptions.core.ordering import ENVELOPE_ROOTS, MAX_POINTER
 from subscriptions.core.payloads import ENVELOPE, FORMATS
 from subscriptions.services import SUBSCRIBE, UNSUBSCRIBE, SubscriptionChange
 
@@ -185,6 +186,22 @@ PAYLOAD_FORMAT_HELP = ("envelope: {id, type, timestamp, tenant, data}; data: the
                        "pointers resolve against it); cloudevents: CloudEvents 1.0 structured mode.")
 
 
+ORDERING_HELP = ('{"key": "/data/entryID"}: deliveries whose events share the value at this JSON pointer (into '
+                 "{id, type, timestamp, tenant, data}) are sent one at a time, in event order (timestamp, then arrival); "
+                 "a failing one holds back only the later ones of its key. An event with no value there is not ordered. "
+                 "null: no ordering.")
+ORDERING_SCHEMA = {
+    "type": "object", "nullable": True, "additionalProperties": False, "required": ["key"],
+    "properties": {"key": {"type": "string", "maxLength": MAX_POINTER, "example": "/data/entryID",
+                           "pattern": f"^/({'|'.join(ENVELOPE_ROOTS)})(/([^~/]|~[01])*)*$"}},
+}
+
+
+@extend_schema_field(ORDERING_SCHEMA)
+class OrderingField(serializers.JSONField):
+    """An endpoint's `ordering`: the shape the schema declares; the rules are validators.clean_ordering's."""
+
+
 class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     """An endpoint on the wire. `secret` is write-never, read-once: only create and rotate-secret answers carry it."""
 
@@ -201,6 +218,7 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
     customPayload = serializers.JSONField(source="custom_payload", required=False, allow_null=True, default=None)
     payloadFormat = serializers.ChoiceField(source="payload_format", choices=list(FORMATS), default=ENVELOPE,
                                             help_text=PAYLOAD_FORMAT_HELP)
+    ordering = OrderingField(required=False, allow_null=True, default=None, help_text=ORDERING_HELP)
     enabled = serializers.BooleanField(default=True)
     disabledReason = serializers.CharField(source="disabled_reason", read_only=True)
     description = serializers.CharField(max_length=MAX_DESCRIPTION, allow_blank=True, default="")
@@ -236,6 +254,8 @@ class EndpointSerializer(NoExtraFieldsMixin, serializers.Serializer):
 
     def validate_retrySchedule(self, value):  # noqa: N802 (the wire name)
         return validators.clean_retry_schedule(value)
+    def validate_ordering(self, value):
+        return validators.clean_ordering(value)
 
     def model_values(self):
         return {name: value for name, value in self.validated_data.items() if name != "metadata"}

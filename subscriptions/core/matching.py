@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 
 from subscriptions.core.budget import DEFAULT_BUDGET, Undecided, time_budget
 from subscriptions.core.conditions import Filter
+from subscriptions.core.ordering import OrderKey
 from subscriptions.core.jsontext import compact
 from subscriptions.core.values import MISSING, path_resolver, scalar_key
 from subscriptions.core.payloads import ENVELOPE, CustomPayload, shape_body
@@ -50,6 +51,7 @@ class Route:
     payload: CustomPayload | None
     payload_format: str = ENVELOPE  # payloads.FORMATS
     excluded: tuple[str, ...] | None = None  # the endpoint's own excludedFields; None: the subscription's
+    ordering: OrderKey | None = None  # the endpoint's `ordering`: its deliveries of one key go one at a time
 
 
 class Verdict(NamedTuple):

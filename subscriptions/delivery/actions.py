@@ -19,6 +19,7 @@ from django.utils import timezone
 from eventhub.conf import hub_setting
 from subscriptions.core.changes import change_pair
 from subscriptions.core.matching import RoutingIndex
+from subscriptions.core.ordering import compile_ordering
 from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
 from subscriptions.delivery.sender import USER_AGENT, build_request_headers
 from subscriptions.delivery.worker import wake_workers
@@ -124,7 +125,8 @@ def masked_request_headers(headers: dict) -> dict:
 @transaction.atomic
 def send_test_event(endpoint, event_type_key, data=None) -> Delivery:
     """A test event to this endpoint alone, whatever its subscriptions and filter; recorded like any delivery and
-    queued: the workers are woken on commit (the API and the dashboard both queue; nothing is sent in a request)."""
+    queued: the workers are woken on commit (the API and the dashboard both queue; nothing is sent in a request).
+    Never ordered (no order key): a test is not held back behind a failing delivery of the endpoint's keys."""
     preview = preview_delivery(endpoint, event_type_key, data, origin=EventOrigin.TEST)
     now = timezone.now()
     event = Event.objects.create(
@@ -218,13 +220,27 @@ def replay_endpoint(endpoint, since, until=None) -> int:
     now = timezone.now()
     window = Q(endpoint=endpoint, created_at__gte=since) & Q(created_at__lte=until or now)
     originals = Delivery.objects.filter(window).exclude(event__origin=EventOrigin.TEST).order_by("created_at", "id")
-    copies = [
-        Delivery(
+    fields = ["tenant_id", "event_id", "event_type", "body", "content_type"]
+    ordering = replay_ordering(endpoint)
+    if ordering is not None:  # the key by the endpoint's ordering as it is now, read from the event
+        originals, fields = originals.select_related("event"), fields + ["event__event_id", "event__type", "event__timestamp", "event__data"]
+    copies = []
+    for d in originals.only(*fields):
+        key = ordering.key_of(d.event.envelope(endpoint.tenant.name)) if ordering is not None else None
+        copies.append(Delivery(
             tenant_id=d.tenant_id, event_id=d.event_id, endpoint=endpoint, url=endpoint.url, event_type=d.event_type,
             body=d.body, content_type=d.content_type, next_attempt_at=now, created_at=now,
-        )
-        for d in originals.only("tenant_id", "event_id", "event_type", "body", "content_type")
-    ]
+            order_key=key, order_at=d.event.timestamp if key is not None else None,
+        ))
     Delivery.objects.bulk_create(copies, batch_size=500)
     transaction.on_commit(wake_workers)
     return len(copies)
+
+
+def replay_ordering(endpoint):
+    """The endpoint's ordering as recording compiles it (a replayed delivery keeps its key's place: the event's
+    timestamp), or None."""
+    try:
+        return compile_ordering(endpoint.ordering)
+    except ValueError:  # validated when saved; a value that no longer compiles orders nothing
+        return None

@@ -24,6 +24,7 @@ from subscriptions.bulk import insert_rows
 from subscriptions.core.retry import judge_attempt
 from subscriptions.delivery import gate, postgres
 from subscriptions.delivery.health import Tally, update_endpoint_health
+from subscriptions.delivery.ordering import claimable_in_key_order
 from subscriptions.delivery.sender import SendResult
 from subscriptions.endpoints.services import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -56,6 +57,7 @@ class Job:
     endpoint_failing: bool = True  # the endpoint's failing clock ran when it was claimed (unknown: assume it did)
     claim_key: tuple | None = None  # (next_attempt_at, id) as claimed: where the claiming worker's next claim may start
     retry_schedule: tuple | None = None  # the endpoint's (first try, then its retrySchedule); None: RETRY_SCHEDULE
+    ordered: bool = False  # it has an order key: its result may free the next delivery of its key (delivery/ordering.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +91,15 @@ class ClaimRow(NamedTuple):
     endpoint_circuit: str | None  # its circuit breaker's state (delivery/gate.py)
     endpoint_rate_limit: int | None  # deliveries a second, all processes together
     claim_key: tuple | None = None  # (next_attempt_at, id) as claimed (PostgreSQL's claim reads it)
+    ordered: bool = False  # it has an order key
 
 
 CLAIM_FIELDS = (
     "id", "tenant_id", "event_type", "body", "attempt_count", "url", "endpoint_id", "endpoint__url", "endpoint__method",
     "endpoint__headers", "endpoint__timeout_seconds", "endpoint__enabled", "endpoint__disabled_reason", "webhook_id",
     "content_type", "endpoint__failing_since", "endpoint__retry_schedule", "endpoint__circuit_state", "endpoint__rate_limit",
-)  # fmt: skip  (ClaimRow's fields, in order)
+    "order_key",
+)  # fmt: skip  (ClaimRow's fields, in order; failing_since and order_key read as flags)
 
 DELETED = "The endpoint was deleted; nothing was sent."
 DISABLED = "The endpoint is disabled; nothing was sent."
@@ -138,7 +142,7 @@ def _decoded(row):
 def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
     """The portable claim (SQLite: the IMMEDIATE transaction serializes claimers): select, then lease or fail."""
     due = Delivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now).filter(
-        Q(lease_until__isnull=True) | Q(lease_until__lte=now)
+        Q(lease_until__isnull=True) | Q(lease_until__lte=now), claimable_in_key_order(now)
     )
     if ids is not None:
         due = due.filter(pk__in=list(ids))
@@ -147,7 +151,7 @@ def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:
     if connection.features.has_select_for_update_skip_locked:
         due = due.select_for_update(skip_locked=True, of=("self",))
     # Plain tuples: model instances would cost more than the query on the hot path.
-    rows = [ClaimRow._make(values[:15] + (values[15] is not None,) + values[16:] + (None,))
+    rows = [ClaimRow._make(values[:15] + (values[15] is not None,) + values[16:19] + (None, values[19] is not None))
             for values in due.order_by("next_attempt_at", "id").values_list(*CLAIM_FIELDS)[:limit]]
     by_timeout: dict[int, list[int]] = {}
     unsendable: dict[str, list[int]] = {}
@@ -174,7 +178,7 @@ def _job(row: ClaimRow, secrets) -> Job:
         attempt_number=row.attempt_count + 1, method=row.endpoint_method, url=row.endpoint_url, body=row.body.encode(),
         extra_headers=row.endpoint_headers or {}, secrets=tuple(secrets), timeout=float(row.endpoint_timeout),
         stored_url=row.url, message_id=row.webhook_id, content_type=row.content_type, endpoint_failing=bool(row.endpoint_failing),
-        claim_key=row.claim_key,
+        claim_key=row.claim_key, ordered=row.ordered,
         retry_schedule=None if row.endpoint_retry_schedule is None else (0, *row.endpoint_retry_schedule),
     )
 

@@ -16,6 +16,7 @@ from django.db import connection
 from psycopg import Cursor
 
 from subscriptions.bulk import unnest_insert
+from subscriptions.delivery.ordering import CLAIMABLE_IN_KEY_ORDER_SQL
 
 CLAIM_SQL = """
 WITH due AS (
@@ -38,7 +39,7 @@ FROM due LEFT JOIN subscriptions_endpoint AS e ON e.id = due.endpoint_id LEFT JO
 WHERE d.id = due.id
 RETURNING d.id, d.tenant_id, d.event_type, d.body, d.attempt_count, d.url, d.endpoint_id, e.url, e.method, e.headers,
     e.timeout_seconds, e.enabled, e.disabled_reason, d.webhook_id, d.content_type, e.failing_since IS NOT NULL,
-    e.retry_schedule, e.circuit_state, e.rate_limit, d.next_attempt_at, coalesce(s.current, '{{}}')
+    e.retry_schedule, e.circuit_state, e.rate_limit, d.next_attempt_at, coalesce(s.current, '{{}}'), d.order_key IS NOT NULL
 """
 
 RECORD_SQL = """
@@ -53,9 +54,9 @@ WHERE d.id = u.id
 
 
 def claim(limit, ids, skip_endpoints, now, margin, messages: dict, after=None) -> list[tuple]:
-    """The claimed rows, oldest due first: claims.ClaimRow's fields (the last, claim_key, is (next_attempt_at, id)),
-    then the endpoint's current secrets."""
-    only, params = "", {"now": now, "limit": limit, "margin": margin, **messages}
+    """The claimed rows, oldest due first: claims.ClaimRow's fields (claim_key is (next_attempt_at, id); ordered,
+    whether the delivery has an order key), then the endpoint's current secrets."""
+    only, params = " AND " + CLAIMABLE_IN_KEY_ORDER_SQL, {"now": now, "limit": limit, "margin": margin, **messages}
     if after is not None:
         only += " AND (next_attempt_at, id) > (%(after_at)s, %(after_id)s)"
         params["after_at"], params["after_id"] = after
@@ -69,7 +70,7 @@ def claim(limit, ids, skip_endpoints, now, margin, messages: dict, after=None) -
         cursor.execute(CLAIM_SQL.format(only=only), params)
         returned = cursor.fetchall()
     returned.sort(key=lambda row: (row[19], row[0]))  # RETURNING keeps no order
-    return [row[:19] + ((row[19], row[0]), row[20]) for row in returned]
+    return [row[:19] + ((row[19], row[0]), row[21], row[20]) for row in returned]
 
 
 def record(attempt_fields, attempts: list[tuple], deliveries: list[tuple]) -> None:

@@ -183,6 +183,10 @@ class DeliveryWorker:
         # and reopened when a database call fails (see _database).
         if not sent and not release:
             return (self._claim(wanted, skip_endpoints) if wanted else []), []
+        if release or any(item.job.ordered for item in sent):
+            # The next delivery of a key this round trip frees (or one released) may sit below where the last claim
+            # ended: look from the start (delivery/ordering.py).
+            self._full_claim_due = 0.0
         try:
             with announced_after(transaction.atomic()):
                 record_results(sent)

@@ -11,6 +11,7 @@ from django.core.validators import MaxLengthValidator, MaxValueValidator, MinLen
 from eventhub.conf import hub_setting
 from subscriptions.core.conditions import FilterError, compile_filter
 from subscriptions.core.matching import PATTERN_RE, patterns_match
+from subscriptions.core.ordering import OrderingError, compile_ordering
 from subscriptions.core.payloads import PayloadError, compile_custom_payload
 from subscriptions.delivery.sender import TargetError, validate_headers, validate_target_url
 from subscriptions.validation import clean_fields, problem_at
@@ -112,6 +113,15 @@ def clean_retry_schedule(value) -> list | None:
     return value
 
 
+def clean_ordering(spec) -> dict | None:
+    """{"key": JSON pointer into the event} (core/ordering.py: RFC 6901, bounded), or None for unordered delivery."""
+    try:
+        compile_ordering(spec)
+    except OrderingError as exc:
+        raise problem_at(exc.path, exc.message)
+    return spec
+
+
 def clean_endpoint(values: dict, *, known_event_types) -> dict:
     """An endpoint's model values (those given) as the rules have them, for a form: ValidationError({field: [...]})
     names every field that breaks a rule, each problem a sentence saying where ("At data.price: ...")."""
@@ -123,4 +133,5 @@ def clean_endpoint(values: dict, *, known_event_types) -> dict:
         "custom_payload": clean_custom_payload,
         "rate_limit": clean_rate_limit,
         "retry_schedule": clean_retry_schedule,
+        "ordering": clean_ordering,
     })

@@ -29,7 +29,7 @@ class Endpoint(models.Model):
     """A webhook receiver of one tenant: where, how, which events, filtered and reshaped how."""
 
     ROUTING_FIELDS = frozenset({"tenant", "tenant_id", "url", "events", "event_filter", "custom_payload", "enabled",
-                                "excluded_fields"})
+                                "excluded_fields", "ordering"})
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="endpoints")

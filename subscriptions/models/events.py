@@ -84,6 +84,10 @@ class Delivery(models.Model):
     last_error = models.TextField(blank=True, default="")
     created_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Ordered delivery (the endpoint's `ordering`, core/ordering.py): the key's value as bounded text, and the event's
+    # timestamp; with the id, the order of a key's deliveries. Null: not ordered (the claim asks nothing more).
+    order_key = models.CharField(max_length=65, null=True, blank=True)
+    order_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -93,6 +97,10 @@ class Delivery(models.Model):
             models.Index(fields=["tenant", "-created_at"], name="delivery_tenant_created"),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_created"),
             models.Index(fields=["tenant", "status", "-created_at"], name="delivery_tenant_status"),
+            # The claim's question for an ordered delivery: is an earlier one of its key still pending? Only ordered
+            # pending rows are in it, so unordered traffic neither writes nor reads it.
+            models.Index(fields=["endpoint", "order_key", "order_at", "id"], name="delivery_order_pending",
+                         condition=Q(status="pending", order_key__isnull=False)),
         ]
 
     def __str__(self):

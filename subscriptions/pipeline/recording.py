@@ -155,23 +155,30 @@ def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
 
 
 DELIVERY_COLUMNS = ("webhook_id", "tenant", "event", "endpoint", "url", "event_type", "body", "content_type", "status",
-                    "attempt_count", "next_attempt_at", "finished_at", "last_error", "created_at")  # limits.py reads it too
+                    "attempt_count", "next_attempt_at", "finished_at", "last_error", "created_at",
+                    "order_key", "order_at")  # limits.py reads it too
 
 
 def _delivery_rows(tenant, event, routing: Routing, live: set, now) -> list[tuple]:
     """Delivery rows as tuples (DELIVERY_COLUMNS): no model instance for a row nobody reads back."""
     rows = []
+    envelope = None  # built for the first endpoint with `ordering`: unordered traffic never builds it
     for route, body, undecided in _targets(routing):
         if route.endpoint_id not in live:
             continue
         content_type = CONTENT_TYPES.get(route.payload_format, "application/json")
+        order_key = order_at = None
+        if route.ordering is not None:
+            envelope = envelope or event.envelope(tenant.name)
+            order_key = route.ordering.key_of(envelope)
+            order_at = event.timestamp if order_key is not None else None
         if undecided:  # recorded as failed, never sent, saying why (a manual retry sends it)
             error = UNDECIDED_ERROR.format(ms=hub_setting("MATCHING_BUDGET_MS"))
             rows.append((new_webhook_id(), tenant.pk, event.pk, route.endpoint_id, route.url, event.type, body, content_type,
-                         DeliveryStatus.FAILED.value, 0, None, now, error, now))
+                         DeliveryStatus.FAILED.value, 0, None, now, error, now, order_key, order_at))
         else:
             rows.append((new_webhook_id(), tenant.pk, event.pk, route.endpoint_id, route.url, event.type, body, content_type,
-                         DeliveryStatus.PENDING.value, 0, now, None, "", now))
+                         DeliveryStatus.PENDING.value, 0, now, None, "", now, order_key, order_at))
     return rows
 
 

@@ -9,6 +9,7 @@ import threading
 from typing import NamedTuple
 
 from subscriptions.core.conditions import compile_filter
+from subscriptions.core.ordering import compile_ordering
 from subscriptions.core.matching import Route, RoutingIndex
 from subscriptions.core.payloads import compile_custom_payload
 from subscriptions.models import Endpoint, EventSubscription, SubscriptionState
@@ -50,7 +51,7 @@ def routing_index(tenant) -> RoutingIndex:
 def build_routing_index(tenant) -> RoutingIndex:
     routes = []
     for endpoint in Endpoint.objects.filter(tenant=tenant, enabled=True).only(
-        "id", "url", "events", "event_filter", "custom_payload", "payload_format", "excluded_fields"
+        "id", "url", "events", "event_filter", "custom_payload", "payload_format", "excluded_fields", "ordering"
     ):
         try:
             routes.append(compile_route(endpoint))
@@ -78,4 +79,5 @@ def compile_route(endpoint) -> Route:
         payload=compile_custom_payload(endpoint.custom_payload) if endpoint.custom_payload else None,
         payload_format=endpoint.payload_format,
         excluded=None if endpoint.excluded_fields is None else tuple(endpoint.excluded_fields),
+        ordering=compile_ordering(endpoint.ordering),
     )

@@ -40,6 +40,12 @@ ENDPOINT_CASES = [
     ("retry_schedule", [5, 0], "1", "A wait is a whole number of seconds from 1 to 86400 (a day)."),
     ("retry_schedule", [5, 86_401], "1", "A wait is a whole number of seconds from 1 to 86400 (a day)."),
     ("retry_schedule", [60] * 21, "", "retrySchedule must be a list of at most 20 waits in seconds, or null."),
+    ("ordering", {"key": "data/entryID"}, "key", "Invalid JSON pointer 'data/entryID': it must start with / (e.g. \"/data/entryID\")."),
+    ("ordering", {"key": "/entryID"}, "key",
+     'Must point into the event: start with /id, /type, /timestamp, /tenant, /data (e.g. "/data/entryID").'),
+    ("ordering", {"key": "/data/" + "x" * 200}, "key", "At most 200 characters."),
+    ("ordering", {"key": "/data/x", "order": "asc"}, "", "Unknown property 'order': ordering has only 'key'."),
+    ("ordering", "/data/entryID", "", 'ordering must be an object: {"key": "/data/..."} (or null for none).'),
 ]
 SOURCE_CASES = [
     ("exchange", "eventhub.mine", "", "Exchange names starting with 'eventhub.' belong to the hub."),
@@ -49,14 +55,16 @@ SOURCE_CASES = [
     ("catch_all_type", "no.such.type", "", "'no.such.type' is not an event type of the catalog."),
     ("type_field", "", "", "Required when typeFrom is body_field: the body field holding the type."),
 ]
-ENDPOINT_JSON = ("headers", "events", "event_filter", "custom_payload", "retry_schedule")
+ENDPOINT_JSON = ("headers", "events", "event_filter", "custom_payload", "retry_schedule", "ordering")
 ENDPOINT_WIRE = {"url": "url", "headers": "headers", "events": "events", "event_filter": "eventFilter",
-                 "custom_payload": "customPayload", "rate_limit": "rateLimit", "retry_schedule": "retrySchedule"}
+                 "custom_payload": "customPayload", "rate_limit": "rateLimit", "retry_schedule": "retrySchedule",
+                 "ordering": "ordering"}
 SOURCE_WIRE = {"exchange": "exchange", "binding_keys": "bindingKeys", "catch_all_type": "catchAllType",
                "type_field": "typeField"}
 
 GOOD_ENDPOINT = {"url": "https://hooks.example.com/a", "events": ["product.*"], "headers": {},
-                 "event_filter": None, "custom_payload": None, "rate_limit": None, "retry_schedule": None}
+                 "event_filter": None, "custom_payload": None, "rate_limit": None, "retry_schedule": None,
+                 "ordering": None}
 GOOD_SOURCE = {"name": "shop", "exchange": "shop.events", "binding_keys": ["product.#"], "catch_all_type": "",
                "type_from": "property_or_routing_key", "type_field": ""}
 
@@ -128,6 +136,7 @@ def dashboard_endpoint_form(field, value):
         "url": values["url"], "method": "POST", "timeout_seconds": 15, "enabled": "on", "patterns": "\n".join(values["events"]),
         "event_filter": "" if values["event_filter"] is None else json.dumps(values["event_filter"]),
         "custom_payload": "" if values["custom_payload"] is None else json.dumps(values["custom_payload"]),
+        "ordering": "" if values["ordering"] is None else json.dumps(values["ordering"]),
         "header_name": list(headers) + [""], "header_value": list(headers.values()) + [""],
         "rate_limit": "" if values["rate_limit"] is None else values["rate_limit"],
         "retry_schedule": "" if values["retry_schedule"] is None else ", ".join(map(str, values["retry_schedule"])),
