@@ -14,6 +14,7 @@ class EventOrigin(models.TextChoices):
     HTTP = "http", "HTTP ingest"
     BROKER = "broker", "broker"
     TEST = "test", "test event"
+    HUB = "hub", "operational"  # the hub's own eventhub.* events (subscriptions/operational.py)
 
 
 class Event(models.Model):
