@@ -1,0 +1,193 @@
+"""Operational events (subscriptions/operational.py): the hub's own eventhub.* events, emitted when their cause
+happens, delivered signed to the endpoints that subscribed, never to the endpoint they are about, never for nobody."""
+
+import json
+import time
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from standardwebhooks.webhooks import Webhook
+
+from subscriptions import operational
+from subscriptions.catalog import builtin_definitions
+from subscriptions.delivery.worker import deliver_now
+from subscriptions.endpoints.services import create_endpoint
+from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event
+from subscriptions.operational import DELIVERY_FAILED, ENDPOINT_DISABLED, ENDPOINT_FAILING, ENDPOINT_RECOVERED, TYPES
+from subscriptions.pipeline.recording import IncomingEvent, record_events
+from subscriptions.services import SubscriptionChange, apply_subscription_change
+from subscriptions.signals import announce, endpoint_disabled, endpoint_failing, endpoint_recovered
+
+pytestmark = pytest.mark.django_db
+
+SHORT = {"ALLOW_PRIVATE_TARGETS": True, "RETRY_SCHEDULE": [0, 0.2, 0.2], "MAX_RETRY_AFTER_SECONDS": 5}
+OK = (200, {}, "ok", 0)
+
+
+@pytest.fixture(autouse=True)
+def short_schedule(settings):
+    settings.EVENTHUB = dict(SHORT)
+
+
+def subscribe(tenant, *keys):
+    for key in keys:
+        apply_subscription_change(tenant, SubscriptionChange(key, "SUBSCRIBE"))
+
+
+def endpoint(tenant, receiver, path, events, **values):
+    return create_endpoint(tenant, {"url": receiver.url(path), "events": events, "timeout_seconds": 1, **values})
+
+
+@pytest.fixture
+def hub(tenant, receiver):
+    """/shop: the endpoint whose failures cause the events; /ops: an operator's endpoint listening to eventhub.*."""
+    subscribe(tenant, "product.created", *TYPES)
+    shop, _ = endpoint(tenant, receiver, "/shop", ["product.*"])
+    ops, secret = endpoint(tenant, receiver, "/ops", ["eventhub.*"])
+    receiver.script = lambda r: OK
+    return SimpleNamespace(shop=shop, ops=ops, secret=secret)
+
+
+def shop_answers(receiver, status):
+    receiver.script = lambda r: (status, {}, "no", 0) if r.path == "/shop" else OK
+
+
+def publish(tenant, *ids):
+    return record_events(tenant, [IncomingEvent("product.created", {"id": i}, id=f"evt-{i}") for i in ids])
+
+
+def drain(timeout=15):
+    deadline = time.monotonic() + timeout
+    while Delivery.objects.filter(status=DeliveryStatus.PENDING).exists() and time.monotonic() < deadline:
+        if not deliver_now():
+            time.sleep(0.05)
+
+
+def received(receiver, path, secret=None):
+    """The bodies that reached `path`, each verified with `secret` (standardwebhooks raises on a bad signature); an
+    operational event's data carries exactly the fields its catalog entry documents."""
+    requests = [r for r in receiver.received if r.path == path]
+    bodies = [Webhook(secret).verify(r.body, r.headers) if secret else json.loads(r.body) for r in requests]
+    for body in bodies:
+        if body.get("type", "").startswith("eventhub."):
+            assert set(body["data"]) == set(builtin_definitions()[body["type"]]["event_schema"]), body["type"]
+    return bodies
+
+
+def operational_rows():
+    return Event.objects.filter(type__startswith="eventhub.").count(), Delivery.objects.filter(event_type__startswith="eventhub.").count()
+
+
+def test_a_given_up_delivery_emits_delivery_failed_signed_to_the_subscribed_endpoint(tenant, hub, receiver):
+    shop_answers(receiver, 502)
+    publish(tenant, "p1")
+    drain()
+    given_up = Delivery.objects.get(event_type="product.created")
+    assert given_up.status == DeliveryStatus.FAILED
+    [body] = received(receiver, "/ops", hub.secret)
+    assert body["type"] == DELIVERY_FAILED and body["tenant"] == "acme"
+    assert body["data"] == {
+        "deliveryId": given_up.pk, "webhookId": given_up.webhook_id, "eventId": "evt-p1", "eventType": "product.created",
+        "endpointId": str(hub.shop.pk), "url": hub.shop.url, "attempts": 3, "lastStatusCode": 502,
+        "lastError": given_up.last_error, "failedAt": body["data"]["failedAt"],
+    }
+    assert "Gave up after 3 attempts" in body["data"]["lastError"]
+    event = Event.objects.get(type=DELIVERY_FAILED)
+    assert event.origin == "hub" and body["id"] == event.event_id
+    assert all(r.path == "/shop" for r in receiver.received if r.path != "/ops")  # the shop never heard of it
+
+
+def test_410_disables_the_endpoint_and_emits_endpoint_disabled_with_the_reason(tenant, hub, receiver):
+    shop_answers(receiver, 410)
+    publish(tenant, "p1")
+    drain()
+    shop = Endpoint.objects.get(pk=hub.shop.pk)
+    assert not shop.enabled
+    bodies = {b["type"]: b for b in received(receiver, "/ops", hub.secret)}
+    assert set(bodies) == {ENDPOINT_DISABLED, DELIVERY_FAILED}  # a 410 gives the delivery up too
+    data = bodies[ENDPOINT_DISABLED]["data"]
+    assert data["endpointId"] == str(shop.pk) and data["url"] == shop.url and data["reason"] == shop.disabled_reason
+    assert "410" in data["lastError"] and data["disabledAt"]
+
+
+def test_the_circuit_breakers_announcements_emit_failing_and_recovered(tenant, hub, receiver):
+    # The circuit breaker (delivery/) announces these after its commit; here they are announced as it will.
+    announce(endpoint_failing, endpoint=hub.shop, error="HTTP 503")
+    announce(endpoint_recovered, endpoint=hub.shop)
+    drain()
+    bodies = received(receiver, "/ops", hub.secret)
+    assert [b["type"] for b in bodies] == [ENDPOINT_FAILING, ENDPOINT_RECOVERED]
+    assert bodies[0]["data"]["endpointId"] == str(hub.shop.pk) and bodies[0]["data"]["lastError"] == "HTTP 503"
+    assert bodies[1]["data"] == {"endpointId": str(hub.shop.pk), "url": hub.shop.url, "since": bodies[1]["data"]["since"]}
+
+
+def test_nothing_is_emitted_and_no_row_written_for_a_tenant_that_did_not_subscribe(tenant, receiver):
+    subscribe(tenant, "product.created")  # not the eventhub types
+    shop, _ = endpoint(tenant, receiver, "/shop", ["product.*"])
+    endpoint(tenant, receiver, "/ops", ["eventhub.*"])
+    shop_answers(receiver, 410)
+    publish(tenant, "p1")
+    drain()
+    assert not Endpoint.objects.get(pk=shop.pk).enabled
+    with CaptureQueriesContext(connection) as queries:
+        announce(endpoint_failing, endpoint=shop, error="HTTP 503")
+    assert operational_rows() == (0, 0) and not received(receiver, "/ops")
+    assert len(queries) == 1 and queries[0]["sql"].startswith("SELECT version")  # the routing version, nothing written
+
+
+def test_the_success_path_pays_nothing(tenant, hub, receiver):
+    publish(tenant, *[f"p{i}" for i in range(20)])
+    delivery = Delivery.objects.first()
+    with CaptureQueriesContext(connection) as queries:
+        for outcome in ("succeeded", "retrying"):
+            operational.on_delivery_attempted(None, tenant_id=tenant.pk, delivery=delivery, attempt=None, outcome=outcome)
+    assert len(queries) == 0
+    drain()
+    assert operational_rows() == (0, 0) and len(received(receiver, "/shop")) == 20
+
+
+def test_an_event_about_an_endpoint_is_never_routed_to_that_endpoint(tenant, receiver):
+    subscribe(tenant, "product.created", *TYPES)
+    shop, _ = endpoint(tenant, receiver, "/shop", ["*"])  # listens to everything, the hub's own events too
+    shop_answers(receiver, 502)
+    announce(endpoint_failing, endpoint=shop, error="HTTP 502")
+    publish(tenant, "p1")
+    drain()
+    assert Delivery.objects.get().status == DeliveryStatus.FAILED
+    assert operational_rows() == (0, 0)  # nobody else listens: not even an event row
+    assert {b["type"] for b in received(receiver, "/shop")} == {"product.created"}
+
+
+def test_a_failing_delivery_of_an_operational_event_emits_no_further_event(tenant, hub, receiver):
+    other, other_secret = endpoint(tenant, receiver, "/ops2", ["eventhub.*"])
+    receiver.script = lambda r: OK if r.path == "/ops2" else (502, {}, "down", 0)  # the shop and /ops fail
+    publish(tenant, "p1")
+    drain()
+    [failed] = Event.objects.filter(type__startswith="eventhub.")
+    assert failed.type == DELIVERY_FAILED and failed.data["endpointId"] == str(hub.shop.pk)
+    statuses = dict(Delivery.objects.filter(event=failed).values_list("endpoint_id", "status"))
+    assert statuses == {hub.ops.pk: DeliveryStatus.FAILED, other.pk: DeliveryStatus.SUCCEEDED}  # /ops gave up: no event about that
+    [body] = received(receiver, "/ops2", other_secret)
+    assert body["id"] == failed.event_id
+
+
+def test_filters_and_payload_formats_apply_to_operational_events(tenant, hub, receiver):
+    endpoint(tenant, receiver, "/only-disabled", ["eventhub.*"], event_filter={"type": ENDPOINT_DISABLED})
+    endpoint(tenant, receiver, "/data", ["eventhub.endpoint.failing"], payload_format="data")
+    announce(endpoint_failing, endpoint=hub.shop, error="timeout")
+    drain()
+    assert received(receiver, "/only-disabled") == []
+    [data] = received(receiver, "/data")
+    assert data["endpointId"] == str(hub.shop.pk) and data["lastError"] == "timeout"
+
+
+def test_a_cause_announced_twice_is_one_event(tenant, hub, receiver):
+    Endpoint.objects.filter(pk=hub.shop.pk).update(enabled=False, disabled_reason="gone")
+    shop = Endpoint.objects.get(pk=hub.shop.pk)
+    announce(endpoint_disabled, endpoint=shop, reason="gone")
+    announce(endpoint_disabled, endpoint=shop, reason="gone")
+    assert Event.objects.filter(type=ENDPOINT_DISABLED).count() == 1
+    drain()
+    assert len(received(receiver, "/ops", hub.secret)) == 1
