@@ -14,8 +14,8 @@ from subscriptions import operational
 from subscriptions.catalog import builtin_definitions
 from subscriptions.delivery.worker import deliver_now
 from subscriptions.endpoints.services import create_endpoint
-from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event
-from subscriptions.operational import DELIVERY_FAILED, ENDPOINT_DISABLED, ENDPOINT_FAILING, ENDPOINT_RECOVERED, TYPES
+from subscriptions.models import DeadLetter, Delivery, DeliveryStatus, Endpoint, Event
+from subscriptions.operational import DEADLETTER_CREATED, DELIVERY_FAILED, ENDPOINT_DISABLED, ENDPOINT_FAILING, ENDPOINT_RECOVERED, TYPES
 from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.signals import announce, endpoint_disabled, endpoint_failing, endpoint_recovered
@@ -191,3 +191,30 @@ def test_a_cause_announced_twice_is_one_event(tenant, hub, receiver):
     assert Event.objects.filter(type=ENDPOINT_DISABLED).count() == 1
     drain()
     assert len(received(receiver, "/ops", hub.secret)) == 1
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.django_db(transaction=True)
+def test_a_dead_letter_of_a_broker_message_emits_for_its_tenant_only(tenant, other_tenant, receiver, broker):
+    from subscriptions.broker.sources import create_source
+    from tests.subscriptions.broker_helpers import running_dispatcher, wait_until
+
+    secrets = {}
+    for owner, prefix in ((tenant, "a"), (other_tenant, "b")):
+        subscribe(owner, DEADLETTER_CREATED)
+        create_source(owner, {"name": f"src-{prefix}", "exchange": broker.exchange, "binding_keys": [f"{prefix}.#"]})
+        _, secrets[owner.name] = endpoint(owner, receiver, f"/ops-{owner.name}", ["eventhub.*"])
+    receiver.script = lambda r: OK
+    with running_dispatcher(**broker.dispatcher_options(batch_ms=50)):
+        broker.channel.queue_bind(broker.queue, broker.exchange, "unbound.#")  # a message no tenant's source matches
+        broker.publish("unbound.entryCreated", b"{}", type="entryCreated")
+        broker.publish("a.entryCreated", b"{not json", type="entryCreated")
+        wait_until(lambda: DeadLetter.objects.count() == 2, what="both messages dead-lettered")
+        wait_until(lambda: Event.objects.filter(type=DEADLETTER_CREATED).exists(), what="the operational event")
+    drain()
+    dead = DeadLetter.objects.get(tenant=tenant)
+    assert Event.objects.get(type=DEADLETTER_CREATED).tenant_id == tenant.pk  # none for globex, none for nobody's
+    [body] = received(receiver, "/ops-acme", secrets["acme"])
+    assert body["data"]["deadLetterId"] == dead.pk and body["data"]["reason"] == dead.reason
+    assert body["data"]["routingKey"] == "a.entryCreated" and body["data"]["sourceId"] == str(dead.source_id)
+    assert received(receiver, "/ops-globex") == []
