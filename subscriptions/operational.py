@@ -11,33 +11,37 @@ record in their own short transaction. Rules, each tested in tests/subscriptions
   is written (the cached routing index answers: no row, no transaction).
 - No loop: an event about endpoint X is never delivered to X (X is the one failing), and a given-up delivery of an
   `eventhub.*` event emits no `eventhub.delivery.failed`.
-- Bounded: at most one event per cause. A dying endpoint's pending deliveries fail at claim without an attempt once
-  it is disabled: those are covered by its one `eventhub.endpoint.disabled`, not one event each.
+- Bounded: at most one event per cause. The give-ups of one worker batch (one finished_at) are recorded together,
+  one transaction per tenant, on the first one's announcement (index delivery_given_up); a dying endpoint's pending
+  deliveries that fail at claim, without an attempt, once it is disabled are covered by its one
+  `eventhub.endpoint.disabled`, not one event each.
 - Idempotent: each event's id is derived from its cause (e.g. the delivery's webhook-id and attempt count), so a
   cause announced twice is stored once.
 
-Durability: if the process dies between the commit of the cause and the receiver's transaction (the same thread, right
-after), that one operational event is lost; the cause itself is committed and shown by the API and the dashboard
-(the endpoint's state, the delivery's log, the dead letter). Recording inside the cause's transaction would close the
-window at the price of a routing decision inside the worker's and the dispatcher's transactions on every failure
-batch; the window is a few microseconds of a process crash, so we keep the hot transactions as they are.
+Durability: the cause commits first (the worker's results, the disabled endpoint, the dead letter), then the
+receiver records in its own transaction, in the same thread, milliseconds later. A process that dies in between loses
+those operational events (a given-up delivery is final, so nothing announces it again); the cause itself stays
+committed and shown by the API and the dashboard (the endpoint's state, the delivery's log, the dead letter).
+Recording inside the cause's transaction would close that window at the price of routing inside the worker's and the
+dispatcher's hot transactions, in files this feature does not own; a crash window of milliseconds, on failures only,
+is the cheaper trade. Nothing is lost when the receiver itself fails: it logs (signals.announce) and the cause stands.
 """
 
 from __future__ import annotations
 
-import logging
+import threading
 import uuid
+from typing import NamedTuple
 
 from django.utils import timezone
 
 from eventhub.api import iso_ms
 from subscriptions import signals
-from subscriptions.models import Delivery, EventOrigin
+from subscriptions.models import Delivery, DeliveryStatus, EventOrigin
 from subscriptions.pipeline.recording import IncomingEvent, RoutedEvents, route_events, store_routed_events
 from subscriptions.pipeline.routing import tenant_routing
 from tenants.models import Tenant
 
-logger = logging.getLogger(__name__)
 
 SOURCE = "eventhub"
 PREFIX = "eventhub."
@@ -53,43 +57,54 @@ def is_operational(event_type: str) -> bool:
     return event_type.startswith(PREFIX)
 
 
-def emit(tenant_id, event_type: str, event_id: str, data, about_endpoint=None) -> int:
-    """Record one operational event for the tenant; the number of deliveries made (0: nothing was written).
-    `data`: the event's data, or a callable making it (called only when someone listens). `about_endpoint`: the id
-    of the endpoint the event is about, which never gets it."""
-    routing = listening(tenant_id, event_type, about_endpoint)
+class Item(NamedTuple):
+    """One operational event to record: its id (derived from its cause), its data (or a callable making it, called
+    only when someone listens) and the endpoint it is about (never told about itself)."""
+
+    event_id: str
+    data: object
+    about: object = None
+
+
+def emit(tenant_id, event_type: str, items: list[Item]) -> int:
+    """Record operational events of one type for the tenant, in ONE transaction; the number of deliveries made
+    (0: nothing was written)."""
+    routing = listening(tenant_id, event_type, {item.about for item in items})
     if routing is None:
         return 0
     tenant = Tenant.objects.filter(pk=tenant_id).first()
     if tenant is None:
         return 0
-    incoming = IncomingEvent(event_type, data() if callable(data) else data, id=event_id, origin=EventOrigin.HUB)
-    routed = _without_endpoint(route_events(tenant, [incoming], routing=routing), about_endpoint)
-    if not any(r.deliveries or r.undecided for r in routed.routings.values()):
-        return 0  # its filters chose no other endpoint, or the id was stored before: no row for nobody
-    [recorded] = store_routed_events(routed)  # its own short transaction
-    return recorded.deliveries
+    incoming = [IncomingEvent(event_type, item.data() if callable(item.data) else item.data, id=item.event_id,
+                              origin=EventOrigin.HUB) for item in items]
+    routed = _without_endpoints(route_events(tenant, incoming, routing=routing), {item.event_id: item.about for item in items})
+    if not routed.events:
+        return 0  # their filters chose no other endpoint, or the ids were stored before: no row for nobody
+    return sum(recorded.deliveries for recorded in store_routed_events(routed))  # its own short transaction
 
 
-def listening(tenant_id, event_type: str, about_endpoint=None):
-    """The tenant's routing when it subscribed to `event_type` and an enabled endpoint other than `about_endpoint`
-    selects it, else None. The cached routing index answers (one small query: the routing version), before
-    anything else is read."""
+def listening(tenant_id, event_type: str, abouts=frozenset()):
+    """The tenant's routing when it subscribed to `event_type` and an enabled endpoint selects it (one that is not
+    the only endpoint the events are about), else None. The cached routing index answers (one small query: the
+    routing version), before anything else is read."""
     routing = tenant_routing(Tenant(pk=tenant_id))
     candidates = routing.index.candidates(event_type)  # () unless subscribed and selected by an enabled endpoint
-    return routing if any(route.endpoint_id != about_endpoint for route in candidates) else None
+    return routing if any(len(abouts) > 1 or route.endpoint_id not in abouts for route in candidates) else None
 
 
-def _without_endpoint(routed: RoutedEvents, endpoint_id) -> RoutedEvents:
-    """The routing minus the endpoint the event is about: a failing endpoint is never told about itself."""
-    if endpoint_id is None:
-        return routed
-    routings = {
-        event_id: type(routing)([d for d in routing.deliveries if d[0].endpoint_id != endpoint_id],
-                                [d for d in routing.undecided if d[0].endpoint_id != endpoint_id])
-        for event_id, routing in routed.routings.items()
-    }
-    return RoutedEvents(routed.tenant, routed.ids, routed.events, routings, routed.now)
+def _without_endpoints(routed: RoutedEvents, abouts: dict) -> RoutedEvents:
+    """The routing minus, for each event, the endpoint it is about (a failing endpoint is never told about itself),
+    and minus the events left with no endpoint at all."""
+    routings, events = {}, []
+    for event in routed.events:
+        about = abouts.get(event.event_id)
+        routing = routed.routings[event.event_id]
+        routing = type(routing)([d for d in routing.deliveries if d[0].endpoint_id != about],
+                                [d for d in routing.undecided if d[0].endpoint_id != about])
+        if routing.deliveries or routing.undecided:
+            routings[event.event_id] = routing
+            events.append(event)
+    return RoutedEvents(routed.tenant, routed.ids, events, routings, routed.now)
 
 
 def _endpoint_data(endpoint, **more) -> dict:
@@ -116,37 +131,62 @@ def on_endpoint_disabled(sender, endpoint, reason, **kwargs):
     def data():
         return _endpoint_data(endpoint, reason=reason, lastError=_last_error(endpoint.pk), disabledAt=iso_ms(now))
 
-    emit(endpoint.tenant_id, ENDPOINT_DISABLED, f"{ENDPOINT_DISABLED}:{endpoint.pk}:{endpoint.version}", data, endpoint.pk)
+    emit(endpoint.tenant_id, ENDPOINT_DISABLED, [Item(f"{ENDPOINT_DISABLED}:{endpoint.pk}:{endpoint.version}", data, endpoint.pk)])
 
 
 def on_endpoint_failing(sender, endpoint, error="", **kwargs):
     since = getattr(endpoint, "circuit_since", None)
     data = _endpoint_data(endpoint, lastError=error or "", since=iso_ms(since or timezone.now()))
-    emit(endpoint.tenant_id, ENDPOINT_FAILING, f"{ENDPOINT_FAILING}:{endpoint.pk}:{_moment(since)}", data, endpoint.pk)
+    emit(endpoint.tenant_id, ENDPOINT_FAILING, [Item(f"{ENDPOINT_FAILING}:{endpoint.pk}:{_moment(since)}", data, endpoint.pk)])
 
 
 def on_endpoint_recovered(sender, endpoint, **kwargs):
     since = getattr(endpoint, "circuit_since", None)
     data = _endpoint_data(endpoint, since=iso_ms(since or timezone.now()))
-    emit(endpoint.tenant_id, ENDPOINT_RECOVERED, f"{ENDPOINT_RECOVERED}:{endpoint.pk}:{_moment(since)}", data, endpoint.pk)
+    emit(endpoint.tenant_id, ENDPOINT_RECOVERED, [Item(f"{ENDPOINT_RECOVERED}:{endpoint.pk}:{_moment(since)}", data, endpoint.pk)])
 
 
 def on_delivery_attempted(sender, tenant_id, delivery, attempt, outcome, **kwargs):
     # The success path's whole cost: this comparison (measured in the tests).
     if outcome != "failed" or is_operational(delivery.event_type):
         return
+    # A worker records a batch's results with one `now` (finished_at), then announces them one by one: the first
+    # given-up delivery of a tenant in the batch records all the tenant's delivery.failed events of the batch in one
+    # transaction; the others find their (tenant, moment) done and cost nothing.
+    moments = _done.__dict__.setdefault("moments", {})
+    if moments.get(tenant_id) == delivery.finished_at:
+        return
+    moments[tenant_id] = delivery.finished_at
+    if listening(tenant_id, DELIVERY_FAILED) is None:
+        return
+    rows = list(Delivery.objects.filter(tenant_id=tenant_id, status=DeliveryStatus.FAILED, finished_at=delivery.finished_at)
+                .exclude(event_type__startswith=PREFIX).values_list(*FAILED_FIELDS))
+    if not any(row[1] == delivery.pk for row in rows):  # not found by its moment (never expected): on its own
+        rows.append(_failed_row(delivery))
+    emit(tenant_id, DELIVERY_FAILED, [_failed_item(row) for row in rows])
 
-    def data():
-        event_id = Delivery.objects.filter(pk=delivery.pk).values_list("event__event_id", flat=True).first()
-        return {
-            "deliveryId": delivery.pk, "webhookId": delivery.webhook_id, "eventId": event_id, "eventType": delivery.event_type,
-            "endpointId": str(delivery.endpoint_id) if delivery.endpoint_id else None, "url": delivery.url,
-            "attempts": delivery.attempt_count, "lastStatusCode": delivery.last_status_code, "lastError": delivery.last_error,
-            "failedAt": iso_ms(delivery.finished_at or timezone.now()),
-        }
 
-    event_key = f"{DELIVERY_FAILED}:{delivery.webhook_id}:{delivery.attempt_count}"
-    emit(tenant_id, DELIVERY_FAILED, event_key, data, delivery.endpoint_id)
+_done = threading.local()  # per tenant, the finished_at of the last batch of give-ups this thread recorded
+
+FAILED_FIELDS = ("tenant_id", "id", "webhook_id", "event__event_id", "event_type", "endpoint_id", "url", "attempt_count",
+                 "last_status_code", "last_error", "finished_at")
+
+
+def _failed_row(delivery) -> tuple:
+    """FAILED_FIELDS of a delivery as its announcement carries it (the event's id read from the database)."""
+    event_id = Delivery.objects.filter(pk=delivery.pk).values_list("event__event_id", flat=True).first()
+    return (delivery.tenant_id, delivery.pk, delivery.webhook_id, event_id, delivery.event_type, delivery.endpoint_id,
+            delivery.url, delivery.attempt_count, delivery.last_status_code, delivery.last_error, delivery.finished_at)
+
+
+def _failed_item(row: tuple) -> Item:
+    _, pk, webhook_id, event_id, event_type, endpoint_id, url, attempts, status_code, error, finished_at = row
+    data = {
+        "deliveryId": pk, "webhookId": webhook_id, "eventId": event_id, "eventType": event_type,
+        "endpointId": str(endpoint_id) if endpoint_id else None, "url": url, "attempts": attempts,
+        "lastStatusCode": status_code, "lastError": error, "failedAt": iso_ms(finished_at or timezone.now()),
+    }
+    return Item(f"{DELIVERY_FAILED}:{webhook_id}:{attempts}", data, endpoint_id)
 
 
 def on_message_dead_lettered(sender, dead_letter, **kwargs):
@@ -157,7 +197,7 @@ def on_message_dead_lettered(sender, dead_letter, **kwargs):
         "exchange": dead_letter.exchange, "routingKey": dead_letter.routing_key, "reason": dead_letter.reason,
         "bodySize": dead_letter.body_size, "receivedAt": iso_ms(dead_letter.received_at),
     }
-    emit(dead_letter.tenant_id, DEADLETTER_CREATED, f"{DEADLETTER_CREATED}:{dead_letter.pk}", data)
+    emit(dead_letter.tenant_id, DEADLETTER_CREATED, [Item(f"{DEADLETTER_CREATED}:{dead_letter.pk}", data)])
 
 
 RECEIVERS = (

@@ -94,6 +94,8 @@ class Delivery(models.Model):
             models.Index(fields=["tenant", "-created_at"], name="delivery_tenant_created"),
             models.Index(fields=["endpoint", "-created_at"], name="delivery_endpoint_created"),
             models.Index(fields=["tenant", "status", "-created_at"], name="delivery_tenant_status"),
+            # A worker batch's give-ups, found by their shared finished_at (operational.py); only failed rows enter it.
+            models.Index(fields=["tenant", "finished_at"], name="delivery_given_up", condition=Q(status="failed")),
         ]
 
     def __str__(self):

@@ -218,3 +218,16 @@ def test_a_dead_letter_of_a_broker_message_emits_for_its_tenant_only(tenant, oth
     assert body["data"]["deadLetterId"] == dead.pk and body["data"]["reason"] == dead.reason
     assert body["data"]["routingKey"] == "a.entryCreated" and body["data"]["sourceId"] == str(dead.source_id)
     assert received(receiver, "/ops-globex") == []
+
+
+def test_the_give_ups_of_one_worker_batch_are_recorded_in_one_transaction(tenant, hub, receiver):
+    shop_answers(receiver, 400)  # a client error gives up at once: the dying endpoint's fastest flood
+    publish(tenant, *[f"p{i}" for i in range(5)])
+    with CaptureQueriesContext(connection) as queries:
+        assert deliver_now() == 5
+    routed = [q["sql"] for q in queries if q["sql"].startswith("SELECT event_id FROM subscriptions_event")]
+    assert len(routed) == 1  # one route_events (then one store) for the five
+    events = Event.objects.filter(type=DELIVERY_FAILED)
+    assert sorted(e.data["eventId"] for e in events) == [f"evt-p{i}" for i in range(5)]
+    drain()
+    assert len(received(receiver, "/ops", hub.secret)) == 5
