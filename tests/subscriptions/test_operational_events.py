@@ -231,3 +231,19 @@ def test_the_give_ups_of_one_worker_batch_are_recorded_in_one_transaction(tenant
     assert sorted(e.data["eventId"] for e in events) == [f"evt-p{i}" for i in range(5)]
     drain()
     assert len(received(receiver, "/ops", hub.secret)) == 5
+
+
+def test_subscribed_and_received_through_the_api_as_the_readme_shows(tenant, api, receiver):
+    answer = api.patch("/webhook/acme/event-subscriptions", [{"eventType": key, "action": "SUBSCRIBE"} for key in TYPES], format="json")
+    assert answer.status_code == 207 and {item["code"] for item in answer.json()} == {200}
+    listed = {item["event"]["type"]: item for item in api.get("/webhook/acme/event-subscriptions").json()}
+    assert all(listed[key]["subscription"] == "SUBSCRIBED" for key in TYPES)
+    assert listed[DELIVERY_FAILED]["event"]["eventSchema"]["deliveryId"] == "Integer"
+    created = api.post("/webhook/acme/endpoints", {"url": receiver.url("/ops"), "events": ["eventhub.*"]}, format="json")
+    assert created.status_code == 201
+    shop, _ = endpoint(tenant, receiver, "/shop", ["product.*"])
+    receiver.script = lambda r: OK
+    announce(endpoint_recovered, endpoint=shop)
+    drain()
+    [body] = received(receiver, "/ops", created.json()["secret"])
+    assert body["type"] == ENDPOINT_RECOVERED and body["data"]["endpointId"] == str(shop.pk)
