@@ -80,7 +80,9 @@ def operational_rows():
     return Event.objects.filter(type__startswith="eventhub.").count(), Delivery.objects.filter(event_type__startswith="eventhub.").count()
 
 
-def test_a_given_up_delivery_emits_delivery_failed_signed_to_the_subscribed_endpoint(tenant, hub, receiver):
+def test_a_given_up_delivery_emits_delivery_failed_signed_to_the_subscribed_endpoint(tenant, other_tenant, hub, receiver):
+    subscribe(other_tenant, *TYPES)  # another tenant listening hears nothing of acme's trouble
+    endpoint(other_tenant, receiver, "/ops-globex", ["eventhub.*"])
     shop_answers(receiver, 502)
     publish(tenant, "p1")
     drain()
@@ -96,7 +98,8 @@ def test_a_given_up_delivery_emits_delivery_failed_signed_to_the_subscribed_endp
     assert "Gave up after 3 attempts" in body["data"]["lastError"]
     event = Event.objects.get(type=DELIVERY_FAILED)
     assert event.origin == "hub" and body["id"] == event.event_id
-    assert all(r.path == "/shop" for r in receiver.received if r.path != "/ops")  # the shop never heard of it
+    assert all(r.path == "/shop" for r in receiver.received if r.path != "/ops")  # neither the shop nor globex
+    assert not Event.objects.filter(tenant=other_tenant).exists()
 
 
 def test_410_disables_the_endpoint_and_emits_endpoint_disabled_with_the_reason(tenant, hub, receiver):
