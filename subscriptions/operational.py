@@ -154,7 +154,7 @@ def on_delivery_attempted(sender, tenant_id, delivery, attempt, outcome, **kwarg
     # given-up delivery of a tenant in the batch records all the tenant's delivery.failed events of the batch in one
     # transaction; the others find their (tenant, moment) done and cost nothing.
     moments = _done.__dict__.setdefault("moments", {})
-    if moments.get(tenant_id) == delivery.finished_at:
+    if delivery.finished_at is not None and moments.get(tenant_id) == delivery.finished_at:
         return
     moments[tenant_id] = delivery.finished_at
     if listening(tenant_id, DELIVERY_FAILED) is None:

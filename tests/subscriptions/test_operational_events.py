@@ -250,3 +250,13 @@ def test_subscribed_and_received_through_the_api_as_the_readme_shows(tenant, api
     drain()
     [body] = received(receiver, "/ops", created.json()["secret"])
     assert body["type"] == ENDPOINT_RECOVERED and body["data"]["endpointId"] == str(shop.pk)
+
+
+def test_a_give_up_announced_without_its_finish_time_is_still_reported(tenant, hub, receiver):
+    # The worker announces finished_at; a sender that does not (the claims being rewritten) must not lose the event.
+    publish(tenant, "p1")
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempt_count=1, last_error="HTTP 400")
+    delivery.refresh_from_db()
+    operational.on_delivery_attempted(None, tenant_id=tenant.pk, delivery=delivery, attempt=None, outcome="failed")
+    assert Event.objects.get(type=DELIVERY_FAILED).data["eventId"] == "evt-p1"
