@@ -16,6 +16,9 @@ class SubscriptionsConfig(AppConfig):
         from subscriptions.emporix import limits
 
         limits.connect()
+        from subscriptions import operational
+
+        operational.connect()  # the hub's own eventhub.* events, recorded when their causes are announced
 
 
 def _sync_catalog_after_migrate(sender, using="default", verbosity=1, **kwargs):

@@ -15,7 +15,7 @@ from subscriptions.core.changes import change_pair, change_pair_problem
 from subscriptions.models import SCHEMA_TYPES, EventType
 
 DATA_DIR = Path(__file__).resolve().parent / "catalog_data"
-SOURCES = ("emporix", "entrecode", "codex", "openregister", "ceta")  # display order
+SOURCES = ("emporix", "entrecode", "codex", "openregister", "ceta", "eventhub")  # display order; eventhub: the hub's own (operational.py)
 
 _FIELDS = ("source", "kind", "name", "group", "description", "event_schema", "example", "exchange", "routing_key", "app_id",
            "changes", "position")

@@ -541,3 +541,11 @@ def test_an_invitation_link_expires(owner, tenant, client, mailoutbox, settings,
     link = re.search(r"http://testserver(/invitation/\S+/)", mailoutbox[0].body).group(1)
     settings.PASSWORD_RESET_TIMEOUT = -1  # any age is too old
     assert b"used already or has expired" in client.get(link, follow=True).content
+
+
+def test_the_catalog_page_shows_the_hubs_operational_types_under_their_source(editor, tenant):
+    page = editor.get(BASE + "catalog/?source=eventhub").content.decode()
+    for key in ("eventhub.endpoint.disabled", "eventhub.endpoint.failing", "eventhub.endpoint.recovered",
+                "eventhub.delivery.failed", "eventhub.deadletter.created"):
+        assert key in page
+    assert "product.created" not in page and "eventhub (operational)" in page

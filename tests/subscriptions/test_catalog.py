@@ -97,3 +97,16 @@ def test_sync_catalog_is_idempotent_and_repairs_drift(capsys):
     assert "1 created, 1 updated" in capsys.readouterr().out
     assert EventType.objects.get(key="product.created").name["en"] == "Created"
     assert EventType.objects.filter(tenant__isnull=True).count() == total
+
+
+def test_the_hubs_own_operational_types_are_a_source_whose_examples_follow_their_schema():
+    from subscriptions.operational import TYPES
+
+    assert keys_of("eventhub") == list(TYPES)
+    definitions = builtin_definitions()
+    for key in TYPES:
+        d = definitions[key]
+        assert d["source"] == "eventhub" and d["name"].get("de") and d["group"].get("de")
+        assert set(d["example"]) == set(d["event_schema"]), key  # every field documented, none undocumented
+        kinds = {"String": str, "Integer": int}
+        assert all(isinstance(value, kinds[d["event_schema"][field]]) for field, value in d["example"].items()), key
