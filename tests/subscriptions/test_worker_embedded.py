@@ -84,8 +84,10 @@ def test_serve_demo_alone_delivers_webhooks_to_a_local_receiver(tmp_path, receiv
 
 @pytest.mark.django_db(transaction=True)
 def test_a_hanging_endpoint_gets_only_its_share_of_slots_and_the_others_keep_flowing(tenant, receiver, settings):
+    # The circuit breaker is off: this counts how a hanging endpoint's twelve requests share slots; with it on, its
+    # circuit opens after five timeouts and the rest wait for a probe (test_endpoint_operator_settings.py).
     settings.EVENTHUB = {"ALLOW_PRIVATE_TARGETS": True, "DELIVERY_POLL_SECONDS": 0.05, "DELIVERY_LEASE_MARGIN_SECONDS": 1,
-                         "RETRY_SCHEDULE": [0]}
+                         "RETRY_SCHEDULE": [0], "CIRCUIT_FAILURE_THRESHOLD": 0}
     # Each request to /hang is answered after 3 s, beyond the endpoint's 1 s timeout: it holds its slot a full second.
     receiver.script = lambda r: (200, {}, "late", 3) if r.path == "/hang" else (200, {}, "ok", 0)
     for kind in ("product.created", "product.updated"):
