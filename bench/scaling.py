@@ -253,9 +253,9 @@ def store_old_log(tenant, rows, pg):
                 (tenant.pk, json.dumps({"id": "p", "storeId": "store-0", "x": "x" * 200}), n),
             )
         cursor.execute(
-            f"INSERT INTO {table(Delivery)} (tenant_id, event_id, endpoint_id, url, event_type, body, status, attempt_count, next_attempt_at, "
-            "lease_until, last_status_code, last_error, created_at, finished_at, webhook_id) "
-            f"SELECT tenant_id, id, %s, %s, type, %s, 'succeeded', 1, NULL, NULL, 200, '', received_at, received_at, "
+            f"INSERT INTO {table(Delivery)} (tenant_id, event_id, endpoint_id, url, event_type, body, content_type, status, attempt_count, "
+            "next_attempt_at, lease_until, last_status_code, last_error, created_at, finished_at, webhook_id) "
+            f"SELECT tenant_id, id, %s, %s, type, %s, 'application/json', 'succeeded', 1, NULL, NULL, 200, '', received_at, received_at, "
             f"'msg_' || replace(gen_random_uuid()::text, '-', '') FROM {table(Event)} WHERE id > %s",
             (endpoint.pk, endpoint.url, body, low),
         )
