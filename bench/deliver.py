@@ -15,6 +15,7 @@ BENCH_PROFILE=1 writes a py-spy profile of the hub worker's last round to bench/
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -127,6 +128,30 @@ async def hub_worker(total, concurrency, batch):
     return time.perf_counter() - started
 
 
+@contextlib.contextmanager
+def receivers_and_store(name, count):
+    """A scratch store with Django set up on it and `count` local receivers: yields (database, receiver URLs), then
+    stops the receivers and removes the store."""
+    tmp = tempfile.mkdtemp(prefix=f"eventhub-bench-{name}-")
+    database, cleanup = scratch_database(tmp)
+    ports = [free_port() for _ in range(count)]
+    receivers = [subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)]) for port in ports]
+    try:
+        for port in ports:
+            wait_for_port(port)
+        import django
+
+        django.setup()
+        yield database, [f"http://127.0.0.1:{port}/hook" for port in ports]
+    finally:
+        for proc in receivers:
+            proc.terminate()
+        for proc in receivers:
+            proc.wait(10)
+        cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2500)
@@ -139,19 +164,10 @@ def main():
                              "resident memory with after the first time (1: no memory run)")
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="eventhub-bench-deliver-")
-    database, cleanup = scratch_database(tmp)
-    ports = [free_port() for _ in range(args.receivers)]
-    receivers = [subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)]) for port in ports]
-    try:
-        for port in ports:
-            wait_for_port(port)
-        import django
-
-        django.setup()
+    with receivers_and_store("deliver", args.receivers) as (database, urls):
         from subscriptions.models import Delivery, DeliveryStatus
 
-        requests = prepare([f"http://127.0.0.1:{port}/hook" for port in ports], args.events)
+        requests = prepare(urls, args.events)
         total = len(requests)
         raw_seconds = hub_seconds = float("inf")
         for round_number in range(max(1, args.rounds)):
@@ -172,13 +188,6 @@ def main():
                 rearm()
                 asyncio.run(hub_worker(total, args.concurrency, args.batch))
             memory = memory_result(first_rss, rss_mb(), args.memory_factor)
-    finally:
-        for proc in receivers:
-            proc.terminate()
-        for proc in receivers:
-            proc.wait(10)
-        cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
     hub_rate, raw_rate = total / hub_seconds, total / raw_seconds
     ratio = hub_rate / raw_rate

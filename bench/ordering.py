@@ -15,17 +15,13 @@ Database: PostgreSQL when DATABASE_URL is set (a scratch database next to it, dr
 import argparse
 import asyncio
 import json
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _common import RECEIVER, free_port, wait_for_port  # noqa: E402
-from deliver import hub_worker, rearm, scratch_database  # noqa: E402
+from deliver import hub_worker, rearm, receivers_and_store  # noqa: E402
 
 BY_ENTRY = {"key": "/data/entryID"}
 
@@ -85,19 +81,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    tmp = tempfile.mkdtemp(prefix="eventhub-bench-ordering-")
-    database, cleanup = scratch_database(tmp)
-    ports = [free_port() for _ in range(args.receivers)]
-    receivers = [subprocess.Popen([sys.executable, "-c", RECEIVER, str(port)]) for port in ports]
-    try:
-        for port in ports:
-            wait_for_port(port)
-        import django
-
-        django.setup()
+    with receivers_and_store("ordering", args.receivers) as (database, urls):
         from subscriptions.models import Delivery, DeliveryStatus
 
-        recorded = prepare([f"http://127.0.0.1:{port}/hook" for port in ports], args.events, args.keys)
+        recorded = prepare(urls, args.events, args.keys)
         total = len(recorded)
         best = {False: float("inf"), True: float("inf")}
         for _ in range(max(1, args.rounds)):
@@ -107,13 +94,6 @@ def main():
                 best[ordered] = min(best[ordered], asyncio.run(hub_worker(total, args.concurrency, args.batch)))
                 succeeded = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
                 assert succeeded == total, f"only {succeeded} of {total} deliveries succeeded"
-    finally:
-        for proc in receivers:
-            proc.terminate()
-        for proc in receivers:
-            proc.wait(10)
-        cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
 
     ordered_rate, unordered_rate = total / best[True], total / best[False]
     ratio = ordered_rate / unordered_rate
