@@ -101,7 +101,6 @@ def durable_pika(queue, count, prefetch, batch, dsn):
     (pika, json, psycopg; no Django, no rules): per batch, one event row and one delivery row per message in two
     binary unnest() INSERTs, one COMMIT, then one multiple ack."""
     import psycopg
-    from psycopg.types.json import Jsonb
 
     db = psycopg.connect(dsn)
     try:
