@@ -7,9 +7,15 @@ the websocket, which has no HTTP request, through `token_principal`: both end in
 The fast ingest path (subscriptions/api/events_fast.py) reads `cached_principal`: what DRF accepted in this process
 within the last TOKEN_CACHE_SECONDS, until the token expires. Revoking a token, or changing its client, application
 or tenant, empties that cache in the process that did it at once, and every other process within TOKEN_CACHE_SECONDS.
+
+A token in use is judged again before its entry runs out: the first use past half its life starts one re-check in
+the background (the same judgement, `token_principal`), which renews the entry or, for a token no longer accepted,
+drops it. Without that, every request in flight when an entry ran out went through Django's request cycle together
+(one sync thread, a transaction each): a stall of hundreds of milliseconds every TOKEN_CACHE_SECONDS under load.
 """
 
 import hashlib
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +28,8 @@ from oauthlib.common import Request as OAuthRequest
 from rest_framework.exceptions import AuthenticationFailed
 
 from tenants.models import ApiClient, Tenant
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,10 +63,15 @@ def token_principal(token: str, uri: str = "") -> TokenPrincipal | None:
     """Who a raw bearer token names, judged by django-oauth-toolkit's validator as on the HTTP path; None when the
     token is unknown, expired, revoked, of an unusable application, or of no tenant. `uri`: the resource it is used
     for (a resource-restricted token is refused elsewhere). Touches the database."""
+    return _judge(token, uri)[1]
+
+
+def _judge(token: str, uri: str = ""):
+    """(the AccessToken, its principal) as token_principal judges them; (None, None) for a token not accepted."""
     request = OAuthRequest(uri)
     if not oauth2_settings.OAUTH2_VALIDATOR_CLASS().validate_bearer_token(token, [], request):
-        return None
-    return access_token_principal(request.access_token)
+        return None, None
+    return request.access_token, access_token_principal(request.access_token)
 
 
 class TenantTokenAuthentication(OAuth2Authentication):
@@ -85,21 +98,32 @@ TOKEN_CACHE_SECONDS = 2.0
 MAX_CACHED_TOKENS = 10_000
 _principals: dict[str, tuple[float, float, TokenPrincipal]] = {}  # checksum -> (cached until, expires, principal)
 _principals_lock = threading.Lock()
+_generation = 0  # forget_cached_principals counts up: a re-check that read before a change does not cache
+_rechecks: dict[str, threading.Thread] = {}  # checksum -> the thread re-checking it
 
 
 def cached_principal(token: str) -> TokenPrincipal | None:
     """The principal DRF accepted for this raw token in this process within TOKEN_CACHE_SECONDS, if the token has
-    not expired since; None otherwise (then ask DRF: TenantTokenAuthentication)."""
-    entry = _principals.get(hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest())
+    not expired since; None otherwise (then ask DRF: TenantTokenAuthentication). A use in the second half of the
+    entry's life starts its re-check (one at a time per token)."""
+    checksum = hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+    entry = _principals.get(checksum)
     if entry is None:
         return None
     until, expires, principal = entry
     now = time.time()
-    return principal if now < until and now < expires else None
+    if now >= until or now >= expires:
+        return None
+    if now >= until - TOKEN_CACHE_SECONDS / 2 and checksum not in _rechecks:
+        _start_recheck(token, checksum)
+    return principal
 
 
-def _remember(access_token, principal: TokenPrincipal):
+def _remember(access_token, principal: TokenPrincipal, generation: int | None = None):
+    """Cache what was accepted; with `generation`, only if nothing was forgotten since that generation was read."""
     with _principals_lock:
+        if generation is not None and generation != _generation:
+            return  # a revocation (or any change) landed while this was being judged: judge it again next time
         if len(_principals) >= MAX_CACHED_TOKENS:
             _principals.clear()
         # django-oauth-toolkit stores the token's SHA-256 (hex) as token_checksum
@@ -108,8 +132,39 @@ def _remember(access_token, principal: TokenPrincipal):
 
 def forget_cached_principals(**kwargs):
     """A token, client, application or tenant changed or went: nothing cached is trusted any more."""
+    global _generation
     with _principals_lock:
         _principals.clear()
+        _generation += 1
+
+
+def _start_recheck(token: str, checksum: str) -> None:
+    with _principals_lock:
+        if checksum in _rechecks:
+            return
+        thread = threading.Thread(target=_recheck, args=(token, checksum), name="eventhub-token-recheck", daemon=True)
+        _rechecks[checksum] = thread
+    thread.start()
+
+
+def _recheck(token: str, checksum: str) -> None:
+    """Judge a cached token again (django-oauth-toolkit, as for the websocket); renew its entry or drop it."""
+    from django.db import connection
+
+    generation = _generation
+    try:
+        access_token, principal = _judge(token)
+        if principal is not None:
+            _remember(access_token, principal, generation)
+        else:
+            with _principals_lock:
+                _principals.pop(checksum, None)
+    except Exception:  # the database away, say: the entry runs out as it would have, and DRF judges the next use
+        logger.warning("re-checking a cached token failed; it is judged again on its next use after expiry", exc_info=True)
+    finally:
+        with _principals_lock:
+            _rechecks.pop(checksum, None)
+        connection.close()  # this thread's own connection (back to the pool on PostgreSQL)
 
 
 for _model in (get_access_token_model(), get_application_model(), ApiClient, Tenant):
