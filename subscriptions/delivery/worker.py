@@ -95,12 +95,16 @@ class DeliveryWorker:
         self._schedule = None
         self._claim_after, self._full_claim_due = None, 0.0  # see _claim
         self._loop = None
-        self._wake = None
+        self._wake = self._alarm = None
         self._stopping = False
 
     def wake(self):
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
+            self._loop.call_soon_threadsafe(self._woken)
+
+    def _woken(self):
+        self._wake.set()
+        self._alarm.set()
 
     def stop(self):
         """Finish the requests in flight, record them, and return from run(). Thread-safe."""
@@ -111,8 +115,12 @@ class DeliveryWorker:
         """Sends from a local queue of claimed jobs while the database thread records results and claims the next
         batch in the background: the HTTP side never waits for the database, and each round trip serves many.
         What starts, what goes back and when to claim is DeliverySchedule's to say (delivery/schedule.py)."""
-        loop = self._loop = asyncio.get_running_loop()
+        # One alarm for everything the loop waits for (a send ending, the round trip ending, a wake-up, the poll
+        # timer): asyncio.wait over every task in flight would add and remove a callback on each of them (up to
+        # `concurrency`) at every turn, and a task and a timer made per turn for the wake-up; the profile showed them.
+        alarm = self._alarm = asyncio.Event()
         self._wake = asyncio.Event()
+        loop = self._loop = asyncio.get_running_loop()
         database = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver-db")
         with _running_lock:
             _running.add(self)
@@ -122,14 +130,20 @@ class DeliveryWorker:
         )
         in_flight: set[asyncio.Task] = set()
         trip = None  # the database round trip under way (a future)
+
+        def sent(task):
+            in_flight.discard(task)
+            schedule.finished(task.result())
+            alarm.set()
+
         try:
             async with Sender(self.concurrency, self.allow_private) as sender:
                 while True:
+                    alarm.clear()
                     for job in schedule.start(loop.time(), self._stopping):
                         task = asyncio.create_task(send_job(sender, job))
-                        task.add_done_callback(lambda t: schedule.finished(t.result()))
+                        task.add_done_callback(sent)
                         in_flight.add(task)
-                    in_flight = {t for t in in_flight if not t.done()}
                     if trip is None:
                         if self._wake.is_set():
                             self._wake.clear()
@@ -137,13 +151,13 @@ class DeliveryWorker:
                         planned = schedule.plan(loop.time(), self._stopping)
                         if planned is not None:
                             trip = asyncio.ensure_future(self._database(database, self._cycle, *planned))
+                            trip.add_done_callback(lambda _: alarm.set())
                         elif schedule.finished_stopping(self._stopping):
                             break
-                    woken = asyncio.ensure_future(self._wake.wait()) if trip is None else None
-                    waiters = in_flight | {trip or woken}
-                    await asyncio.wait(waiters, timeout=schedule.wait_seconds(loop.time()), return_when=asyncio.FIRST_COMPLETED)
-                    if woken is not None:
-                        woken.cancel()
+                    if not alarm.is_set():
+                        timer = loop.call_later(schedule.wait_seconds(loop.time()), alarm.set)
+                        await alarm.wait()
+                        timer.cancel()
                     if trip is not None and trip.done():
                         claimed, unrecorded = trip.result()
                         schedule.trip_done(loop.time(), claimed, unrecorded, self._stopping)

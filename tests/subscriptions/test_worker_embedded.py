@@ -31,7 +31,14 @@ def test_the_background_worker_is_woken_by_new_events_instead_of_waiting_for_its
     apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
     create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"]})
     claims, real_claim = [], worker_module.claim_due
-    monkeypatch.setattr(worker_module, "claim_due", lambda *a, **kw: claims.append(1) or real_claim(*a, **kw))
+    def counted_claim(*args, **kwargs):
+        # Counted when it returns: SQLite's shared-cache test database refuses another thread's write (no busy
+        # wait) while the claim's transaction is open.
+        jobs = real_claim(*args, **kwargs)
+        claims.append(1)
+        return jobs
+
+    monkeypatch.setattr(worker_module, "claim_due", counted_claim)
     worker = start_in_background()
     try:
         wait_until(lambda: claims, what="the worker's first claim")  # found nothing: it now sleeps for an hour unless woken
