@@ -110,9 +110,13 @@ async def load(url, headers, bodies, seconds, concurrency):
     return done / elapsed, errors, latencies
 
 
-def p99(latencies):
+def percentile(latencies, q):
     ordered = sorted(latencies)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else float("nan")
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+
+def p99(latencies):
+    return percentile(latencies, 0.99)
 
 
 def manage(env, *args):
@@ -203,6 +207,8 @@ def main(argv=None):
     print(f"  hub  POST /webhook/bench/events   {hub_rate:8.0f} req/s  ({hub_rate * args.batch:8.0f} events/s, each stored with 1 delivery)  "
           f"p99 {hub_p99:6.1f} ms  errors {hub_errors}")
     print(f"  bare ASGI handler (uvicorn)       {bare_rate:8.0f} req/s  p99 {bare_p99:6.1f} ms  errors {bare_errors}")
+    print(f"  hub latency: p50 {percentile(hub_latencies, 0.5) * 1000:.1f} ms, p90 {percentile(hub_latencies, 0.9) * 1000:.1f} ms, "
+          f"p99 {hub_p99:.1f} ms, max {max(hub_latencies, default=float('nan')) * 1000:.1f} ms")
     print(f"  ratio hub / bare: {ratio:.2f}   target >= 0.25 with p99 <= 100 ms: {'met' if met else 'NOT met'}")
     print(f"  events stored {stored}, answered 202 {answered * args.batch} (each 202 means committed)")
     if memory:
