@@ -12,6 +12,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from monitor.access import allowed_hosts_origin_validator  # noqa: E402
 from monitor.routing import websocket_urlpatterns  # noqa: E402
+from eventhub.heap import freeze_startup_objects  # noqa: E402
 from subscriptions.api.events_fast import FastIngest  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -22,3 +23,5 @@ application = ProtocolTypeRouter(
         "websocket": allowed_hosts_origin_validator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+freeze_startup_objects()  # the loaded application is long-lived: no full collection walks it again (eventhub/heap.py)

@@ -6,6 +6,7 @@ import signal
 from django.core.management.base import BaseCommand
 
 from eventhub.conf import hub_setting
+from eventhub.heap import freeze_startup_objects
 from subscriptions.delivery.worker import DeliveryWorker
 
 
@@ -23,6 +24,7 @@ class Command(BaseCommand):
             self.stderr.write("--concurrency, --batch and --per-endpoint must be at least 1.")
             raise SystemExit(2)
         worker = DeliveryWorker(concurrency=concurrency, batch=batch, per_endpoint=per_endpoint)
+        freeze_startup_objects()  # eventhub/heap.py: no full collection walks the loaded application again
         self.stdout.write(f"deliver: concurrency {worker.concurrency} ({worker.per_endpoint} per endpoint), batch {worker.batch}, "
                           f"polling every {worker.poll_seconds:g} s")
         self.stdout.flush()

@@ -5,6 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from eventhub.heap import freeze_startup_objects
 from subscriptions.broker.dispatch import Dispatcher
 
 
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         dispatcher = Dispatcher(
             queue=queue, dead_exchange=dead_exchange, dead_queue=dead_queue, prefetch=prefetch, batch_size=batch_size, batch_ms=batch_ms
         )
+        freeze_startup_objects()  # eventhub/heap.py: no full collection walks the loaded application again
         # Stop consuming, commit and acknowledge the current batch, close, exit 0.
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: dispatcher.stop())
