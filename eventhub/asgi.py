@@ -10,9 +10,9 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402  (needs Django set up first)
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from eventhub.heap import freeze_startup_objects  # noqa: E402
 from monitor.access import allowed_hosts_origin_validator  # noqa: E402
 from monitor.routing import websocket_urlpatterns  # noqa: E402
-from eventhub.heap import freeze_startup_objects  # noqa: E402
 from subscriptions.api.events_fast import FastIngest  # noqa: E402
 
 application = ProtocolTypeRouter(

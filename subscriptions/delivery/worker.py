@@ -95,15 +95,16 @@ class DeliveryWorker:
         self._schedule = None
         self._claim_after, self._full_claim_due = None, 0.0  # see _claim
         self._loop = None
-        self._wake = self._alarm = None
+        self._alarm = None
+        self._woken = False  # new deliveries were recorded: claim at the next chance
         self._stopping = False
 
     def wake(self):
         if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._woken)
+            self._loop.call_soon_threadsafe(self._on_wake)
 
-    def _woken(self):
-        self._wake.set()
+    def _on_wake(self):
+        self._woken = True
         self._alarm.set()
 
     def stop(self):
@@ -119,7 +120,6 @@ class DeliveryWorker:
         # timer): asyncio.wait over every task in flight would add and remove a callback on each of them (up to
         # `concurrency`) at every turn, and a task and a timer made per turn for the wake-up; the profile showed them.
         alarm = self._alarm = asyncio.Event()
-        self._wake = asyncio.Event()
         loop = self._loop = asyncio.get_running_loop()
         database = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="deliver-db")
         with _running_lock:
@@ -145,8 +145,8 @@ class DeliveryWorker:
                         task.add_done_callback(sent)
                         in_flight.add(task)
                     if trip is None:
-                        if self._wake.is_set():
-                            self._wake.clear()
+                        if self._woken:
+                            self._woken = False
                             schedule.woken()
                         planned = schedule.plan(loop.time(), self._stopping)
                         if planned is not None:
