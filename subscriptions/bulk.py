@@ -60,18 +60,17 @@ def insert_new(model, objs, key_fields):
     tail = f" ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING RETURNING {returning}"
     table = quote(meta.db_table)
     connection.ensure_connection()
-    inserted = {}
+    found = []
     postgres = connection.vendor == "postgresql"
     wrapper = _wrapper()
     size = BATCH if postgres else max(1, 900 // len(fields))  # SQLite binds at most a few hundred parameters well
+    if postgres:
+        sql, arrays = unnest_insert_new(model, key_fields)
     for start in range(0, len(objs), size):
         chunk = objs[start:start + size]
         if postgres:
-            arrays = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-            sql = f"INSERT INTO {table} ({columns}) SELECT * FROM unnest({arrays}){tail}"
-            params = [[_value(f, obj) for obj in chunk] for f in fields]
             with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
-                cursor.execute(sql, params, binary=True)
+                cursor.execute(sql, arrays(chunk), binary=True)
                 rows = cursor.fetchall()
         else:
             row = "(" + ", ".join(["%s"] * len(fields)) + ")"
@@ -80,8 +79,16 @@ def insert_new(model, objs, key_fields):
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
                 rows = cursor.fetchall()
-        for pk, *key in rows:
-            inserted[tuple(key)] = pk
+        found += rows
+    return adopt_inserted(model, objs, found, key_fields)
+
+
+def adopt_inserted(model, objs, rows, key_fields) -> list:
+    """Those of `objs` the (pk, *key fields) `rows` returned by an insert name, in order, with their primary keys
+    set and marked saved, as bulk_create leaves them."""
+    meta = model._meta
+    keys = [meta.get_field(name) for name in key_fields]
+    inserted = {tuple(key): pk for pk, *key in rows}
     created = []
     for obj in objs:
         pk = inserted.pop(tuple(getattr(obj, f.attname) for f in keys), None)
@@ -91,6 +98,26 @@ def insert_new(model, objs, key_fields):
             obj._state.db = connection.alias
             created.append(obj)
     return created
+
+
+def unnest_insert_new(model, key_fields):
+    """PostgreSQL: (insert_new's statement for one chunk, a function turning instances into its binary array
+    parameters). It returns the primary key and the key fields of each row it inserted; recording's one-statement
+    store (pipeline/postgres.py) puts it in a CTE."""
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not isinstance(f, models.AutoField)]
+    keys = [meta.get_field(name) for name in key_fields]
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    casts = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    returning = ", ".join(quote(f.column) for f in [meta.pk, *keys])
+    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({casts}) "
+           f"ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING RETURNING {returning}")
+
+    def arrays(objs):
+        return [[_value(f, obj) for obj in objs] for f in fields]
+
+    return sql, arrays
 
 
 def _wrapper():

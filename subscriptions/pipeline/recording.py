@@ -20,8 +20,9 @@ from subscriptions.bulk import insert_new, insert_rows
 from subscriptions.core.matching import Route, Routing
 from subscriptions.core.payloads import CONTENT_TYPES, cloudevents_source
 from subscriptions.core.signing import new_webhook_id
-from subscriptions.emporix.limits import hold_over_limit
+from subscriptions.emporix.limits import current_limit, hold_over_limit
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event, EventOrigin
+from subscriptions.pipeline import postgres
 from subscriptions.pipeline.routing import TenantRouting, tenant_routing
 from subscriptions.selectors import change_pairs
 from subscriptions.signals import announce, events_recorded
@@ -80,12 +81,12 @@ def route_events(tenant, incoming: list[IncomingEvent], now=None, routing: Tenan
     tenant's, when the caller has just read it."""
     now = now or timezone.now()
     ids = [item.id or str(uuid.uuid4()) for item in incoming]
-    # Ids stored before are not routed again; one stored between here and the insert is caught by the insert.
-    stored = _stored_ids(tenant.pk, set(ids))
+    # An id stored before is routed all the same and then not inserted (the insert's ON CONFLICT): a repeat is rare,
+    # and looking the ids up first cost every batch a round trip.
     pending: dict[str, Event] = {}
     for event_id, item in zip(ids, incoming):
-        if event_id in stored or event_id in pending:
-            continue  # a repeat: the first one wins
+        if event_id in pending:
+            continue  # a repeat within the batch: the first one wins
         pending[event_id] = Event(
             tenant=tenant,
             event_id=event_id,
@@ -133,18 +134,12 @@ def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
 def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
     """store_routed_events() inside the caller's transaction (group commit stores many requests in one)."""
     tenant = routed.tenant
-    created = _insert_events(routed.events)
-    routings = [(event, routed.routings[event.event_id]) for event in created]
-    live = _existing_endpoints({route.endpoint_id for _, routing in routings for route, _, _ in _targets(routing)})
-    rows: list[tuple] = []
-    per_event: dict[str, int] = {}
-    for event, routing in routings:
-        per_event[event.event_id] = sum(route.endpoint_id in live for route, _ in routing.deliveries)
-        rows += _delivery_rows(tenant, event, routing, live, routed.now)
-    rows = hold_over_limit(tenant, rows, routed.now)  # the tenant's monthly webhooks limit: emporix/limits.py
-    insert_rows(Delivery, DELIVERY_COLUMNS, rows)
+    if connection.vendor == "postgresql" and current_limit(tenant.pk) is None:
+        created, per_event, inserted = _store_in_one_statement(routed)
+    else:
+        created, per_event, inserted = _store_step_by_step(routed)
     if created:
-        transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=len(rows)))
+        transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=inserted))
     created_ids = {e.event_id for e in created}
     results, seen = [], set()
     for event_id in routed.ids:
@@ -154,17 +149,45 @@ def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
     return results
 
 
+def _store_in_one_statement(routed: RoutedEvents) -> tuple[list[Event], dict[str, int], int]:
+    """PostgreSQL, no webhooks limit: events, live endpoints and deliveries in one round trip (pipeline/postgres.py).
+    The rows are built for every routed event; those of an event stored before are dropped by the statement."""
+    rows = []
+    for event in routed.events:
+        rows += _delivery_rows(routed.tenant, event, event.event_id, routed.routings[event.event_id], None, routed.now)
+    return postgres.store(routed.events, rows, DELIVERY_COLUMNS)
+
+
+def _store_step_by_step(routed: RoutedEvents) -> tuple[list[Event], dict[str, int], int]:
+    """(the inserted events, pending deliveries per inserted event id, deliveries inserted): insert the new events,
+    read which routed endpoints still exist, hold what the monthly limit holds, insert the deliveries."""
+    tenant = routed.tenant
+    created = _insert_events(routed.events)
+    routings = [(event, routed.routings[event.event_id]) for event in created]
+    live = _existing_endpoints({route.endpoint_id for _, routing in routings for route, _, _ in _targets(routing)})
+    rows: list[tuple] = []
+    per_event: dict[str, int] = {}
+    for event, routing in routings:
+        per_event[event.event_id] = sum(route.endpoint_id in live for route, _ in routing.deliveries)
+        rows += _delivery_rows(tenant, event, event.pk, routing, live, routed.now)
+    rows = hold_over_limit(tenant, rows, routed.now)  # the tenant's monthly webhooks limit: emporix/limits.py
+    insert_rows(Delivery, DELIVERY_COLUMNS, rows)
+    return created, per_event, len(rows)
+
+
 DELIVERY_COLUMNS = ("webhook_id", "tenant", "event", "endpoint", "url", "event_type", "body", "content_type", "status",
                     "attempt_count", "next_attempt_at", "finished_at", "last_error", "created_at",
                     "order_key", "order_at")  # limits.py reads it too
 
 
-def _delivery_rows(tenant, event, routing: Routing, live: set, now) -> list[tuple]:
-    """Delivery rows as tuples (DELIVERY_COLUMNS): no model instance for a row nobody reads back."""
+def _delivery_rows(tenant, event, event_ref, routing: Routing, live: set | None, now) -> list[tuple]:
+    """Delivery rows as tuples (DELIVERY_COLUMNS): no model instance for a row nobody reads back. `event_ref` goes in
+    the event column (the primary key, or the id the one-statement store joins on); `live`: the endpoints still
+    there (None: the statement checks)."""
     rows = []
     envelope = None  # built for the first endpoint with `ordering`: unordered traffic never builds it
     for route, body, undecided in _targets(routing):
-        if route.endpoint_id not in live:
+        if live is not None and route.endpoint_id not in live:
             continue
         content_type = CONTENT_TYPES.get(route.payload_format, "application/json")
         order_key = order_at = None
@@ -174,10 +197,10 @@ def _delivery_rows(tenant, event, routing: Routing, live: set, now) -> list[tupl
             order_at = event.timestamp if order_key is not None else None
         if undecided:  # recorded as failed, never sent, saying why (a manual retry sends it)
             error = UNDECIDED_ERROR.format(ms=hub_setting("MATCHING_BUDGET_MS"))
-            rows.append((new_webhook_id(), tenant.pk, event.pk, route.endpoint_id, route.url, event.type, body, content_type,
+            rows.append((new_webhook_id(), tenant.pk, event_ref, route.endpoint_id, route.url, event.type, body, content_type,
                          DeliveryStatus.FAILED.value, 0, None, now, error, now, order_key, order_at))
         else:
-            rows.append((new_webhook_id(), tenant.pk, event.pk, route.endpoint_id, route.url, event.type, body, content_type,
+            rows.append((new_webhook_id(), tenant.pk, event_ref, route.endpoint_id, route.url, event.type, body, content_type,
                          DeliveryStatus.PENDING.value, 0, now, None, "", now, order_key, order_at))
     return rows
 
@@ -193,10 +216,6 @@ def _existing_endpoints(endpoint_ids: set) -> set:
     pk = Endpoint._meta.pk
     rows = _values_in(f"SELECT id FROM {Endpoint._meta.db_table} WHERE", "id", [pk.get_db_prep_value(i, connection) for i in endpoint_ids])
     return {pk.to_python(value) for value in rows}
-
-
-def _stored_ids(tenant_id, event_ids: set) -> set:
-    return set(_values_in(f"SELECT event_id FROM {Event._meta.db_table} WHERE tenant_id = %s AND", "event_id", list(event_ids), [tenant_id]))
 
 
 def _values_in(select, column, values, params=(), chunk=500) -> list:

@@ -68,12 +68,11 @@ def test_an_endpoint_deleted_between_routing_and_storing_gets_no_delivery(tenant
 
 
 @pytest.mark.django_db
-def test_routing_skips_ids_stored_before_and_a_repeat_stored_meanwhile_is_not_delivered_twice(tenant):
+def test_an_id_stored_before_routing_or_meanwhile_is_neither_stored_nor_delivered_twice(tenant):
     subscribe(tenant)
     endpoint(tenant, "a")
     record_events(tenant, [IncomingEvent("product.created", {}, id="before")])
     routed = route_events(tenant, [IncomingEvent("product.created", {}, id="before"), IncomingEvent("product.created", {}, id="meanwhile")])
-    assert [e.event_id for e in routed.events] == ["meanwhile"]
     record_events(tenant, [IncomingEvent("product.created", {}, id="meanwhile")])
     assert [r.created for r in store_routed_events(routed)] == [False, False]
     assert Event.objects.count() == 2 and Delivery.objects.count() == 2
