@@ -29,8 +29,9 @@ KEY_FIELDS = ["tenant", "event_id"]
 
 
 @lru_cache(maxsize=4)
-def _statement(columns: tuple[str, ...]) -> str:
-    events_sql, _ = unnest_insert_new(Event, KEY_FIELDS)
+def _statement(columns: tuple[str, ...]):
+    """(the function making the events' array parameters, the statement): built once per process."""
+    events_sql, event_arrays = unnest_insert_new(Event, KEY_FIELDS)
     quote = connection.ops.quote_name
     fields = [Delivery._meta.get_field(name) for name in columns]
     casts, chosen = [], []
@@ -42,7 +43,7 @@ def _statement(columns: tuple[str, ...]) -> str:
             casts.append(f"%b::{field.db_type(connection).split('(')[0]}[]")
             chosen.append(f"d.c{i}")
     event_at, endpoint_at = columns.index("event"), columns.index("endpoint")
-    return f"""
+    return event_arrays, f"""
 WITH ev AS ({events_sql}),
 dl AS (
     INSERT INTO {quote(Delivery._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
@@ -62,8 +63,7 @@ def store(events: list[Event], rows: list[tuple], columns: tuple[str, ...]) -> t
     pending deliveries per inserted event id, deliveries inserted). One statement per BATCH events."""
     if not events:
         return [], {}, 0
-    sql = _statement(columns)
-    _, event_arrays = unnest_insert_new(Event, KEY_FIELDS)
+    event_arrays, sql = _statement(columns)
     event_at = columns.index("event")
     by_event: dict[str, list[tuple]] = {}
     for row in rows:
