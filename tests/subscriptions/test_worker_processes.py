@@ -86,18 +86,24 @@ def test_kill_9_mid_send_loses_no_delivery(tmp_path, receiver):
 
 
 @pytest.mark.postgres
+@pytest.mark.timeout(600)  # two workers start before the events are recorded: minutes on a busy machine
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_on_postgresql_never_send_the_same_delivery_at_once(tenant, receiver):
     count = 80
     receiver.script = lambda r: (200, {}, "ok", 0.05)
     apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
     create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"], "timeout_seconds": 5})
-    record_events(tenant, [IncomingEvent("product.created", {"id": str(i)}) for i in range(count)])
     settings = connection.settings_dict
     url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "DATABASE_URL": url}
     workers = [manage(env, "deliver", "--concurrency", "8", "--batch", "4", stdout=subprocess.PIPE, text=True) for _ in range(2)]
     try:
+        # Both running before there is anything to send: on a busy machine one worker could otherwise send all 80
+        # while the other still starts, and the test would prove nothing about two workers (its SIGTERM, too early,
+        # ended that one uncleanly).
+        started = [worker.stdout.readline() for worker in workers]  # each writes it once SIGTERM stops it cleanly
+        assert all(line.startswith("deliver: concurrency 8") for line in started), started
+        record_events(tenant, [IncomingEvent("product.created", {"id": str(i)}) for i in range(count)])
         done = wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == count, timeout=60)
     finally:
         for worker in workers:
@@ -108,3 +114,22 @@ def test_two_workers_on_postgresql_never_send_the_same_delivery_at_once(tenant, 
     seen = [r.webhook_id for r in receiver.received]
     assert len(seen) == count and len(set(seen)) == count  # each sent exactly once: no crash, no double claim
     assert all("stopped after" in out for out in outputs)
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(600)  # a worker starts: minutes on a busy machine
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_stopped_the_moment_it_says_it_runs_stops_cleanly():
+    """The start-up line is the signal a supervisor waits for: from then on, SIGTERM is a clean stop (exit 0)."""
+    settings = connection.settings_dict
+    url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "DATABASE_URL": url}
+    worker = manage(env, "deliver", stdout=subprocess.PIPE, text=True)
+    try:
+        assert worker.stdout.readline().startswith("deliver: concurrency")
+        worker.send_signal(signal.SIGTERM)
+        output = worker.communicate(timeout=60)[0]
+    finally:
+        worker.kill()
+    assert (worker.returncode, output) == (0, "deliver: stopped after 0 attempts\n")
+

@@ -25,9 +25,6 @@ class Command(BaseCommand):
             raise SystemExit(2)
         worker = DeliveryWorker(concurrency=concurrency, batch=batch, per_endpoint=per_endpoint)
         freeze_startup_objects()  # eventhub/heap.py: no full collection walks the loaded application again
-        self.stdout.write(f"deliver: concurrency {worker.concurrency} ({worker.per_endpoint} per endpoint), batch {worker.batch}, "
-                          f"polling every {worker.poll_seconds:g} s")
-        self.stdout.flush()
         asyncio.run(self._run(worker))
         self.stdout.write(f"deliver: stopped after {worker.sent_count} attempts")
 
@@ -35,4 +32,8 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, worker.stop)
+        # Written once SIGTERM stops it cleanly: a supervisor (or a test) that sees this line may stop it any time.
+        self.stdout.write(f"deliver: concurrency {worker.concurrency} ({worker.per_endpoint} per endpoint), batch {worker.batch}, "
+                          f"polling every {worker.poll_seconds:g} s")
+        self.stdout.flush()
         await worker.run()
