@@ -47,9 +47,11 @@ def _statement(columns: tuple[str, ...]):
 WITH ev AS ({events_sql}),
 dl AS (
     INSERT INTO {quote(Delivery._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
-    SELECT {", ".join(chosen)} FROM unnest({", ".join(casts)}) AS d({", ".join(f"c{i}" for i in range(len(fields)))})
+    SELECT {", ".join(chosen)}
+    FROM unnest({", ".join(casts)}) WITH ORDINALITY AS d({", ".join(f"c{i}" for i in range(len(fields)))}, place)
     JOIN ev ON ev.event_id = d.c{event_at}
     JOIN {quote(Endpoint._meta.db_table)} AS p ON p.id = d.c{endpoint_at}
+    ORDER BY d.place  -- the joins may reorder; ids follow the rows' order (ordered delivery's "arrival")
     RETURNING event_id, status
 )
 SELECT ev.id, ev.tenant_id, ev.event_id, count(dl.event_id) FILTER (WHERE dl.status = '{DeliveryStatus.PENDING.value}'),
