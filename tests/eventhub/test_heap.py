@@ -34,6 +34,6 @@ def test_a_full_collection_after_the_freeze_walks_only_what_came_later_and_still
         del first, second
         gc.collect()  # (another thread's automatic collection may free it first: what counts is that it goes)
         assert gone() is None
-        assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() <= frozen  # nothing new is frozen (a frozen object another thread drops leaves it)
     finally:
         gc.unfreeze()
