@@ -24,7 +24,7 @@ def bulk_insert(model, objs):
     pk = model._meta.pk
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    arrays = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    arrays = ", ".join(array_cast(f) for f in fields)
     auto_pk = isinstance(pk, models.AutoField)
     sql = f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) SELECT * FROM unnest({arrays})"
     if auto_pk:
@@ -56,8 +56,7 @@ def insert_new(model, objs, key_fields):
     keys = [meta.get_field(name) for name in key_fields]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
-    returning = ", ".join(quote(f.column) for f in [meta.pk, *keys])
-    tail = f" ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING RETURNING {returning}"
+    tail = _new_rows_only(meta, keys)
     table = quote(meta.db_table)
     connection.ensure_connection()
     found = []
@@ -109,15 +108,25 @@ def unnest_insert_new(model, key_fields):
     keys = [meta.get_field(name) for name in key_fields]
     quote = connection.ops.quote_name
     columns = ", ".join(quote(f.column) for f in fields)
-    casts = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
-    returning = ", ".join(quote(f.column) for f in [meta.pk, *keys])
-    sql = (f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({casts}) "
-           f"ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING RETURNING {returning}")
+    casts = ", ".join(array_cast(f) for f in fields)
+    sql = f"INSERT INTO {quote(meta.db_table)} ({columns}) SELECT * FROM unnest({casts}){_new_rows_only(meta, keys)}"
 
     def arrays(objs):
         return [[_value(f, obj) for obj in objs] for f in fields]
 
     return sql, arrays
+
+
+def _new_rows_only(meta, keys) -> str:
+    """insert_new's tail: a row clashing on `keys` is skipped; the primary key and keys of each inserted one return."""
+    quote = connection.ops.quote_name
+    returning = ", ".join(quote(f.column) for f in [meta.pk, *keys])
+    return f" ON CONFLICT ({', '.join(quote(f.column) for f in keys)}) DO NOTHING RETURNING {returning}"
+
+
+def array_cast(field) -> str:
+    """The placeholder of a binary array parameter holding `field`'s values: %b::<its column type>[] (no length)."""
+    return f"%b::{field.db_type(connection).split('(')[0]}[]"
 
 
 def _wrapper():
@@ -163,7 +172,7 @@ def unnest_insert(model, field_names):
     fields = [model._meta.get_field(name) for name in field_names]
     quote = connection.ops.quote_name
     table, columns = quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
-    casts = ", ".join(f"%b::{f.db_type(connection).split('(')[0]}[]" for f in fields)
+    casts = ", ".join(array_cast(f) for f in fields)
     json_columns = [isinstance(f, models.JSONField) for f in fields]
 
     def arrays(rows):

@@ -22,7 +22,7 @@ from functools import lru_cache
 from django.db import connection
 from psycopg import Cursor
 
-from subscriptions.bulk import BATCH, adopt_inserted, unnest_insert_new
+from subscriptions.bulk import BATCH, adopt_inserted, array_cast, unnest_insert_new
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event
 
 KEY_FIELDS = ["tenant", "event_id"]
@@ -40,7 +40,7 @@ def _statement(columns: tuple[str, ...]):
             casts.append("%b::varchar[]")
             chosen.append("ev.id")
         else:
-            casts.append(f"%b::{field.db_type(connection).split('(')[0]}[]")
+            casts.append(array_cast(field))
             chosen.append(f"d.c{i}")
     event_at, endpoint_at = columns.index("event"), columns.index("endpoint")
     return event_arrays, f"""
