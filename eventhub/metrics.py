@@ -68,10 +68,14 @@ def on_events_recorded(sender, events, deliveries, **kwargs):
     DELIVERIES_CREATED.inc(deliveries)
 
 
-def on_delivery_attempted(sender, outcome, attempt=None, **kwargs):
-    DELIVERY_ATTEMPTS.labels(outcome).inc()
-    if attempt is not None and attempt.duration_ms is not None:
-        DELIVERY_SECONDS.observe(attempt.duration_ms / 1000)
+def on_deliveries_attempted(sender, attempts, **kwargs):
+    counts: dict[str, int] = {}
+    for attempt in attempts:
+        counts[attempt.outcome] = counts.get(attempt.outcome, 0) + 1
+        if attempt.duration_ms is not None:
+            DELIVERY_SECONDS.observe(attempt.duration_ms / 1000)
+    for outcome, count in counts.items():
+        DELIVERY_ATTEMPTS.labels(outcome).inc(count)
 
 
 def on_endpoint_disabled(sender, **kwargs):
@@ -86,6 +90,6 @@ def connect():
     from subscriptions import signals
 
     signals.events_recorded.connect(on_events_recorded, dispatch_uid="metrics.events_recorded")
-    signals.delivery_attempted.connect(on_delivery_attempted, dispatch_uid="metrics.delivery_attempted")
+    signals.deliveries_attempted.connect(on_deliveries_attempted, dispatch_uid="metrics.deliveries_attempted")
     signals.endpoint_disabled.connect(on_endpoint_disabled, dispatch_uid="metrics.endpoint_disabled")
     signals.message_dead_lettered.connect(on_dead_lettered, dispatch_uid="metrics.dead_lettered")

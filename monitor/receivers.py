@@ -69,22 +69,23 @@ def on_events_recorded(sender, tenant, events, deliveries=0, **kwargs):
 
 
 @_quietly
-def on_delivery_attempted(sender, tenant_id, delivery, attempt, outcome, **kwargs):
-    name = tenant_name(tenant_id, _loaded(delivery, "tenant"))
-    if name is None:
-        return
-    broadcast.publish(
-        name,
-        make_message(
-            "delivery",
+def on_deliveries_attempted(sender, attempts, **kwargs):
+    for attempt in attempts:
+        name = tenant_name(attempt.tenant_id)
+        if name is None:
+            continue
+        broadcast.publish(
             name,
-            body={"url": delivery.url, "statusCode": attempt.status_code, "error": attempt.error or None, "durationMs": attempt.duration_ms},
-            type=delivery.event_type,
-            outcome=outcome,
-            deliveryId=delivery.pk,
-            attempt=delivery.attempt_count,
-        ),
-    )
+            make_message(
+                "delivery",
+                name,
+                body={"url": attempt.url, "statusCode": attempt.status_code, "error": attempt.error or None, "durationMs": attempt.duration_ms},
+                type=attempt.event_type,
+                outcome=attempt.outcome,
+                deliveryId=attempt.delivery_id,
+                attempt=attempt.attempt,
+            ),
+        )
 
 
 @_quietly
@@ -127,6 +128,6 @@ def connect():
     from subscriptions import signals
 
     signals.events_recorded.connect(on_events_recorded, dispatch_uid="monitor.events_recorded")
-    signals.delivery_attempted.connect(on_delivery_attempted, dispatch_uid="monitor.delivery_attempted")
+    signals.deliveries_attempted.connect(on_deliveries_attempted, dispatch_uid="monitor.deliveries_attempted")
     signals.endpoint_disabled.connect(on_endpoint_disabled, dispatch_uid="monitor.endpoint_disabled")
     signals.message_dead_lettered.connect(on_message_dead_lettered, dispatch_uid="monitor.message_dead_lettered")

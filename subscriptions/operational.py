@@ -11,10 +11,9 @@ record in their own short transaction. Rules, each tested in tests/subscriptions
   is written (the cached routing index answers: no row, no transaction).
 - No loop: an event about endpoint X is never delivered to X (X is the one failing), and a given-up delivery of an
   `eventhub.*` event emits no `eventhub.delivery.failed`.
-- Bounded: at most one event per cause. The give-ups of one worker batch (one finished_at) are recorded together,
-  one transaction per tenant, on the first one's announcement (index delivery_given_up); a dying endpoint's pending
-  deliveries that fail at claim, without an attempt, once it is disabled are covered by its one
-  `eventhub.endpoint.disabled`, not one event each.
+- Bounded: at most one event per cause. The give-ups of one worker batch (one announcement) are recorded together,
+  one transaction per tenant; a dying endpoint's pending deliveries that fail at claim, without an attempt, once it
+  is disabled are covered by its one `eventhub.endpoint.disabled`, not one event each.
 - Idempotent: each event's id is derived from its cause (e.g. the delivery's webhook-id and attempt count), so a
   cause announced twice is stored once.
 
@@ -29,7 +28,7 @@ is the cheaper trade. Nothing is lost when the receiver itself fails: it logs (s
 
 from __future__ import annotations
 
-import threading
+import logging
 import uuid
 from typing import NamedTuple
 
@@ -37,10 +36,12 @@ from django.utils import timezone
 
 from eventhub.api import iso_ms
 from subscriptions import signals
-from subscriptions.models import Delivery, DeliveryStatus, EventOrigin
+from subscriptions.models import Delivery, EventOrigin
 from subscriptions.pipeline.recording import IncomingEvent, RoutedEvents, route_events, store_routed_events
 from subscriptions.pipeline.routing import tenant_routing
 from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 
 SOURCE = "eventhub"
@@ -146,37 +147,23 @@ def on_endpoint_recovered(sender, endpoint, **kwargs):
     emit(endpoint.tenant_id, ENDPOINT_RECOVERED, [Item(f"{ENDPOINT_RECOVERED}:{endpoint.pk}:{_moment(since)}", data, endpoint.pk)])
 
 
-def on_delivery_attempted(sender, tenant_id, delivery, attempt, outcome, **kwargs):
-    # The success path's whole cost: this comparison (measured in the tests).
-    if outcome != "failed" or is_operational(delivery.event_type):
-        return
-    # A worker records a batch's results with one `now` (finished_at), then announces them one by one: the first
-    # given-up delivery of a tenant in the batch records all the tenant's delivery.failed events of the batch in one
-    # transaction; the others find their (tenant, moment) done and cost nothing.
-    moments = _done.__dict__.setdefault("moments", {})
-    if delivery.finished_at is not None and moments.get(tenant_id) == delivery.finished_at:
-        return
-    moments[tenant_id] = delivery.finished_at
-    if listening(tenant_id, DELIVERY_FAILED) is None:
-        return
-    rows = list(Delivery.objects.filter(tenant_id=tenant_id, status=DeliveryStatus.FAILED, finished_at=delivery.finished_at)
-                .exclude(event_type__startswith=PREFIX).values_list(*FAILED_FIELDS))
-    if not any(row[1] == delivery.pk for row in rows):  # not found by its moment (never expected): on its own
-        rows.append(_failed_row(delivery))
-    emit(tenant_id, DELIVERY_FAILED, [_failed_item(row) for row in rows])
+def on_deliveries_attempted(sender, attempts, **kwargs):
+    # The success path's whole cost: this loop's comparisons (measured in the tests).
+    given_up: dict[int, list[int]] = {}
+    for attempt in attempts:
+        if attempt.outcome == "failed" and not is_operational(attempt.event_type):
+            given_up.setdefault(attempt.tenant_id, []).append(attempt.delivery_id)
+    for tenant_id, ids in given_up.items():  # one transaction per tenant, whatever the number of give-ups
+        try:
+            if listening(tenant_id, DELIVERY_FAILED) is not None:
+                rows = Delivery.objects.filter(pk__in=ids).order_by("id").values_list(*FAILED_FIELDS)
+                emit(tenant_id, DELIVERY_FAILED, [_failed_item(row) for row in rows])
+        except Exception:  # one tenant's configuration must not keep the others' events from being recorded
+            logger.exception("tenant %s: the eventhub.delivery.failed events of %d deliveries could not be recorded", tenant_id, len(ids))
 
-
-_done = threading.local()  # per tenant, the finished_at of the last batch of give-ups this thread recorded
 
 FAILED_FIELDS = ("tenant_id", "id", "webhook_id", "event__event_id", "event_type", "endpoint_id", "url", "attempt_count",
                  "last_status_code", "last_error", "finished_at")
-
-
-def _failed_row(delivery) -> tuple:
-    """FAILED_FIELDS of a delivery as its announcement carries it (the event's id read from the database)."""
-    event_id = Delivery.objects.filter(pk=delivery.pk).values_list("event__event_id", flat=True).first()
-    return (delivery.tenant_id, delivery.pk, delivery.webhook_id, event_id, delivery.event_type, delivery.endpoint_id,
-            delivery.url, delivery.attempt_count, delivery.last_status_code, delivery.last_error, delivery.finished_at)
 
 
 def _failed_item(row: tuple) -> Item:
@@ -204,7 +191,7 @@ RECEIVERS = (
     (signals.endpoint_disabled, on_endpoint_disabled),
     (signals.endpoint_failing, on_endpoint_failing),
     (signals.endpoint_recovered, on_endpoint_recovered),
-    (signals.delivery_attempted, on_delivery_attempted),
+    (signals.deliveries_attempted, on_deliveries_attempted),
     (signals.message_dead_lettered, on_message_dead_lettered),
 )
 

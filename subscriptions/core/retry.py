@@ -27,7 +27,7 @@ class Verdict:
 
     @property
     def outcome(self):
-        """The delivery_attempted outcome: succeeded, retrying or failed."""
+        """The attempt's outcome (signals.AttemptOutcome): succeeded, retrying or failed."""
         return "retrying" if self.status == PENDING else str(self.status)
 
 

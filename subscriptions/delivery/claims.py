@@ -28,7 +28,9 @@ from subscriptions.delivery.ordering import claimable_in_key_order
 from subscriptions.delivery.sender import SendResult
 from subscriptions.endpoints.services import signing_secrets_by_endpoint
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
-from subscriptions.signals import announce, delivery_attempted, endpoint_disabled, endpoint_failing, endpoint_recovered
+from subscriptions.signals import (
+    AttemptOutcome, announce, deliveries_attempted, endpoint_disabled, endpoint_failing, endpoint_recovered,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -277,13 +279,12 @@ def announced_after(transaction_block):
 
 def _announce(deliveries, attempts, outcomes, health):
     _log_outcomes(deliveries, attempts, outcomes)
-    if delivery_attempted.has_listeners():
-        for (job, values), row, outcome in zip(deliveries, attempts, outcomes):
-            # Every field given: a default (a new webhook-id for one) would cost more than the row it describes.
-            delivery = Delivery(id=job.delivery_id, tenant_id=job.tenant_id, endpoint_id=job.endpoint_id, event_type=job.event_type,
-                                url=job.url, webhook_id=job.message_id, content_type=job.content_type, **dict(zip(RECORDED_FIELDS, values)))
-            attempt = Attempt(**dict(zip(ATTEMPT_FIELDS, row)))
-            announce(delivery_attempted, tenant_id=job.tenant_id, delivery=delivery, attempt=attempt, outcome=outcome)
+    if deliveries_attempted.has_listeners():
+        announce(deliveries_attempted, attempts=[
+            AttemptOutcome(job.tenant_id, job.delivery_id, job.endpoint_id, job.event_type, job.url, job.message_id,
+                           job.attempt_number, values[0], row[4], row[7], values[5], row[2], values[6], outcome)
+            for (job, values), row, outcome in zip(deliveries, attempts, outcomes)
+        ])
     if health is None:
         return
     for endpoint, reason in health.disabled:

@@ -102,8 +102,6 @@ class Delivery(models.Model):
             # pending rows are in it, so unordered traffic neither writes nor reads it.
             models.Index(fields=["endpoint", "order_key", "order_at", "id"], name="delivery_order_pending",
                          condition=Q(status="pending", order_key__isnull=False)),
-            # A worker batch's give-ups, found by their shared finished_at (operational.py); only failed rows enter it.
-            models.Index(fields=["tenant", "finished_at"], name="delivery_given_up", condition=Q(status="failed")),
         ]
 
     def __str__(self):

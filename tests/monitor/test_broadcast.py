@@ -70,16 +70,16 @@ async def test_an_event_ingested_over_http_shows_up_with_its_id_for_the_log(tena
 def attempt_and_announce(tenant):
     from django.utils import timezone
 
-    from subscriptions.models import Attempt, Event
-    from subscriptions.signals import announce, delivery_attempted, endpoint_disabled
+    from subscriptions.models import Event
+    from subscriptions.signals import AttemptOutcome, announce, deliveries_attempted, endpoint_disabled
 
     now = timezone.now()
     endpoint = Endpoint.objects.create(tenant=tenant, url="https://hooks.example.com/x", events=["*"], created_at=now, modified_at=now)
     event = Event.objects.create(tenant=tenant, event_id="e1", type="order.created", timestamp=now, received_at=now)
     delivery = Delivery.objects.create(tenant=tenant, event=event, endpoint=endpoint, url=endpoint.url, event_type="order.created", body="{}", created_at=now, attempt_count=3)
-    attempt = Attempt.objects.create(delivery=delivery, started_at=now, status_code=500, duration_ms=12.5)
-    fresh = Delivery.objects.get(pk=delivery.pk)  # tenant not loaded: the receiver looks the name up once
-    announce(delivery_attempted, tenant_id=tenant.pk, delivery=fresh, attempt=attempt, outcome="failed")
+    attempt = AttemptOutcome(tenant.pk, delivery.pk, endpoint.pk, "order.created", endpoint.url, delivery.webhook_id, 3, "failed",
+                             500, "", "HTTP 500", 12.5, now, "failed")
+    announce(deliveries_attempted, attempts=[attempt])  # the receiver looks the tenant's name up once
     announce(endpoint_disabled, endpoint=Endpoint.objects.get(pk=endpoint.pk), reason="410 Gone")
     return delivery.pk
 

@@ -19,7 +19,7 @@ from subscriptions.models import DeadLetter, Delivery, DeliveryStatus, Endpoint,
 from subscriptions.operational import DEADLETTER_CREATED, DELIVERY_FAILED, ENDPOINT_DISABLED, ENDPOINT_FAILING, ENDPOINT_RECOVERED, TYPES
 from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.signals import announce, endpoint_disabled, endpoint_failing, endpoint_recovered
+from subscriptions.signals import AttemptOutcome, announce, endpoint_disabled, endpoint_failing, endpoint_recovered
 
 pytestmark = pytest.mark.django_db
 
@@ -159,10 +159,9 @@ def test_nothing_is_emitted_and_no_row_written_for_a_tenant_that_did_not_subscri
 
 def test_the_success_path_pays_nothing(tenant, hub, receiver):
     publish(tenant, *[f"p{i}" for i in range(20)])
-    delivery = Delivery.objects.first()
+    attempts = [outcome_of(delivery, outcome) for delivery in Delivery.objects.all() for outcome in ("succeeded", "retrying")]
     with CaptureQueriesContext(connection) as queries:
-        for outcome in ("succeeded", "retrying"):
-            operational.on_delivery_attempted(None, tenant_id=tenant.pk, delivery=delivery, attempt=None, outcome=outcome)
+        operational.on_deliveries_attempted(None, attempts=attempts)
     assert len(queries) == 0
     drain()
     assert operational_rows() == (0, 0) and len(received(receiver, "/shop")) == 20
@@ -275,11 +274,28 @@ def test_subscribed_and_received_through_the_api_as_the_readme_shows(tenant, api
     assert body["type"] == ENDPOINT_RECOVERED and body["data"]["endpointId"] == str(shop.pk)
 
 
-def test_a_give_up_announced_without_its_finish_time_is_still_reported(tenant, hub, receiver):
-    # The worker announces finished_at; a sender that does not (the claims being rewritten) must not lose the event.
+def test_one_tenants_failing_record_does_not_keep_another_tenants_give_ups_unreported(tenant, other_tenant, hub, receiver, monkeypatch):
+    subscribe(other_tenant, "product.created", *TYPES)
+    endpoint(other_tenant, receiver, "/shop-globex", ["product.*"])
+    endpoint(other_tenant, receiver, "/ops-globex", ["eventhub.*"])
     publish(tenant, "p1")
-    delivery = Delivery.objects.get()
-    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempt_count=1, last_error="HTTP 400")
-    delivery.refresh_from_db()
-    operational.on_delivery_attempted(None, tenant_id=tenant.pk, delivery=delivery, attempt=None, outcome="failed")
-    assert Event.objects.get(type=DELIVERY_FAILED).data["eventId"] == "evt-p1"
+    record_events(other_tenant, [IncomingEvent("product.created", {"id": "p2"}, id="evt-p2")])
+    Delivery.objects.update(status=DeliveryStatus.FAILED, attempt_count=1, last_error="HTTP 400", finished_at=timezone.now())
+    emit = operational.emit
+
+    def broken_for_acme(tenant_id, *args):
+        if tenant_id == tenant.pk:
+            raise RuntimeError("acme's configuration")
+        return emit(tenant_id, *args)
+
+    monkeypatch.setattr(operational, "emit", broken_for_acme)
+    operational.on_deliveries_attempted(None, attempts=[outcome_of(d, "failed") for d in Delivery.objects.order_by("tenant_id")])
+    [event] = Event.objects.filter(type=DELIVERY_FAILED)
+    assert event.tenant_id == other_tenant.pk and event.data["eventId"] == "evt-p2"
+
+
+def outcome_of(delivery, outcome):
+    """The worker's announcement of one attempt of `delivery`, as it is now in the database."""
+    return AttemptOutcome(delivery.tenant_id, delivery.pk, delivery.endpoint_id, delivery.event_type, delivery.url,
+                          delivery.webhook_id, delivery.attempt_count, delivery.status, delivery.last_status_code, "",
+                          delivery.last_error, 1.0, delivery.finished_at, outcome)

@@ -14,7 +14,7 @@ from subscriptions.endpoints.services import create_endpoint, rotate_secret
 from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
 from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-from subscriptions.signals import delivery_attempted, endpoint_disabled
+from subscriptions.signals import deliveries_attempted, endpoint_disabled
 from subscriptions.delivery.worker import deliver_now
 
 pytestmark = pytest.mark.django_db
@@ -97,13 +97,13 @@ def test_server_errors_are_retried_with_the_same_webhook_id_until_success(tenant
 
 def test_a_delivery_gives_up_after_the_last_scheduled_try(tenant, hook, receiver):
     receiver.script = lambda r: (502, {}, "x" * 10_000, 0)
-    with captured(delivery_attempted, "outcome") as outcomes:
+    with captured(deliveries_attempted, "attempts") as batches:
         publish(tenant, "p1")
         drain()
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.FAILED and delivery.attempt_count == 3 and len(receiver.received) == 3
     assert "Gave up after 3 attempts" in delivery.last_error and delivery.finished_at is not None
-    assert outcomes == ["retrying", "retrying", "failed"]
+    assert [attempt.outcome for batch in batches for attempt in batch] == ["retrying", "retrying", "failed"]
     assert len(Attempt.objects.first().response_body) == 4096  # only the first 4 KiB is kept
     assert Endpoint.objects.get().failing_since is not None
 
