@@ -27,7 +27,7 @@ from subscriptions.delivery.health import Tally, update_endpoint_health
 from subscriptions.delivery.ordering import claimable_in_key_order
 from subscriptions.delivery.sender import SendResult
 from subscriptions.endpoints.services import signing_secrets_by_endpoint
-from subscriptions.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from subscriptions.models import Attempt, Delivery, DeliveryStatus
 from subscriptions.signals import (
     AttemptOutcome, announce, deliveries_attempted, endpoint_disabled, endpoint_failing, endpoint_recovered,
 )
@@ -120,7 +120,7 @@ def claim_due(limit: int, ids=None, skip_endpoints=(), after=None) -> list[Job]:
         if connection.vendor == "postgresql":
             claimed = postgres.claim(limit, ids, skip_endpoints, now, margin, CLAIM_MESSAGES, after)
             secrets = {row[0]: row[-1] for row in claimed}
-            sendable = [ClaimRow._make(_decoded(row[:-1])) for row in claimed if row[11]]
+            sendable = [ClaimRow._make(row[:-1]) for row in claimed if row[11]]
         else:
             sendable = [row for row in _claim_rows(limit, ids, skip_endpoints, now, margin) if row.endpoint_enabled]
             secrets = None
@@ -131,14 +131,6 @@ def claim_due(limit: int, ids=None, skip_endpoints=(), after=None) -> list[Job]:
             by_endpoint = signing_secrets_by_endpoint({row.endpoint_id for row in sendable}, now) if sendable else {}
             secrets = {row.id: by_endpoint.get(row.endpoint_id, ()) for row in sendable}
     return [_job(row, secrets[row.id]) for row in sendable]
-
-
-_JSON_COLUMNS = {9: Endpoint._meta.get_field("headers"), 16: Endpoint._meta.get_field("retry_schedule")}
-
-
-def _decoded(row):
-    """PostgreSQL's claim row with its jsonb columns decoded (Django reads jsonb as text: the fields decode it)."""
-    return tuple(_JSON_COLUMNS[i].from_db_value(value, None, connection) if i in _JSON_COLUMNS else value for i, value in enumerate(row))
 
 
 def _claim_rows(limit, ids, skip_endpoints, now, margin) -> list[ClaimRow]:

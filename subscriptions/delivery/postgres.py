@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.db import connection
 from psycopg import Cursor
+from psycopg.types.json import JsonbBinaryLoader
 
 from subscriptions.bulk import unnest_insert
 from subscriptions.delivery.ordering import CLAIMABLE_IN_KEY_ORDER_SQL
@@ -66,8 +67,13 @@ def claim(limit, ids, skip_endpoints, now, margin, messages: dict, after=None) -
     if skip_endpoints:
         only += " AND (endpoint_id IS NULL OR NOT endpoint_id = ANY(%(skip)s))"
         params["skip"] = list(skip_endpoints)
-    with connection.cursor() as cursor:
-        cursor.execute(CLAIM_SQL.format(only=only), params)
+    # Server-side bound and binary, like the record: psycopg prepares the statement after a few executions (its
+    # planning cost ~1.3 ms a claim) and decodes the rows in C, the jsonb columns too (Django's cursor reads them as
+    # text for its JSONField to decode, one Python call per column and row).
+    connection.ensure_connection()
+    with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
+        cursor.adapters.register_loader("jsonb", JsonbBinaryLoader)
+        cursor.execute(CLAIM_SQL.format(only=only), params, binary=True)
         returned = cursor.fetchall()
     returned.sort(key=lambda row: (row[19], row[0]))  # RETURNING keeps no order
     return [row[:19] + ((row[19], row[0]), row[21], row[20]) for row in returned]
