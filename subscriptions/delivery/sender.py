@@ -4,6 +4,7 @@ sender (aiohttp) that posts a body and reports what came back. Knows no ORM."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -283,7 +284,7 @@ class Sender:
                 _refuse_forbidden_literal(url)  # IP literals never reach the resolver
             async with self._session.request(
                 method, url, data=body, headers=headers, allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=timeout), skip_auto_headers=("Accept-Encoding",),
+                timeout=_client_timeout(timeout), skip_auto_headers=("Accept-Encoding",),
             ) as response:
                 raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
                 return SendResult(
@@ -300,6 +301,12 @@ class Sender:
             return SendResult(error=f"Timed out after {timeout:g} s.", duration_ms=elapsed(), timed_out=True)
         except (aiohttp.ClientError, OSError, ValueError) as exc:
             return SendResult(error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=elapsed())
+
+
+@functools.lru_cache(maxsize=64)
+def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One (immutable) ClientTimeout per endpoint timeout, not one made per request."""
+    return aiohttp.ClientTimeout(total=seconds)
 
 
 def _refuse_forbidden_literal(url):

@@ -13,9 +13,9 @@ import concurrent.futures
 import logging
 import threading
 import time
+from datetime import UTC, datetime
 
 from django.db import InterfaceError, OperationalError, connection, transaction
-from django.utils import timezone
 
 from eventhub.conf import hub_setting
 from subscriptions.delivery.claims import Job, Sent, announced_after, claim_due, record_results
@@ -36,9 +36,9 @@ __all__ = ["DeliveryWorker", "Job", "claim_due", "deliver_now", "record_results"
 
 async def send_job(sender: Sender, job: Job) -> Sent:
     """Sign with the endpoint's current secrets at send time (webhook-timestamp = now) and send."""
-    started_at = timezone.now()
+    started_at = datetime.now(UTC)  # timezone.now() with USE_TZ (settings.py), without its settings lookup per send
     try:
-        headers = build_request_headers(job.extra_headers, job.message_id, int(time.time()), job.body, job.secrets, job.content_type)
+        headers = build_request_headers(job.extra_headers, job.message_id, int(started_at.timestamp()), job.body, job.secrets, job.content_type)
         result = await sender.send(job.method, job.url, job.body, headers, job.timeout)
     except Exception as exc:  # a bug must not lose the delivery: it is recorded and retried like a network error
         logger.exception("delivery %s could not be sent", job.delivery_id)
