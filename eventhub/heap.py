@@ -11,8 +11,18 @@ collected as before. The collection before it keeps start-up garbage from being 
 import gc
 
 
+# Young collections: after this many allocations (net of frees) instead of Python's 700. A hot path allocates a few
+# hundred short-lived objects per request or delivery, so at 700 the collector ran every few of them and, in a
+# delivery worker, took ~4% of its CPU (freeze + this: 830 -> 670 µs of CPU per delivery, measured in-process on
+# PostgreSQL); 10,000 young objects are a few MiB at most, and cycles are still freed, just less often.
+YOUNG_THRESHOLD = 10_000
+
+
 def freeze_startup_objects() -> int:
-    """Collect, then take what is left out of all future collections; how many objects were frozen."""
+    """Collect, then take what is left out of all future collections, and collect the young generation less often;
+    how many objects were frozen."""
     gc.collect()
     gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, middle, old)
     return gc.get_freeze_count()

@@ -25,6 +25,7 @@ def test_a_full_collection_after_the_freeze_walks_only_what_came_later_and_still
     class Node:
         pass
 
+    threshold = gc.get_threshold()
     try:
         assert freeze_startup_objects() > 0
         frozen = gc.get_freeze_count()
@@ -37,3 +38,4 @@ def test_a_full_collection_after_the_freeze_walks_only_what_came_later_and_still
         assert gc.get_freeze_count() <= frozen  # nothing new is frozen (a frozen object another thread drops leaves it)
     finally:
         gc.unfreeze()
+        gc.set_threshold(*threshold)
