@@ -168,6 +168,9 @@ def main():
         from subscriptions.models import Delivery, DeliveryStatus
 
         requests = prepare(urls, args.events)
+        from eventhub.heap import freeze_startup_objects
+
+        freeze_startup_objects()  # as `manage.py deliver` does at start (the ceiling runs after it too)
         total = len(requests)
         raw_seconds = hub_seconds = float("inf")
         for round_number in range(max(1, args.rounds)):

@@ -216,6 +216,9 @@ def main():
         wait_depth(channel, durable_queue, args.n)
         print(f"published {args.n} messages in {time.monotonic() - started:.1f} s; store: {connection.vendor} ({connection.settings_dict['NAME']})")
 
+        from eventhub.heap import freeze_startup_objects
+
+        freeze_startup_objects()  # as `manage.py dispatch` does at start (the ceilings run after it too)
         raw_rate = raw_pika(raw_queue, args.n, prefetch, batch)
         settings_dict = connection.settings_dict
         dsn = f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"

@@ -8,6 +8,9 @@ the database; each event is stored with one delivery). Deliver: D deliveries to 
 stored not yet due; K `manage.py deliver` processes are started, and once all K are polling, every delivery is made
 due at once; the rate is attempts over the span from the first attempt's start to the last one's.
 
+The ceiling of deliver's speed-up: the same deliveries' bodies posted by K bare aiohttp client processes (nothing
+recorded), started together, to the same receivers on the same cores.
+
 Log growth (the hot path must not slow down as the log grows): in this process, a tenant whose E endpoints all
 take the same event type, each with its own `data.storeId` filter (every event matches exactly one), records M
 events in batches of 250 through record_events (ingest and dispatch both store through it: events + delivery rows
@@ -172,6 +175,7 @@ def deliver_scaling(env, deliveries, urls, pg):
     for start in range(0, events, 500):
         record_events(tenant, [IncomingEvent("product.created", {**data, "id": f"p{i}"}) for i in range(start, min(events, start + 500))])
     total = events * len(urls)
+    bare = bare_deliver_scaling(list(Delivery.objects.filter(tenant=tenant).values_list("url", "body")))
     results = []
     with pg.cursor() as cursor:
         for k in PROCESSES:
@@ -198,7 +202,64 @@ def deliver_scaling(env, deliveries, urls, pg):
             rate = (attempts - 1) / float(span)
             results.append((k, rate))
             print(f"  deliver  x{k}: {rate:8.0f} deliveries/s  ({attempts} attempts, first to last send {float(span):.2f} s)", flush=True)
-    return results, total
+    return results, total, bare
+
+
+# The ceiling of the deliver rows: K bare aiohttp clients (the tool `deliver` sends with; nothing recorded, no database),
+# each posting its share of the same bodies to the same receivers with the worker's concurrency, all started together.
+# On a machine with few cores the receivers and the clients share them: this is how far K processes of the bare tool
+# itself get, the speed-up `deliver` can be measured against.
+BARE_CLIENT = r"""
+import asyncio, json, os, sys, time
+import aiohttp
+
+requests = json.load(open(sys.argv[1]))
+go = sys.argv[2]
+
+async def main():
+    slots = asyncio.Semaphore(50)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
+        async def post(url, body):
+            async with slots:
+                async with session.post(url, data=body.encode(), headers={"Content-Type": "application/json"}) as response:
+                    await response.read()
+                    assert response.status == 200
+
+        print("ready", flush=True)
+        while not os.path.exists(go):
+            await asyncio.sleep(0.001)
+        started = time.time()
+        await asyncio.gather(*(post(url, body) for url, body in requests))
+        print(started, time.time(), flush=True)
+
+asyncio.run(main())
+"""
+
+
+def bare_deliver_scaling(requests):
+    """[(K, rate)]: the same requests split among K bare aiohttp client processes; rate = all requests over the span
+    from the first client's start to the last one's end."""
+    results = []
+    with tempfile.TemporaryDirectory(prefix="eventhub-bench-bare-") as tmp:
+        for k in PROCESSES:
+            go = os.path.join(tmp, f"go-{k}")
+            procs = []
+            for i in range(k):
+                share = os.path.join(tmp, f"share-{k}-{i}.json")
+                with open(share, "w") as out:
+                    json.dump(requests[i::k], out)
+                procs.append(subprocess.Popen([sys.executable, "-c", BARE_CLIENT, share, go], stdout=subprocess.PIPE, text=True))
+            for proc in procs:
+                if proc.stdout.readline().strip() != "ready":
+                    raise SystemExit("a bare client did not start")
+            open(go, "w").close()
+            spans = [tuple(map(float, proc.stdout.readline().split())) for proc in procs]
+            for proc in procs:
+                proc.wait(60)
+            rate = len(requests) / (max(end for _, end in spans) - min(start for start, _ in spans))
+            results.append((k, rate))
+            print(f"  bare aiohttp x{k}: {rate:8.0f} requests/s  ({len(requests)} requests split among {k} client processes)", flush=True)
+    return results
 
 
 # --- log growth (in this process) ------------------------------------------------------------------------------
@@ -393,11 +454,12 @@ def main(argv=None):
         for k, rate in dispatch:
             emit({"name": "scaling", "table": "processes", "row": "dispatch", "processes": k, "figure": round(rate, 1), "unit": "msg/s",
                   "speedup": round(rate / one, 2), "size": f"{args.messages} messages"})
-        deliver, total = deliver_scaling(child_env, args.deliveries, urls, pg)
-        one = deliver[0][1]
-        for k, rate in deliver:
-            emit({"name": "scaling", "table": "processes", "row": "deliver", "processes": k, "figure": round(rate, 1), "unit": "deliveries/s",
-                  "speedup": round(rate / one, 2), "size": f"{total} deliveries to {args.receivers} receivers"})
+        deliver, total, bare = deliver_scaling(child_env, args.deliveries, urls, pg)
+        for row, rates, unit in (("deliver", deliver, "deliveries/s"), ("bare aiohttp clients (deliver's ceiling)", bare, "requests/s")):
+            one = rates[0][1]
+            for k, rate in rates:
+                emit({"name": "scaling", "table": "processes", "row": row, "processes": k, "figure": round(rate, 1), "unit": unit,
+                      "speedup": round(rate / one, 2), "size": f"{total} deliveries to {args.receivers} receivers"})
 
         rows, plan = log_growth(urls, args.endpoints, args.stored, args.events, pg)
         (_, (record0, deliver0, _)) = rows[0]
