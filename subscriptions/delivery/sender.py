@@ -289,7 +289,7 @@ class Sender:
                 raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
                 return SendResult(
                     status_code=response.status, headers=_bounded_headers(response.headers),
-                    body=_storable(raw.decode(response.charset or "utf-8", errors="replace")), duration_ms=elapsed(),
+                    body=_storable(_decoded(raw, response.charset)), duration_ms=elapsed(),
                 )
         except ForbiddenTarget as exc:
             return SendResult(error=str(exc), duration_ms=elapsed(), refused=True)
@@ -330,8 +330,23 @@ async def _read_bounded(stream, limit):
     return b"".join(chunks)
 
 
+def _decoded(raw: bytes, charset: str | None) -> str:
+    """The response body as text: in its declared charset, UTF-8 when it declares none or one Python does not know."""
+    try:
+        return raw.decode(charset or "utf-8", errors="replace")
+    except LookupError:
+        return raw.decode("utf-8", errors="replace")
+
+
 def _storable(text):
-    """A receiver's text as the database can keep it: PostgreSQL refuses NUL in text and in jsonb."""
+    """A receiver's text as the database can keep it: PostgreSQL refuses NUL in text and in jsonb, and whatever is not
+    UTF-8. aiohttp hands a header's bytes that are not UTF-8 over as lone surrogates ("caf\\udce9"): they become
+    U+FFFD, as the body's do, instead of failing the statement that records the whole batch's attempts."""
+    if not text.isascii():
+        try:
+            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        except UnicodeEncodeError:  # a surrogate surrogateescape did not make
+            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
     return text.replace("\x00", "\ufffd")
 
 

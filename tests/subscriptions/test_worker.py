@@ -235,3 +235,50 @@ def test_a_response_with_nul_characters_is_recorded_not_a_database_error(tenant,
     delivery, attempt = Delivery.objects.get(), Attempt.objects.get()
     assert delivery.status == DeliveryStatus.SUCCEEDED and attempt.status_code == 200
     assert attempt.response_body == "ok\ufffdthen more"
+
+
+@contextlib.contextmanager
+def raw_http_answer(answer: bytes):
+    """A receiver that answers every request with `answer`, byte for byte (what no well-behaved server library sends)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+
+    def serve():
+        while True:
+            try:
+                client, _ = server.accept()
+            except OSError:
+                return
+            with client:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += client.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")), b"0"))
+                while len(body) < length:
+                    body += client.recv(65536)
+                client.sendall(answer)
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}/hook"
+    finally:
+        server.close()
+
+
+def test_an_answer_with_bytes_that_are_not_utf8_is_recorded_and_does_not_hold_up_the_batch(tenant, hook, receiver):
+    # A header value in Latin-1 and a charset nobody knows: aiohttp hands the header over as lone surrogates, which
+    # PostgreSQL refused, failing the statement that records every attempt of the worker's round trip.
+    apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=no-such-charset\r\nX-Shop: caf\xe9 \xff\r\nContent-Length: 4\r\nConnection: close\r\n\r\nok\xe9!"
+    with raw_http_answer(answer) as url:
+        create_endpoint(tenant, {"url": url, "events": ["product.*"], "timeout_seconds": 1})
+        publish(tenant, "p1")
+        drain()
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}  # both endpoints' deliveries
+    odd = Attempt.objects.get(delivery__url=url)
+    assert odd.response_headers["X-Shop"] == "caf\ufffd \ufffd" and odd.response_body == "ok\ufffd!"
