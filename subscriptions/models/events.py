@@ -21,7 +21,8 @@ class Event(models.Model):
     """One event as the hub received it. (tenant, event_id) is the idempotency key: the same id twice is stored once."""
 
     id = models.BigAutoField(primary_key=True)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: unique_event_id and event_tenant_received begin with it (each index costs every insert).
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="events", db_index=False)
     event_id = models.CharField(max_length=200)
     type = models.CharField(max_length=200)
     timestamp = models.DateTimeField()
@@ -67,11 +68,14 @@ class Delivery(models.Model):
     # The message's identity for receivers (the webhook-id header, "msg_" + a UUIDv7 in base32), made with the row and
     # kept across its retries; a replay is a new row, hence a new message. Not derived from the row id: that restarts
     # with every database (ids collide across installations) and counts the traffic.
-    webhook_id = models.CharField(max_length=40, default=new_webhook_id, unique=True, editable=False)
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries")
+    # Unique by a constraint (Meta), not unique=True: on PostgreSQL that would add a second, LIKE index nothing uses.
+    webhook_id = models.CharField(max_length=40, default=new_webhook_id, editable=False)
+    # No index of its own: delivery_tenant_created and delivery_tenant_status begin with it.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="deliveries", db_index=False)
     event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     # A removed endpoint keeps its log: the row stays, with the URL it was sent to.
-    endpoint = models.ForeignKey(Endpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    endpoint = models.ForeignKey(Endpoint, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries",
+                                 db_index=False)  # delivery_endpoint_created begins with it
     url = models.URLField(max_length=2048)
     event_type = models.CharField(max_length=200)
     body = models.TextField()
@@ -92,6 +96,7 @@ class Delivery(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["webhook_id"], name="delivery_webhook_id")]
         indexes = [
             # The worker's claim query touches only due rows, in the order it claims them (LIMIT reads no more).
             models.Index(fields=["next_attempt_at", "id"], name="delivery_due", condition=Q(status="pending")),
