@@ -26,7 +26,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from eventhub.api import error_body
 from subscriptions.pipeline.ingest import IngestError, parse_events
-from subscriptions.pipeline.recording import Recorded, route_events, store_in_transaction
+from subscriptions.pipeline.recording import Recorded, route_events, store_in_transaction, stored_in_one_statement
 from subscriptions.pipeline.routing import tenant_routing
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,15 @@ def _route_by_tenant(valid: list[_Request], routings) -> list[tuple[object, list
 
 def _store_together(routed) -> None:
     """All in one transaction; answers set only when it committed. _CommitFailed when the COMMIT itself failed."""
+    if len(routed) == 1 and stored_in_one_statement(routed[0][0]):
+        # One tenant's batch on PostgreSQL is one statement (pipeline/postgres.py): run outside a transaction block it
+        # is a transaction of its own, committed in its own round trip, without the BEGIN and COMMIT round trips
+        # (psycopg sends BEGIN as a command of its own). It stores all or nothing: a DatabaseError here stored
+        # nothing, and commit_batch stores the requests one by one, each in a savepoint, as after a failed statement.
+        routed_events, requests = routed[0]
+        for request, answer in _split(store_in_transaction(routed_events), requests):
+            request.answer = answer
+        return
     answers = []
     stored = False
     try:

@@ -134,7 +134,7 @@ def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
 def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
     """store_routed_events() inside the caller's transaction (group commit stores many requests in one)."""
     tenant = routed.tenant
-    if connection.vendor == "postgresql" and current_limit(tenant.pk) is None:
+    if _by_statement(tenant):
         created, per_event, inserted = _store_in_one_statement(routed)
     else:
         created, per_event, inserted = _store_step_by_step(routed)
@@ -147,6 +147,18 @@ def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
         seen.add(event_id)
         results.append(Recorded(event_id, fresh, per_event.get(event_id, 0) if fresh else 0))
     return results
+
+
+def stored_in_one_statement(routed: RoutedEvents) -> bool:
+    """Whether store_in_transaction stores `routed` in ONE statement (PostgreSQL, no webhooks limit, at most one
+    statement's worth of events): then, outside a transaction, that statement is a transaction of its own."""
+    return len(routed.events) <= postgres.BATCH and _by_statement(routed.tenant)
+
+
+def _by_statement(tenant) -> bool:
+    """PostgreSQL, and the tenant has no monthly webhooks limit (that needs the rows first): pipeline/postgres.py's
+    statement stores the batch (one per postgres.BATCH events)."""
+    return connection.vendor == "postgresql" and current_limit(tenant.pk) is None
 
 
 def _store_in_one_statement(routed: RoutedEvents) -> tuple[list[Event], dict[str, int], int]:
