@@ -17,6 +17,8 @@ import yarl
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
+from subscriptions.delivery.answers import answer
+
 __all__ = [
     "ForbiddenTarget", "GuardedResolver", "SendResult", "Sender", "TargetError", "build_request_headers",
     "client_host", "embedded_ipv4", "is_forbidden_address", "validate_headers", "validate_target_url",
@@ -202,9 +204,6 @@ def build_request_headers(extra: dict, msg_id: str, timestamp: int, body: bytes,
 
 # --- the sender ------------------------------------------------------------------------------------------------
 
-RESPONSE_BODY_LIMIT = 4096  # what an Attempt keeps of a response; more is never read
-MAX_RESPONSE_HEADERS = 100
-MAX_RESPONSE_HEADER_VALUE = 1024
 
 
 class ForbiddenTarget(OSError):
@@ -286,11 +285,8 @@ class Sender:
                 method, url, data=body, headers=headers, allow_redirects=False,
                 timeout=_client_timeout(timeout), skip_auto_headers=("Accept-Encoding",),
             ) as response:
-                raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
-                return SendResult(
-                    status_code=response.status, headers=_bounded_headers(response.headers),
-                    body=_storable(_decoded(raw, response.charset)), duration_ms=elapsed(),
-                )
+                headers, body = await answer(response)
+                return SendResult(status_code=response.status, headers=headers, body=body, duration_ms=elapsed())
         except ForbiddenTarget as exc:
             return SendResult(error=str(exc), duration_ms=elapsed(), refused=True)
         except aiohttp.ClientConnectorError as exc:
@@ -317,45 +313,3 @@ def _refuse_forbidden_literal(url):
         return  # the sender refuses this URL itself, before any connection
     if _is_address_literal(host) and (reason := host_refusal(host)):
         raise ForbiddenTarget(reason)  # a name, local or not, is judged on what it resolves to (GuardedResolver)
-
-
-async def _read_bounded(stream, limit):
-    chunks, size = [], 0
-    while size < limit:
-        chunk = await stream.read(limit - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
-
-
-def _decoded(raw: bytes, charset: str | None) -> str:
-    """The response body as text: in its declared charset, UTF-8 when it declares none or one Python does not know."""
-    try:
-        return raw.decode(charset or "utf-8", errors="replace")
-    except LookupError:
-        return raw.decode("utf-8", errors="replace")
-
-
-def _storable(text):
-    """A receiver's text as the database can keep it: PostgreSQL refuses NUL in text and in jsonb, and whatever is not
-    UTF-8. aiohttp hands a header's bytes that are not UTF-8 over as lone surrogates ("caf\\udce9"): they become
-    U+FFFD, as the body's do, instead of failing the statement that records the whole batch's attempts."""
-    if not text.isascii():
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:  # a surrogate surrogateescape did not make
-            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text.replace("\x00", "\ufffd")
-
-
-def _bounded_headers(headers):
-    out = {}
-    for name, value in headers.items():
-        name, value = _storable(name), _storable(value)
-        if name in out:
-            out[name] = f"{out[name]}, {value}"[:MAX_RESPONSE_HEADER_VALUE]
-        elif len(out) < MAX_RESPONSE_HEADERS:
-            out[name] = value[:MAX_RESPONSE_HEADER_VALUE]
-    return out
