@@ -3,15 +3,19 @@ read) and at most MAX_RESPONSE_HEADERS headers, as text the database can store w
 
 from __future__ import annotations
 
+from eventhub.json_limits import storable_text
+
 RESPONSE_BODY_LIMIT = 4096  # what an Attempt keeps of a response; more is never read
 MAX_RESPONSE_HEADERS = 100
 MAX_RESPONSE_HEADER_VALUE = 1024
 
 
 async def answer(response) -> tuple[dict, str]:
-    """(headers, body) of an aiohttp response, bounded and storable."""
+    """(headers, body) of an aiohttp response, bounded and storable: NUL and lone surrogates become U+FFFD
+    (json_limits.storable_text). aiohttp hands a header's bytes that are not UTF-8 over as lone surrogates
+    ("caf\\udce9"), which PostgreSQL refuses, failing the statement that records the whole batch's attempts."""
     raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
-    return _bounded_headers(response.headers), _storable(_decoded(raw, response.charset))
+    return _bounded_headers(response.headers), storable_text(_decoded(raw, response.charset))
 
 
 async def _read_bounded(stream, limit):
@@ -33,22 +37,10 @@ def _decoded(raw: bytes, charset: str | None) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
-def _storable(text):
-    """A receiver's text as the database can keep it: PostgreSQL refuses NUL in text and in jsonb, and whatever is not
-    UTF-8. aiohttp hands a header's bytes that are not UTF-8 over as lone surrogates ("caf\\udce9"): they become
-    U+FFFD, as the body's do, instead of failing the statement that records the whole batch's attempts."""
-    if not text.isascii():
-        try:
-            text = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-        except UnicodeEncodeError:  # a surrogate surrogateescape did not make
-            text = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return text.replace("\x00", "\ufffd")
-
-
 def _bounded_headers(headers):
     out = {}
     for name, value in headers.items():
-        name, value = _storable(name), _storable(value)
+        name, value = storable_text(name), storable_text(value)
         if name in out:
             out[name] = f"{out[name]}, {value}"[:MAX_RESPONSE_HEADER_VALUE]
         elif len(out) < MAX_RESPONSE_HEADERS:

@@ -205,7 +205,6 @@ def build_request_headers(extra: dict, msg_id: str, timestamp: int, body: bytes,
 # --- the sender ------------------------------------------------------------------------------------------------
 
 
-
 class ForbiddenTarget(OSError):
     """The target resolves to (or is) a loopback, private or link-local address and private targets are off."""
 

@@ -180,7 +180,8 @@ def _route_by_tenant(valid: list[_Request], routings) -> list[tuple[object, list
 
 
 def _store_together(routed) -> None:
-    """All in one transaction; answers set only when it committed. _CommitFailed when the COMMIT itself failed."""
+    """All in one transaction (or one statement, which is one); answers set only when it committed. _CommitFailed
+    when the COMMIT of a shared transaction itself failed."""
     if len(routed) == 1 and stored_in_one_statement(routed[0][0]):
         # One tenant's batch on PostgreSQL is one statement (pipeline/postgres.py): run outside a transaction block it
         # is a transaction of its own, committed in its own round trip, without the BEGIN and COMMIT round trips
