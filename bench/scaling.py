@@ -211,28 +211,18 @@ def deliver_scaling(env, deliveries, urls, pg):
 # itself get, the speed-up `deliver` can be measured against.
 BARE_CLIENT = r"""
 import asyncio, json, os, sys, time
-import aiohttp
 
-requests = json.load(open(sys.argv[1]))
+sys.path.insert(0, sys.argv[3])
+from deliver import raw_client  # the ceiling of bench/deliver.py, the same bare client
+
+requests = [tuple(pair) for pair in json.load(open(sys.argv[1]))]
 go = sys.argv[2]
-
-async def main():
-    slots = asyncio.Semaphore(50)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50)) as session:
-        async def post(url, body):
-            async with slots:
-                async with session.post(url, data=body.encode(), headers={"Content-Type": "application/json"}) as response:
-                    await response.read()
-                    assert response.status == 200
-
-        print("ready", flush=True)
-        while not os.path.exists(go):
-            await asyncio.sleep(0.001)
-        started = time.time()
-        await asyncio.gather(*(post(url, body) for url, body in requests))
-        print(started, time.time(), flush=True)
-
-asyncio.run(main())
+print("ready", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.001)
+started = time.time()
+asyncio.run(raw_client(requests, 50))
+print(started, time.time(), flush=True)
 """
 
 
@@ -248,7 +238,8 @@ def bare_deliver_scaling(requests):
                 share = os.path.join(tmp, f"share-{k}-{i}.json")
                 with open(share, "w") as out:
                     json.dump(requests[i::k], out)
-                procs.append(subprocess.Popen([sys.executable, "-c", BARE_CLIENT, share, go], stdout=subprocess.PIPE, text=True))
+                procs.append(subprocess.Popen([sys.executable, "-c", BARE_CLIENT, share, go, str(ROOT / "bench")],
+                                              stdout=subprocess.PIPE, text=True))
             for proc in procs:
                 if proc.stdout.readline().strip() != "ready":
                     raise SystemExit("a bare client did not start")
