@@ -88,6 +88,16 @@ def channel_layer(request, settings):
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing():
+    """Django's default hasher (PBKDF2, a million rounds) spends ~0.5 s on each password, and most tests log a new
+    user in: test passwords use the fastest hasher, as Django's testing docs advise. Deployed settings keep PBKDF2."""
+    from django.test.utils import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_rate_limits():
     """Rate-limit counts live in the cache; each test starts with none."""

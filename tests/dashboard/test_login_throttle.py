@@ -18,11 +18,6 @@ PASSWORD = "s3cret-pass!"
 ATTACKER, NEIGHBOUR = "203.0.113.7", "198.51.100.9"
 
 
-@pytest.fixture(autouse=True)
-def fast_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # many log-ins per test
-
-
 @pytest.fixture
 def ann(tenant):
     user, _ = ensure_user("ann", PASSWORD)
