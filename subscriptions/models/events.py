@@ -44,6 +44,14 @@ class Event(models.Model):
     def __str__(self):
         return f"{self.tenant_id}:{self.type} {self.event_id}"
 
+    @classmethod
+    def unsaved(cls, tenant, event_id, type, timestamp, data, origin, source_id, routing_key, properties, received_at):
+        """A new, unsaved event, built by position: Model.__init__'s fast path, half the time of keyword arguments
+        (the pipeline builds one per event it records). The order is _meta.concrete_fields' (a test holds it)."""
+        event = cls(None, tenant.pk, event_id, type, timestamp, data, origin, source_id, routing_key, properties, received_at)
+        cls.tenant.field.set_cached_value(event, tenant)
+        return event
+
     def envelope(self, tenant_name, change_pair=None):
         """What the hub delivers: {id, type, timestamp, tenant, data}, plus `changed` when the type declares a change
         pair (core.changes.ChangePair; see selectors.change_pairs)."""

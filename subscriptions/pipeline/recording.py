@@ -87,18 +87,8 @@ def route_events(tenant, incoming: list[IncomingEvent], now=None, routing: Tenan
     for event_id, item in zip(ids, incoming):
         if event_id in pending:
             continue  # a repeat within the batch: the first one wins
-        pending[event_id] = Event(
-            tenant=tenant,
-            event_id=event_id,
-            type=item.type,
-            timestamp=item.timestamp or now,
-            data=item.data,
-            origin=item.origin,
-            source_id=item.source_id,
-            routing_key=item.routing_key,
-            properties=item.properties,
-            received_at=now,
-        )
+        pending[event_id] = Event.unsaved(tenant, event_id, item.type, item.timestamp or now, item.data, item.origin,
+                                          item.source_id, item.routing_key, item.properties, now)
     routings = {}
     if pending:
         index = (routing or tenant_routing(tenant)).index

@@ -120,3 +120,16 @@ def test_tenants_never_reach_each_others_endpoints(tenant, other_tenant):
     subscribe(other_tenant, "product.created")
     endpoint(other_tenant)
     assert record_events(tenant, [product()])[0].deliveries == 0
+
+
+def test_an_event_built_by_position_holds_every_value_where_keyword_arguments_put_it(tenant):
+    from datetime import datetime, timedelta, timezone
+
+    sent = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    values = {"event_id": "e1", "type": "product.created", "timestamp": sent, "data": {"id": "p1"}, "origin": "broker",
+              "source_id": None, "routing_key": "a.b", "properties": {"type": "x"}, "received_at": sent + timedelta(seconds=1)}
+    fast, usual = Event.unsaved(tenant, **values), Event(tenant=tenant, **values)
+    assert [getattr(fast, f.attname) for f in Event._meta.concrete_fields] == [getattr(usual, f.attname) for f in Event._meta.concrete_fields]
+    assert fast.tenant is tenant and fast.pk is None and fast._state.adding
+    fast.save()
+    assert Event.objects.get(pk=fast.pk).received_at == values["received_at"]
