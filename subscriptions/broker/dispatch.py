@@ -6,10 +6,12 @@ in one transaction. `Dispatcher` is the thin pika part: declare, bind, consume, 
 Why pika's BlockingConnection: the work per batch (the database commit) is synchronous and blocking. With a
 SelectConnection the ioloop would stall during the commit just the same, or need add_callback_threadsafe acks
 for no throughput gain. Here the consumer thread owns the connection: process_data_events(time_limit) gathers
-deliveries until the batch is full (BATCH_SIZE) or its time is up (BATCH_MS), hands the batch to one committer
-thread and keeps receiving the next one (heartbeats flow too) while the database works; when the commit is
-done the consumer thread sends one basic_ack(multiple=True). One committer, so batches commit and are
-acknowledged in order; nothing is acknowledged before its commit.
+deliveries until the batch is full (BATCH_SIZE) or its time is up (BATCH_MS) and hands the batch on, keeping on
+receiving the next one (heartbeats flow too). A batch then passes two threads: the preparer converts and routes it
+(CPU, no transaction), the committer stores it (the database's round trips), so one batch is routed while the one
+before it commits; when its commit is done the consumer thread sends one basic_ack(multiple=True). One thread per
+stage, so batches commit and are acknowledged in order; nothing is acknowledged before its commit. PREFETCH holds
+three batches: one received, one routed, one committed at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import pika
@@ -27,7 +30,7 @@ from pika.exceptions import AMQPChannelError, AMQPError, ChannelClosedByBroker
 
 from eventhub.conf import hub_setting
 from eventhub.json_limits import storable_text
-from subscriptions.broker.ingest import BatchOutcome, Delivered, RulesCache, ingest_batch
+from subscriptions.broker.ingest import BatchOutcome, Delivered, RulesCache, prepare_batch, store_batch
 from subscriptions.core.messages import message_from_delivery
 
 logger = logging.getLogger(__name__)
@@ -72,7 +75,8 @@ class Dispatcher:
         self.backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
         self.stopping = threading.Event()
         self.ready = threading.Event()  # set once consuming (tests and the embedded start wait on it)
-        self.cache = RulesCache()  # the committer thread's
+        self.cache = RulesCache()  # the preparer thread's
+        self.retry_cache = RulesCache()  # the committer thread's, when it prepares a batch again after a failure
         self.binding_rules = RulesCache()  # the consumer thread's (each thread has its own database connection)
         self.bound: set[tuple[str, str, str]] = set()  # bindings this process made (durable, so kept across reconnects)
         self.committed = 0  # messages acknowledged after commit, for logs and the benchmark
@@ -89,8 +93,9 @@ class Dispatcher:
             self.thread.join(timeout)
 
     def run(self):
-        # The committer: one thread, so batches commit and are acknowledged in order, one in flight while the
-        # next one is being received (the database and the broker work at the same time).
+        # One thread per stage, so batches are prepared, committed and acknowledged in order: while one batch
+        # commits, the next is routed and the one after it received (the database, the CPU and the broker at once).
+        self._preparer = ThreadPoolExecutor(1, thread_name_prefix="eventhub-dispatch-prepare")
         self._committer = ThreadPoolExecutor(1, thread_name_prefix="eventhub-dispatch-commit")
         try:
             while not self.stopping.is_set():
@@ -112,14 +117,15 @@ class Dispatcher:
                     logger.exception("dispatcher failed; its unacknowledged messages return to the queue; restarting in %.1f s", delay)
                     self.stopping.wait(delay)
         finally:
-            self._committer.submit(lambda: connection.close()).result()  # the committer thread's own connection
-            self._committer.shutdown()
+            for stage in (self._preparer, self._committer):
+                stage.submit(lambda: connection.close()).result()  # each thread's own database connection
+                stage.shutdown()
             connection.close()
         logger.info("dispatcher stopped after %d messages", self.committed)
 
     # one connection, from declare to close
     def _session(self):
-        self._buffer, self._in_flight = [], None
+        self._buffer, self._in_flight = [], deque()  # (future, batch), oldest first
         self.ready.clear()
         conn = self._conn = pika.BlockingConnection(pika.URLParameters(self.url))
         try:
@@ -138,9 +144,9 @@ class Dispatcher:
             self._flush(conn, channel, wait=True)  # SIGTERM: finish and acknowledge what we hold
         finally:
             self.ready.clear()
-            if self._in_flight is not None:  # connection lost mid-commit: let it end; its messages come back, deduplicated
-                wait([self._in_flight[0]])
-                self._in_flight = None
+            if self._in_flight:  # connection lost mid-commit: let them end; their messages come back, deduplicated
+                wait([future for future, _ in self._in_flight])
+                self._in_flight.clear()
             try:
                 if conn.is_open:
                     conn.close()
@@ -152,14 +158,14 @@ class Dispatcher:
         while not self.stopping.is_set():
             now = time.monotonic()
             deadline = self._batch_started + self.batch_seconds if self._buffer else now + 0.25
-            if self._in_flight is not None:
+            if self._in_flight:
                 deadline = min(deadline, now + 0.005)  # look for the commit's end often: ack early
             conn.process_data_events(time_limit=max(0.0, min(deadline, next_reconcile) - now))
             now = time.monotonic()
             if self._buffer and (len(self._buffer) >= self.batch_size or now >= self._batch_started + self.batch_seconds):
                 self._flush(conn, channel)
-            elif self._in_flight is not None and self._in_flight[0].done():
-                self._finish_in_flight(conn, channel)
+            while self._in_flight and self._in_flight[0][0].done():
+                self._finish_oldest(conn, channel)
             if now >= next_reconcile:
                 self._reconcile()
                 next_reconcile = now + self.reconcile_seconds
@@ -173,21 +179,21 @@ class Dispatcher:
         self._buffer.append(Delivered(method.delivery_tag, message, method.redelivered, properties))
 
     def _flush(self, conn, channel, wait=False):
-        """Hand the buffer to the committer (after the batch before it is acknowledged: acks stay in order)."""
-        self._finish_in_flight(conn, channel)
+        """Hand the buffer to the preparer and the committer; at most two batches in flight (acks stay in order)."""
+        while len(self._in_flight) >= 2:
+            self._finish_oldest(conn, channel)
         if self._buffer:
             batch, self._buffer = self._buffer, []
-            self._in_flight = (self._committer.submit(self._commit, batch), batch)
-        if wait:
-            self._finish_in_flight(conn, channel)
+            prepared = self._preparer.submit(self._prepare, batch)
+            self._in_flight.append((self._committer.submit(self._commit, batch, prepared), batch))
+        while wait and self._in_flight:
+            self._finish_oldest(conn, channel)
 
-    def _finish_in_flight(self, conn, channel):
-        if self._in_flight is None:
-            return
-        future, batch = self._in_flight
+    def _finish_oldest(self, conn, channel):
+        future, batch = self._in_flight[0]
         while not future.done():
             conn.process_data_events(time_limit=0.005)  # heartbeats and deliveries keep flowing meanwhile
-        self._in_flight = None
+        self._in_flight.popleft()
         outcome = future.result()  # Stopped (asked to stop while the database was away) propagates: no ack
         for item, reason in outcome.dead:
             message_id = getattr(item.raw_properties, "message_id", None)
@@ -201,14 +207,25 @@ class Dispatcher:
         self.committed += len(batch)
         self.last_ack_at = time.monotonic()
 
-    def _commit(self, batch) -> BatchOutcome:
-        """On the committer thread. A database that is away (or rules that cannot be loaded): nothing stored, the
-        batch is held unacknowledged (no one else loses it) and retried with back-off; no hot loop, no requeue
-        storm. What one message does never comes here: ingest_batch dead-letters it."""
+    def _prepare(self, batch):
+        """On the preparer thread. A database error reaches _commit, which prepares the batch again itself."""
+        try:
+            return prepare_batch(batch, self.cache)
+        except (OperationalError, InterfaceError):
+            connection.close()  # this thread's: the next batch connects afresh
+            raise
+
+    def _commit(self, batch, prepared) -> BatchOutcome:
+        """On the committer thread, with the preparer's future. A database that is away (or rules that cannot be
+        loaded): nothing stored, the batch is held unacknowledged (no one else loses it), prepared again here and
+        retried with back-off; no hot loop, no requeue storm. What one message does never comes here: the batch's
+        preparing and storing dead-letter it."""
         backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
         while True:
             try:
-                return ingest_batch(batch, self.cache)
+                if prepared is None:
+                    return store_batch(prepare_batch(batch, self.retry_cache))
+                return store_batch(prepared.result())
             except (OperationalError, InterfaceError) as exc:
                 delay = backoff.next()
                 logger.warning("database error on commit (%r); batch of %d kept unacknowledged, retrying in %.1f s", exc, len(batch), delay)
@@ -216,6 +233,7 @@ class Dispatcher:
             except Exception:
                 delay = backoff.next()
                 logger.exception("the batch of %d could not be handled (the rules?); kept unacknowledged, retrying in %.1f s", len(batch), delay)
+            prepared = None  # what was prepared may be half stored: prepare again (a repeat is deduplicated by id)
             if self.stopping.wait(delay):
                 raise Stopped()
 

@@ -63,22 +63,42 @@ def ingest_batch(batch: list[Delivered], cache: RulesCache) -> BatchOutcome:
     be converted or recorded becomes a dead letter with its reason (and its tenant when a source matched); each
     tenant's events go in a savepoint of their own, so one tenant's configuration cannot fail another's events.
     What is no message's doing propagates and nothing is stored (the batch is retried): OperationalError and
-    InterfaceError (the database is away), and a failure to load the rules."""
+    InterfaceError (the database is away), and a failure to load the rules. The dispatcher runs the two halves,
+    prepare_batch and store_batch, on two threads, so one batch is routed while the one before it commits."""
+    return store_batch(prepare_batch(batch, cache))
+
+
+def prepare_batch(batch: list[Delivered], cache: RulesCache) -> Prepared:
+    """Convert and route the batch, writing nothing (matching must not run inside a transaction: on SQLite it would
+    hold the database-wide write lock)."""
     rules = cache.current()
     try:
-        return _ingest(batch, rules, cache.tenants)
+        return _prepare(batch, rules, cache.tenants)
     except (OperationalError, InterfaceError):
         raise
-    except Exception:  # outside the per-tenant savepoints (a bug, or a dead letter refused): isolate message by message
-        logger.exception("a batch of %d could not be stored; storing its messages one by one", len(batch))
-    outcome = BatchOutcome()
-    for item in batch:
+    except Exception:  # outside what _convert and _route catch (a bug): the batch is stored message by message
+        logger.exception("a batch of %d could not be prepared; storing its messages one by one", len(batch))
+        return Prepared(batch, rules, cache.tenants, failed=True)
+
+
+def store_batch(prepared: Prepared) -> BatchOutcome:
+    """prepare_batch's batch in one transaction; a failure outside the per-tenant savepoints (a bug, or a dead letter
+    refused) isolates message by message."""
+    if not prepared.failed:
         try:
-            single = _ingest([item], rules, cache.tenants)
+            return _store(prepared)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
+            logger.exception("a batch of %d could not be stored; storing its messages one by one", len(prepared.batch))
+    outcome = BatchOutcome()
+    for item in prepared.batch:
+        try:
+            single = _store(_prepare([item], prepared.rules, prepared.tenants))
         except (OperationalError, InterfaceError):
             raise
         except Exception as exc:
-            single = _dead_letter_alone(item, f"the message could not be stored: {failure(exc)}", rules)
+            single = _dead_letter_alone(item, f"the message could not be stored: {failure(exc)}", prepared.rules)
         outcome.events += single.events
         outcome.dead += single.dead
     return outcome
@@ -121,7 +141,20 @@ class _Refusals:
         return [(item, "; ".join(dict.fromkeys(reasons))) for _, (item, reasons) in sorted(self.reasons.items())]
 
 
-def _ingest(batch: list[Delivered], rules: Rules, tenants: dict) -> BatchOutcome:
+@dataclass
+class Prepared:
+    """A batch converted and routed by prepare_batch (no transaction), for store_batch's transaction."""
+
+    batch: list[Delivered]
+    rules: Rules
+    tenants: dict
+    now: object = None
+    refusals: _Refusals | None = None
+    routed: list = field(default_factory=list)  # (tenant, [(position, Delivered, Converted)], RoutedEvents | None)
+    failed: bool = False  # preparing failed outside what one message or one tenant explains: store one by one
+
+
+def _prepare(batch: list[Delivered], rules: Rules, tenants: dict) -> Prepared:
     now = timezone.now()
     limit = hub_setting("MAX_MESSAGE_BYTES")
     refusals = _Refusals(now)
@@ -132,15 +165,18 @@ def _ingest(batch: list[Delivered], rules: Rules, tenants: dict) -> BatchOutcome
                 per_tenant[converted.tenant_id].append((position, item, converted))
             else:
                 refusals.add(position, item, converted.reason, converted.tenant_id, converted.source_id)
-    # Matching before the transaction: on SQLite it would hold the database-wide write lock (pipeline.route_events).
     routed = [(tenants.get(tenant_id), group) for tenant_id, group in per_tenant.items()]
     routed = [(tenant, group, _route(tenant, group, now)) for tenant, group in routed]
+    return Prepared(batch, rules, tenants, now, refusals, routed)
+
+
+def _store(prepared: Prepared) -> BatchOutcome:
     events = 0
     with transaction.atomic():
-        for tenant, group, routed_group in routed:
-            events += _record_tenant(tenant, group, routed_group, refusals, now)
-        store_dead_letters(refusals.rows)
-    return BatchOutcome(events=events, dead=refusals.dead())
+        for tenant, group, routed_group in prepared.routed:
+            events += _record_tenant(tenant, group, routed_group, prepared.refusals, prepared.now)
+        store_dead_letters(prepared.refusals.rows)
+    return BatchOutcome(events=events, dead=prepared.refusals.dead())
 
 
 def _convert(message: Message, rules: Rules, limit: int) -> list[Converted]:
