@@ -43,7 +43,7 @@ class BatchOutcome:
 
 
 class RulesCache:
-    """The sources and event types, re-read when rules_stamp() changes (two aggregate queries per check)."""
+    """The sources and event types, re-read when rules_stamp() changes (one query per check)."""
 
     def __init__(self):
         self.stamp = None
