@@ -265,6 +265,8 @@ _UNSTORABLE_CHAR = re.compile("[\x00\ud800-\udfff]")
 def storable_text(text: str) -> str:
     """`text` as the hub can always store and publish it (NUL and lone surrogates become U+FFFD): for what must be
     kept whatever it held, such as a dead letter's message and reason."""
+    if text.isascii() and "\x00" not in text:  # nearly always (every answer's headers): two C scans, no regex
+        return text
     return _UNSTORABLE_CHAR.sub("\ufffd", text)
 
 

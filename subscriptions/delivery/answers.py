@@ -26,6 +26,8 @@ async def _read_bounded(stream, limit):
             break
         chunks.append(chunk)
         size += len(chunk)
+        if stream.at_eof():  # all of it came: no second read (an await) to learn so
+            break
     return b"".join(chunks)
 
 
