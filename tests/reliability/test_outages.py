@@ -23,7 +23,7 @@ from subscriptions.models import Delivery, DeliveryStatus, Event, Source
 from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 from subscriptions.broker.sources import create_source
-from tests.conftest import SERVICE_URLS
+from tests.conftest import SERVICE_URLS, restart_other_sessions
 from tests.subscriptions.broker_helpers import TcpProxy, running_dispatcher, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,10 +118,7 @@ def test_the_deliver_process_outlives_its_database_connections_being_killed(tena
     try:
         for kill_after in (10, 30):  # twice, mid-run
             wait_until(lambda: len(receiver.received) >= kill_after, timeout=60, what=f"{kill_after} requests")
-            with connection.cursor() as cursor:  # every other session of the test database dies, as in a restart
-                cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                               "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-                assert cursor.fetchone()[0] >= 1
+            assert restart_other_sessions() >= 1  # every other session of the test database dies, as in a restart
         wait_until(lambda: Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == count, timeout=90,
                    what="every delivery succeeded")
         assert worker.poll() is None  # it carried on by itself

@@ -13,6 +13,7 @@ from django.db import connection
 
 from subscriptions.models import DeadLetter, Event
 from subscriptions.broker.sources import create_source
+from tests.conftest import restart_other_sessions
 from tests.subscriptions.broker_helpers import TcpProxy, running_dispatcher, wait_until
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -160,8 +161,7 @@ def test_database_connections_killed_mid_stream_lose_and_double_nothing(tenant, 
     with running_dispatcher(**broker.dispatcher_options(batch_size=50, prefetch=100, batch_ms=20)) as dispatcher:
         publish_many(broker, 1000)
         wait_until(lambda: event_count() > 0, what="a first batch")
-        with connection.cursor() as cursor:  # as a database restart would: every other session of this database dies
-            cursor.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        restart_other_sessions()  # as a database restart would: every other session of this database dies
         publish_many(broker, 1000, start=1000)
         wait_until(lambda: event_count() == 2000 and broker.depth(broker.queue) == 0, timeout=90, what="everything after the database came back")
         assert dispatcher.thread.is_alive()
