@@ -187,3 +187,30 @@ def test_entrecode_tasks_and_builds_are_typed_by_the_catalogs_rules_not_dead_let
     assert types == {"task-1": "cmd.startTask", "build-finished": "buildFinished", "build-event": "buildEvent", "build-start": "cmd.startBuild"}
     assert Event.objects.get(event_id="task-1").properties["type"] == "publishEntries"  # the task id is kept
     assert not DeadLetter.objects.exists()
+
+
+def test_a_database_error_while_a_batch_is_routed_stores_it_after_all_and_acks_it_only_then(tenant, broker, run_dispatcher, monkeypatch, settings):
+    """The preparer thread routes a batch while the committer stores the one before; when routing meets the database
+    away, the committer prepares the batch again itself: every message stored once, none acknowledged before."""
+    from django.db import OperationalError
+
+    from subscriptions.broker import ingest
+
+    settings.EVENTHUB = {**settings.EVENTHUB, "RECONNECT_MAX_SECONDS": 1}
+    source(tenant, broker)
+    real, failures = ingest.prepare_batch, []
+
+    def failing_once(batch, cache):
+        if not failures:
+            failures.append(len(batch))
+            raise OperationalError("the database is restarting")
+        return real(batch, cache)
+
+    monkeypatch.setattr("subscriptions.broker.dispatch.prepare_batch", failing_once)
+    dispatcher = run_dispatcher()
+    for n in range(5):
+        broker.publish("a.entryCreated", {"n": n}, message_id=f"m{n}")
+    wait_until(lambda: dispatcher.committed == 5, what="every message acknowledged")
+    assert failures and Event.objects.count() == 5
+    assert sorted(e.data["n"] for e in Event.objects.all()) == [0, 1, 2, 3, 4]
+    assert broker.depth(broker.queue) == 0
