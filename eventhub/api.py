@@ -1,8 +1,8 @@
 """What every API answer shares: the one error shape (Emporix's ErrorMessage) and a JSON parser with bounded size
 and depth."""
 
-import datetime as _dt
 import logging
+from datetime import timezone as dt_timezone
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied, SuspiciousOperation
@@ -159,15 +159,13 @@ def problems_by_field(details):
     return by_field
 
 
-_UTC = _dt.timezone.utc
-
 __all__ = ["error_body", "error_response", "exception_handler", "BoundedJSONParser", "iso_ms", "utc_datetime", "status"]
 
 
 def iso_ms(value):
     """ISO 8601 in UTC with milliseconds and Z, as the Emporix API writes timestamps. isoformat (C, four-digit years
     always) rather than strftime: 10 -> 4 µs, and every event's envelope and every listed row writes one."""
-    return value.astimezone(_UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    return value.astimezone(dt_timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 class NotADateTime(ValueError):
@@ -178,8 +176,6 @@ def utc_datetime(text):
     """An ISO 8601 date-time with a time zone, in UTC, as every stored time is; NotADateTime when `text` is not one or
     falls outside the years 1 to 9999 once in UTC (9999-12-31T23:59:59-14:00 is in year 10000): Python, and so both
     databases' adapters, cannot hold it. The one reading of date-times from outside (bodies and query parameters)."""
-    from datetime import timezone as dt_timezone
-
     from django.utils.dateparse import parse_datetime
 
     try:
