@@ -17,6 +17,7 @@ import yarl
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import DefaultResolver
 
+from eventhub.json_limits import storable_text
 from subscriptions.delivery.answers import answer
 
 __all__ = [
@@ -220,6 +221,12 @@ class SendResult:
     error: str = ""
     timed_out: bool = False
     refused: bool = False  # the hub itself refused the target (SSRF guard): trying again would not help
+
+    def __post_init__(self):
+        # An error's text can carry what the receiver sent (its bytes as lone surrogates, a NUL): made storable here,
+        # where it enters, as answers.answer does for the answer's headers and body; else recording it would fail, and
+        # with it the record of every other result of its batch (other tenants' too).
+        object.__setattr__(self, "error", storable_text(self.error))
 
 
 class GuardedResolver(AbstractResolver):

@@ -282,3 +282,22 @@ def test_an_answer_with_bytes_that_are_not_utf8_is_recorded_and_does_not_hold_up
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}  # both endpoints' deliveries
     odd = Attempt.objects.get(delivery__url=url)
     assert odd.response_headers["X-Shop"] == "caf\ufffd \ufffd" and odd.response_body == "ok\ufffd!"
+
+
+def test_an_error_text_the_database_cannot_store_is_recorded_readable_with_the_rest_of_its_batch(tenant, hook):
+    """An error message carries whatever the receiver sent (its bytes can reach it as lone surrogates, or hold a
+    NUL): made storable where it is recorded, it neither fails the record nor keeps the batch's other results out."""
+    from subscriptions.delivery.claims import Sent, claim_due, record_results
+    from subscriptions.delivery.sender import SendResult
+
+    publish(tenant, "odd", "fine")
+    jobs = {job.message_id: job for job in claim_due(10)}
+    odd, fine = (Delivery.objects.get(event__event_id=f"evt-{name}") for name in ("odd", "fine"))
+    now = timezone.now()
+    record_results([
+        Sent(jobs[odd.webhook_id], now, {}, SendResult(error="ClientOSError: the peer said caf\udce9\x00")),
+        Sent(jobs[fine.webhook_id], now, {}, SendResult(status_code=200, body="ok")),
+    ])
+    assert Attempt.objects.get(delivery=odd).error == "ClientOSError: the peer said caf\ufffd\ufffd"
+    assert Delivery.objects.get(pk=odd.pk).last_error == "ClientOSError: the peer said caf\ufffd\ufffd"
+    assert Delivery.objects.get(pk=fine.pk).status == DeliveryStatus.SUCCEEDED
