@@ -134,9 +134,11 @@ def signature_headers(secrets: Sequence[str], msg_id: str, timestamp: int, body:
         raise ValueError("at least one secret is needed to sign")
     headers = {"webhook-id": msg_id, "webhook-timestamp": str(timestamp)}
     standard = [secret for secret in secrets if not is_emporix_key(secret)]
-    if standard:
-        headers["webhook-signature"] = " ".join(sign(secret, msg_id, timestamp, body) for secret in standard)
-    emporix = [secret for secret in secrets if is_emporix_key(secret)]
-    if emporix:
-        headers[EMPORIX_SIGNATURE_HEADER] = emporix_signature(emporix[0].removeprefix(EMPORIX_KEY_PREFIX), body)
+    if len(standard) == 1:  # nearly always: no generator and join for one signature (every delivery signs here)
+        headers["webhook-signature"] = sign(standard[0], msg_id, timestamp, body)
+    elif standard:
+        headers["webhook-signature"] = " ".join([sign(secret, msg_id, timestamp, body) for secret in standard])
+    if len(standard) < len(secrets):
+        emporix = next(secret for secret in secrets if is_emporix_key(secret))
+        headers[EMPORIX_SIGNATURE_HEADER] = emporix_signature(emporix.removeprefix(EMPORIX_KEY_PREFIX), body)
     return headers

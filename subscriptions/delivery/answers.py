@@ -14,7 +14,11 @@ async def answer(response) -> tuple[dict, str]:
     """(headers, body) of an aiohttp response, bounded and storable: NUL and lone surrogates become U+FFFD
     (json_limits.storable_text). aiohttp hands a header's bytes that are not UTF-8 over as lone surrogates
     ("caf\\udce9"), which PostgreSQL refuses, failing the statement that records the whole batch's attempts."""
-    raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
+    length = response.content_length
+    if length is not None and length <= RESPONSE_BODY_LIMIT and "Content-Encoding" not in response.headers:
+        raw = await response.read()  # it says how much comes, and that is within the limit: as a bare client reads it
+    else:  # unknown, longer, or compressed (whose length says nothing of what it unpacks to): never more than the limit
+        raw = await _read_bounded(response.content, RESPONSE_BODY_LIMIT)
     return _bounded_headers(response.headers), storable_text(_decoded(raw, response.charset))
 
 

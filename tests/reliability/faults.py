@@ -7,14 +7,17 @@ HostileReceiver speaks just enough HTTP/1.1 to read a request; then the path dec
   /truncate  sends a status line promising 100 bytes, sends 7, closes
   /trickle   answers 200 with a 50 MB Content-Length, then 16 bytes every 50 ms
   /flood     answers 200 with a 50 MB body as fast as the client takes it
+  /bomb      answers 200 with a gzip body of BOMB_BYTES compressed below 4 KiB, though the request asked for none
 Every request is kept (path, webhook-id); `sent` holds the body bytes each /flood or /trickle connection got out.
 """
 
 import asyncio
+import gzip
 import threading
 from dataclasses import dataclass, field
 
 HUGE = 50 * 1024 * 1024
+BOMB_BYTES = 4_000_000
 
 
 @dataclass
@@ -45,6 +48,10 @@ class HostileReceiver:
                 await reader.read()  # EOF: the client gave up
             elif path == "/truncate":
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 100\r\n\r\npartial")
+                await writer.drain()
+            elif path == "/bomb":
+                body = gzip.compress(b"x" * BOMB_BYTES, compresslevel=9)
+                writer.write(f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
                 await writer.drain()
             elif path in ("/trickle", "/flood"):
                 await self._stream(writer, 16 if path == "/trickle" else 64 * 1024, 0.05 if path == "/trickle" else 0)
