@@ -84,6 +84,7 @@ def database(url: str, data_dir: Path) -> dict:
         # health checks each is checked when borrowed, so one the server dropped (a restart) is replaced, not used.
         db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 8, "timeout": 10}
         db["CONN_HEALTH_CHECKS"] = True
+        db["ENGINE"] = "eventhub.postgresql"  # Django's, whose pool checks every idle connection after a restart
     return db
 
 
