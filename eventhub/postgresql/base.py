@@ -18,12 +18,16 @@ class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self):
         pool = super().pool
-        if pool is not None and getattr(pool, "_check", None) is not None and not isinstance(pool._check, _CheckAll):
-            pool._check = _CheckAll(pool, pool._check)
+        check = getattr(pool, "_check", None)
+        if check is not None and not isinstance(check, _CheckAll):
+            pool._check = _CheckAll(pool, check)  # two threads here at once both wrap the same check: the same result
         return pool
 
 
 class _CheckAll:
+    """A failed check of one connection checks all the idle ones: a round trip each (at most the pool's size), paid
+    once by the borrow that met a dead connection, also when only that one had died (idle_session_timeout, a proxy)."""
+
     def __init__(self, pool, check):
         self.pool, self.check = pool, check
 

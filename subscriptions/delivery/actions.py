@@ -45,7 +45,8 @@ PREVIEW_SIGNATURE_NOTE = (
 # What a caller who may not manage an endpoint sees in place of a header value (often a receiver's credentials).
 MASKED = None
 _HUB_SET = {"webhook-id": None, "webhook-timestamp": None, "webhook-signature": None, "emporix-event-signature": None,
-            "content-type": frozenset(CONTENT_TYPES.values()), "user-agent": frozenset({USER_AGENT})}
+            "content-type": frozenset(CONTENT_TYPES.values()), "user-agent": frozenset({USER_AGENT}),
+            "accept-encoding": frozenset({"identity"})}
 
 
 class UnknownEventType(LookupError):
