@@ -113,9 +113,12 @@ def _record_document_sql(attempt_fields: tuple[str, ...]) -> str:
     values = [f"r->{i}" if isinstance(field, JSONField) else f"(r->>{i})::{field.db_type(connection).split('(')[0]}"
               for i, field in enumerate(fields)]
     state = ", ".join(f"(r->>{len(fields) + i})::{cast}" for i, cast in enumerate(_DELIVERY_CASTS))
+    delivery_at = [field.column for field in fields].index("delivery_id")
+    # Only for deliveries that still exist: one deleted while it was sent (its tenant's) has nothing to record against,
+    # and its attempt's foreign key would fail the whole statement, the batch's other results (other tenants') with it.
     return f"""
 WITH rows AS MATERIALIZED (SELECT r FROM jsonb_array_elements(%s::jsonb) AS r),
 attempts AS (
     INSERT INTO {quote(Attempt._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
-    SELECT {", ".join(values)} FROM rows
+    SELECT {", ".join(values)} FROM rows JOIN subscriptions_delivery AS kept ON kept.id = (r->>{delivery_at})::bigint
 )""" + _DELIVERY_STATE.format(rows=f"(SELECT {state} FROM rows)")

@@ -301,3 +301,24 @@ def test_an_error_text_the_database_cannot_store_is_recorded_readable_with_the_r
     assert Attempt.objects.get(delivery=odd).error == "ClientOSError: the peer said caf\ufffd\ufffd"
     assert Delivery.objects.get(pk=odd.pk).last_error == "ClientOSError: the peer said caf\ufffd\ufffd"
     assert Delivery.objects.get(pk=fine.pk).status == DeliveryStatus.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)  # the record commits, as the worker's does: the foreign keys are checked then
+def test_a_delivery_deleted_while_it_was_being_sent_keeps_no_other_result_of_its_batch_from_being_recorded(tenant, hook, other_tenant):
+    """A tenant deleted (or its deliveries removed) while the worker sends them: their results have nothing to be
+    recorded against, and the other tenants' results of the same batch are recorded all the same."""
+    from subscriptions.delivery.claims import Sent, claim_due, record_results
+    from subscriptions.delivery.sender import SendResult
+
+    apply_subscription_change(other_tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
+    create_endpoint(other_tenant, {"url": "https://hooks.example.com/other", "events": ["product.*"]})
+    publish(tenant, "gone")
+    publish(other_tenant, "kept")
+    jobs = claim_due(10)
+    assert {job.tenant_id for job in jobs} == {tenant.pk, other_tenant.pk}
+    Delivery.objects.filter(tenant=tenant).delete()
+    now = timezone.now()
+    record_results([Sent(job, now, {}, SendResult(status_code=200, body="ok")) for job in jobs])
+    kept = Delivery.objects.get(tenant=other_tenant)
+    assert kept.status == DeliveryStatus.SUCCEEDED and kept.attempts.count() == 1
+    assert not Attempt.objects.filter(delivery__tenant=tenant).exists()
