@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from eventhub.conf import hub_setting
 from subscriptions.delivery.claims import Job, Sent, announced_after, claim_due, record_results
@@ -209,6 +209,12 @@ class DeliveryWorker:
                 return (self._claim(wanted, skip_endpoints) if wanted else []), []
         except (OperationalError, InterfaceError) as exc:  # away or busy: the transaction wrote nothing
             raise _Unrecorded(sent) from exc
+        except DatabaseError:
+            # Refused, not away: a result it will refuse again (a bug, a value it cannot store). Each goes on its own,
+            # so that one loses only itself (sent again after its lease), not the batch's others, other tenants' too.
+            logger.exception("delivery worker: the database refused a round trip's results; recording them one by one")
+            _record_one_by_one(sent)
+            return self._cycle([], wanted, release, skip_endpoints)
 
     async def _database(self, executor, function, *args):
         try:
@@ -220,6 +226,17 @@ class DeliveryWorker:
             await self._loop.run_in_executor(executor, _close_connection)
             await asyncio.sleep(self.poll_seconds)
             return [], exc.sent if isinstance(exc, _Unrecorded) else []
+
+
+def _record_one_by_one(sent):
+    for at, item in enumerate(sent):
+        try:
+            with announced_after(transaction.atomic()):
+                record_results([item])
+        except (OperationalError, InterfaceError):
+            raise _Unrecorded(sent[at:]) from None  # away after all: the rest waits for the next round trip, as usual
+        except DatabaseError:
+            logger.exception("delivery %s: its result cannot be recorded; it is sent again after its lease", item.job.delivery_id)
 
 
 class _Unrecorded(Exception):

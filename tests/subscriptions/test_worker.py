@@ -322,3 +322,31 @@ def test_a_delivery_deleted_while_it_was_being_sent_keeps_no_other_result_of_its
     kept = Delivery.objects.get(tenant=other_tenant)
     assert kept.status == DeliveryStatus.SUCCEEDED and kept.attempts.count() == 1
     assert not Attempt.objects.filter(delivery__tenant=tenant).exists()
+
+
+def test_a_result_the_database_refuses_loses_only_itself_and_the_worker_claims_on(tenant, hook, monkeypatch, caplog):
+    """Refused, not away (a value it cannot store, a bug): the round trip's results are recorded one by one, so the
+    refused one is sent again after its lease and the others of its batch are recorded; the claim goes on."""
+    from django.db import IntegrityError
+
+    from subscriptions.delivery import worker as worker_module
+    from subscriptions.delivery.claims import Sent, claim_due
+    from subscriptions.delivery.sender import SendResult
+
+    publish(tenant, "a", "refused", "b", "later")
+    jobs = claim_due(3)
+    refused = Delivery.objects.get(event__event_id="evt-refused").pk
+    record = worker_module.record_results
+
+    def refusing(sent):
+        if any(item.job.delivery_id == refused for item in sent):
+            raise IntegrityError("refused")
+        record(sent)
+
+    monkeypatch.setattr(worker_module, "record_results", refusing)
+    now = timezone.now()
+    claimed, unrecorded = worker_module.DeliveryWorker()._cycle([Sent(job, now, {}, SendResult(status_code=200)) for job in jobs], 5)
+    assert unrecorded == [] and [job.message_id for job in claimed] == [Delivery.objects.get(event__event_id="evt-later").webhook_id]
+    assert set(Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).values_list("event__event_id", flat=True)) == {"evt-a", "evt-b"}
+    assert Delivery.objects.get(pk=refused).status == DeliveryStatus.PENDING and not Attempt.objects.filter(delivery_id=refused).exists()
+    assert f"delivery {refused}: its result cannot be recorded" in caplog.text
