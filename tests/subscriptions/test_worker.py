@@ -350,3 +350,21 @@ def test_a_result_the_database_refuses_loses_only_itself_and_the_worker_claims_o
     assert set(Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).values_list("event__event_id", flat=True)) == {"evt-a", "evt-b"}
     assert Delivery.objects.get(pk=refused).status == DeliveryStatus.PENDING and not Attempt.objects.filter(delivery_id=refused).exists()
     assert f"delivery {refused}: its result cannot be recorded" in caplog.text
+
+
+def test_an_answers_text_and_headers_are_recorded_exactly_whatever_characters_they_hold(tenant, hook):
+    """The record travels as one JSON document on PostgreSQL (delivery/postgres.py): quotes, backslashes, control
+    characters, line separators, astral characters and a literal backslash-u0000 all come back as they were sent."""
+    from subscriptions.delivery.claims import Sent, claim_due, record_results
+    from subscriptions.delivery.sender import SendResult
+
+    publish(tenant, "odd-text")
+    (job,) = claim_due(1)
+    text = 'say "hi" \\ back\\slash \\u0000 \x01\x1f \u2028\u2029 caf\u00e9 \U0001f600 </script>'
+    headers = {"X-Odd": text, "Content-Type": "text/plain; charset=utf-8"}
+    request = {"Content-Type": "application/json", "X-Mine": "a\\b \"c\" \U0001f600"}
+    record_results([Sent(job, timezone.now(), request, SendResult(status_code=500, headers=headers, body=text, duration_ms=0.125,
+                                                                 error=text))])
+    attempt = Attempt.objects.get(delivery_id=job.delivery_id)
+    assert (attempt.response_body, attempt.response_headers, attempt.request_headers, attempt.error) == (text, headers, request, text)
+    assert attempt.duration_ms == 0.125 and attempt.status_code == 500
