@@ -47,17 +47,6 @@ RETURNING d.id, d.tenant_id, d.event_type, d.body, d.attempt_count, d.url, d.end
     e.retry_schedule, e.circuit_state, e.rate_limit, d.next_attempt_at, coalesce(s.current, '{{}}'), d.order_key IS NOT NULL
 """
 
-# The deliveries' new state, from the rows of `u`.
-_DELIVERY_STATE = """
-UPDATE subscriptions_delivery AS d SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at,
-    lease_until = NULL, last_status_code = u.last_status_code, last_error = u.last_error, finished_at = u.finished_at,
-    url = coalesce(u.url, d.url)
-FROM {rows} AS u(id, status, attempt_count, next_attempt_at, last_status_code, last_error, finished_at, url)
-WHERE d.id = u.id
-"""
-_DELIVERY_CASTS = ("bigint", "varchar", "integer", "timestamptz", "smallint", "text", "timestamptz", "varchar")
-
-
 def claim(limit, ids, skip_endpoints, now, margin, messages: dict, after=None) -> list[tuple]:
     """The claimed rows, oldest due first: claims.ClaimRow's fields (claim_key is (next_attempt_at, id); ordered,
     whether the delivery has an order key), then the endpoint's current secrets."""
@@ -105,20 +94,28 @@ def _document(attempts, deliveries) -> str:
 
 @lru_cache(maxsize=4)
 def _record_document_sql(attempt_fields: tuple[str, ...]) -> str:
-    """The record from one document: element i of each row is attempt_fields[i], then the delivery's state."""
+    """The record from one document: element i of each row is attempt_fields[i], then the delivery's state (its id,
+    status, attempt_count, next_attempt_at, last_status_code, last_error, finished_at, url)."""
     from subscriptions.models import Attempt
 
     quote = connection.ops.quote_name
     fields = [Attempt._meta.get_field(name) for name in attempt_fields]
     values = [f"r->{i}" if isinstance(field, JSONField) else f"(r->>{i})::{field.db_type(connection).split('(')[0]}"
               for i, field in enumerate(fields)]
-    state = ", ".join(f"(r->>{len(fields) + i})::{cast}" for i, cast in enumerate(_DELIVERY_CASTS))
+    n = len(fields)
     delivery_at = [field.column for field in fields].index("delivery_id")
-    # Only for deliveries that still exist: one deleted while it was sent (its tenant's) has nothing to record against,
-    # and its attempt's foreign key would fail the whole statement, the batch's other results (other tenants') with it.
+    # Attempts only for deliveries that still exist: one deleted while it was sent (its tenant's) has nothing to record
+    # against, and its attempt's foreign key would fail the whole statement, the batch's other results (other
+    # tenants') with it.
     return f"""
 WITH rows AS MATERIALIZED (SELECT r FROM jsonb_array_elements(%s::jsonb) AS r),
 attempts AS (
     INSERT INTO {quote(Attempt._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
     SELECT {", ".join(values)} FROM rows JOIN subscriptions_delivery AS kept ON kept.id = (r->>{delivery_at})::bigint
-)""" + _DELIVERY_STATE.format(rows=f"(SELECT {state} FROM rows)")
+)
+UPDATE subscriptions_delivery AS d SET status = r->>{n + 1}, attempt_count = (r->>{n + 2})::integer,
+    next_attempt_at = (r->>{n + 3})::timestamptz, lease_until = NULL, last_status_code = (r->>{n + 4})::smallint,
+    last_error = r->>{n + 5}, finished_at = (r->>{n + 6})::timestamptz, url = coalesce(r->>{n + 7}, d.url)
+FROM rows
+WHERE d.id = (r->>{n})::bigint
+"""
