@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import time
@@ -89,8 +90,18 @@ def secret_bytes(secret: str) -> bytes:
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
     if type(timestamp) is not int:
         raise TypeError("timestamp must be an int of whole seconds since the epoch")
-    signed = f"{msg_id}.{timestamp}.".encode() + body
-    return "v1," + base64.b64encode(hmac.digest(secret_bytes(secret), signed, "sha256")).decode("ascii")  # one-shot, in C
+    mac = _keyed(secret).copy()
+    mac.update(f"{msg_id}.{timestamp}.".encode())
+    mac.update(body)
+    return "v1," + base64.b64encode(mac.digest()).decode("ascii")
+
+
+@functools.lru_cache(maxsize=1024)
+def _keyed(secret: str):
+    """HMAC-SHA256 keyed with a secret, copied for each message. OpenSSL 3's one-shot HMAC (hmac.digest) fetches the
+    algorithm and sets up the key on every call: ~8 µs a signature in the delivery worker's event loop (cold caches
+    between sends), against ~2 µs for a copy of the keyed state. Bounded; holds what the claimed jobs hold anyway."""
+    return hmac.new(secret_bytes(secret), digestmod=hashlib.sha256)
 
 
 def emporix_key(secret_key: str) -> str:
