@@ -44,6 +44,11 @@ def _decoded(raw: bytes, charset: str | None) -> str:
 
 
 def _bounded_headers(headers):
+    out = dict(headers)  # nearly always: each name once, every value short, plain ASCII: kept as they are
+    if len(out) == len(headers) <= MAX_RESPONSE_HEADERS:
+        text = "".join(out) + "".join(out.values())
+        if text.isascii() and "\x00" not in text and all(len(value) <= MAX_RESPONSE_HEADER_VALUE for value in out.values()):
+            return out
     out = {}
     for name, value in headers.items():
         name, value = storable_text(name), storable_text(value)
