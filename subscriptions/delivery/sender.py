@@ -210,7 +210,7 @@ class ForbiddenTarget(OSError):
     """The target resolves to (or is) a loopback, private or link-local address and private targets are off."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # one per send; treated as immutable, not frozen (see claims.Job)
 class SendResult:
     """What one HTTP try gave: a status with headers and the first 4 KiB of the body, or an error. Never both."""
 
@@ -226,7 +226,8 @@ class SendResult:
         # An error's text can carry what the receiver sent (its bytes as lone surrogates, a NUL): made storable here,
         # where it enters, as answers.answer does for the answer's headers and body; else recording it would fail, and
         # with it the record of every other result of its batch (other tenants' too).
-        object.__setattr__(self, "error", storable_text(self.error))
+        if self.error:
+            self.error = storable_text(self.error)
 
 
 class GuardedResolver(AbstractResolver):
@@ -255,11 +256,13 @@ class Sender:
     Use as `async with Sender(concurrency=50) as sender: result = await sender.send(...)`.
     """
 
-    def __init__(self, concurrency: int = 50, allow_private: bool = False):
+    def __init__(self, concurrency: int = 50, allow_private: bool = False, queue: bool = True):
+        """`queue`: sends beyond `concurrency` wait for a slot here; False when the caller never starts more (the
+        worker's schedule counts its own), which saves a semaphore per send."""
         self.concurrency = concurrency
         self.allow_private = allow_private
         self._session: aiohttp.ClientSession | None = None
-        self._slots = asyncio.Semaphore(concurrency)
+        self._slots = asyncio.Semaphore(concurrency) if queue else None
 
     async def __aenter__(self):
         connector = aiohttp.TCPConnector(
@@ -267,7 +270,6 @@ class Sender:
             ttl_dns_cache=60,
             resolver=None if self.allow_private else GuardedResolver(),
         )
-        # Receivers' cookies are not the hub's business; one jar per hub would leak them between tenants.
         self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True)
         return self
 
@@ -275,32 +277,37 @@ class Sender:
         await self._session.close()
 
     async def send(self, method: str, url: str, body: bytes, headers: dict, timeout: float) -> SendResult:
-        async with self._slots:  # one coroutine per send, not a second one inside the slot (the profile showed both)
-            started = time.perf_counter()
+        if self._slots is None:
+            return await self._send(method, url, body, headers, timeout)
+        async with self._slots:
+            return await self._send(method, url, body, headers, timeout)
 
-            def elapsed():
-                return round((time.perf_counter() - started) * 1000, 3)
+    async def _send(self, method, url, body, headers, timeout) -> SendResult:
+        started = time.perf_counter()
 
-            try:
-                if not self.allow_private:
-                    _refuse_forbidden_literal(url)  # IP literals never reach the resolver
-                # No skip_auto_headers: aiohttp copies the headers for it on every request; build_request_headers
-                # names the encoding itself (identity), which keeps aiohttp's default one out the same way.
-                async with self._session.request(
-                    method, url, data=body, headers=headers, allow_redirects=False, timeout=_client_timeout(timeout),
-                ) as response:
-                    headers, body = await answer(response)
-                    return SendResult(status_code=response.status, headers=headers, body=body, duration_ms=elapsed())
-            except ForbiddenTarget as exc:
-                return SendResult(error=str(exc), duration_ms=elapsed(), refused=True)
-            except aiohttp.ClientConnectorError as exc:
-                if isinstance(exc.os_error, ForbiddenTarget):
-                    return SendResult(error=str(exc.os_error), duration_ms=elapsed(), refused=True)
-                return SendResult(error=f"{type(exc).__name__}: {exc}", duration_ms=elapsed())
-            except asyncio.TimeoutError:
-                return SendResult(error=f"Timed out after {timeout:g} s.", duration_ms=elapsed(), timed_out=True)
-            except (aiohttp.ClientError, OSError, ValueError) as exc:
-                return SendResult(error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=elapsed())
+        def elapsed():
+            return round((time.perf_counter() - started) * 1000, 3)
+
+        try:
+            if not self.allow_private:
+                _refuse_forbidden_literal(url)  # IP literals never reach the resolver
+            # No skip_auto_headers: aiohttp copies the headers for it on every request; build_request_headers
+            # names the encoding itself (identity), which keeps aiohttp's default one out the same way.
+            async with self._session.request(
+                method, url, data=body, headers=headers, allow_redirects=False, timeout=_client_timeout(timeout),
+            ) as response:
+                headers, body = await answer(response)
+                return SendResult(status_code=response.status, headers=headers, body=body, duration_ms=elapsed())
+        except ForbiddenTarget as exc:
+            return SendResult(error=str(exc), duration_ms=elapsed(), refused=True)
+        except aiohttp.ClientConnectorError as exc:
+            if isinstance(exc.os_error, ForbiddenTarget):
+                return SendResult(error=str(exc.os_error), duration_ms=elapsed(), refused=True)
+            return SendResult(error=f"{type(exc).__name__}: {exc}", duration_ms=elapsed())
+        except asyncio.TimeoutError:
+            return SendResult(error=f"Timed out after {timeout:g} s.", duration_ms=elapsed(), timed_out=True)
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            return SendResult(error=f"{type(exc).__name__}: {exc}"[:1000], duration_ms=elapsed())
 
 
 @functools.lru_cache(maxsize=64)

@@ -137,7 +137,7 @@ class DeliveryWorker:
             alarm.set()
 
         try:
-            async with Sender(self.concurrency, self.allow_private) as sender:
+            async with Sender(self.concurrency, self.allow_private, queue=False) as sender:  # the schedule caps
                 while True:
                     alarm.clear()
                     for job in schedule.start(loop.time(), self._stopping):
