@@ -100,16 +100,24 @@ def durable_pika(queue, count, prefetch, batch, dsn):
     """The durable ceiling: what any consumer that stores each message before its ack must do, with the bare tools
     (pika, json, psycopg; no Django, no rules): per batch, one event row and one delivery row per message in two
     binary unnest() INSERTs, one COMMIT, then one multiple ack."""
+    first, last, _ = bare_durable_consumer(queue, prefetch, batch, dsn, count=count)
+    return count / (last - first)
+
+
+def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None):
+    """Consume `count` messages, or (count None) until stop() says so, storing them as durable_pika does; a partial
+    batch is stored once no message came for 50 ms. Returns (time.time() of the first message, of the last ack,
+    messages). bench/scaling.py runs K of these at once on one queue: the ceiling of K dispatch processes."""
     import psycopg
 
     db = psycopg.connect(dsn)
     try:
-        return _durable_consume(db, queue, count, prefetch, batch)
+        return _durable_consume(db, queue, count, prefetch, batch, stop)
     finally:
         db.close()
 
 
-def _durable_consume(db, queue, count, prefetch, batch):
+def _durable_consume(db, queue, count, prefetch, batch, stop):
     from psycopg.types.json import Jsonb
 
     db.execute(BARE_TABLES)
@@ -117,9 +125,9 @@ def _durable_consume(db, queue, count, prefetch, batch):
     conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = conn.channel()
     channel.basic_qos(prefetch_count=prefetch)
-    state = {"n": 0, "first": None, "last": None, "held": []}
+    state = {"n": 0, "first": None, "last": None, "held": [], "tag": None}
 
-    def flush(ch, tag):
+    def flush(ch):
         held, state["held"] = state["held"], []
         now = datetime.now(timezone.utc)
         with db.cursor() as cur:
@@ -130,22 +138,26 @@ def _durable_consume(db, queue, count, prefetch, batch):
             cur.execute("INSERT INTO bench_bare_delivery (event, body, status, next_attempt_at) SELECT e, b, 'pending', now() "
                         "FROM unnest(%b::bigint[], %b::text[]) AS u(e, b)", [ids, [json.dumps(h[2]) for h in held]], binary=True)
         db.commit()
-        ch.basic_ack(tag, multiple=True)
-        state["last"] = time.monotonic()
+        ch.basic_ack(state["tag"], multiple=True)
+        state["last"] = time.time()
 
     def on_message(ch, method, properties, body):
         if state["first"] is None:
-            state["first"] = time.monotonic()
+            state["first"] = time.time()
         state["held"].append((properties.message_id, properties.type, json.loads(body)))
+        state["tag"] = method.delivery_tag
         state["n"] += 1
         if len(state["held"]) >= batch or state["n"] == count:
-            flush(ch, method.delivery_tag)
+            flush(ch)
 
     channel.basic_consume(queue, on_message)
-    while state["n"] < count:
-        conn.process_data_events(time_limit=0.1)
+    while state["n"] < count if count is not None else not stop():
+        before = state["n"]
+        conn.process_data_events(time_limit=0.1 if count is not None else 0.05)
+        if count is None and state["held"] and state["n"] == before:
+            flush(channel)
     conn.close()
-    return count / (state["last"] - state["first"])
+    return state["first"], state["last"], state["n"]
 
 
 def hub(options, count, then=None):

@@ -8,8 +8,10 @@ the database; each event is stored with one delivery). Deliver: D deliveries to 
 stored not yet due; K `manage.py deliver` processes are started, and once all K are polling, every delivery is made
 due at once; the rate is attempts over the span from the first attempt's start to the last one's.
 
-The ceiling of deliver's speed-up: the same deliveries' bodies posted by K bare aiohttp client processes (nothing
-recorded), started together, to the same receivers on the same cores.
+The ceilings of the speed-ups, the bare tools in K processes on the same cores: for dispatch, K bare durable consumers
+(bench/dispatch.py's: pika, json, psycopg, each message stored before its ack) on one queue; for deliver, the same
+deliveries' bodies posted by K bare aiohttp client processes (nothing recorded), started together, to the same
+receivers.
 
 Log growth (the hot path must not slow down as the log grows): in this process, a tenant whose E endpoints all
 take the same event type, each with its own `data.storeId` filter (every event matches exactly one), records M
@@ -155,6 +157,78 @@ def dispatch_scaling(env, messages, pg):
             channel.queue_delete(name)
         for name in (exchange, dead):
             channel.exchange_delete(name)
+        conn.close()
+    return results
+
+
+# The ceiling of the dispatch rows: K bare durable consumers (bench/dispatch.py's: pika, json, psycopg, each message
+# stored before its ack, no rules), all on one queue like K `manage.py dispatch` processes, started together.
+BARE_DURABLE = r"""
+import os, sys, time
+
+sys.path.insert(0, sys.argv[1])
+from dispatch import bare_durable_consumer
+
+queue, prefetch, batch, dsn, go, stop = sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5], sys.argv[6], sys.argv[7]
+print("ready", flush=True)
+while not os.path.exists(go):
+    time.sleep(0.001)
+first, last, n = bare_durable_consumer(queue, prefetch, batch, dsn, stop=lambda: os.path.exists(stop))
+print(first, last, n, flush=True)
+"""
+
+
+def bare_dispatch_scaling(messages, dsn, pg):
+    """[(K, rate)]: `messages` stored by K bare durable consumer processes sharing one queue; rate = messages over the
+    span from the first message any of them received to the last ack."""
+    import pika
+
+    from eventhub.conf import hub_setting
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from dispatch import BARE_TABLES, publish
+
+    suffix = uuid.uuid4().hex[:8]
+    exchange, queue = f"bench.scaling.bare.{suffix}", f"bench.scaling.bare.work.{suffix}"
+    conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+    channel = conn.channel()
+    results = []
+    try:
+        channel.exchange_declare(exchange, exchange_type="topic", durable=True)
+        channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
+        channel.queue_bind(queue, exchange, "#")
+        with pg.cursor() as cursor, tempfile.TemporaryDirectory(prefix="eventhub-bench-durable-") as tmp:
+            cursor.execute(BARE_TABLES)
+            for k in PROCESSES:
+                cursor.execute("TRUNCATE bench_bare_event, bench_bare_delivery")
+                publish(channel, exchange, messages)
+                while channel.queue_declare(queue, passive=True).method.message_count < messages:
+                    time.sleep(0.1)
+                go, halt = os.path.join(tmp, f"go-{k}"), os.path.join(tmp, f"stop-{k}")
+                args = [queue, str(hub_setting("PREFETCH")), str(hub_setting("BATCH_SIZE")), dsn, go, halt]
+                procs = [subprocess.Popen([sys.executable, "-c", BARE_DURABLE, str(ROOT / "bench"), *args], stdout=subprocess.PIPE, text=True)
+                         for _ in range(k)]
+                for proc in procs:
+                    if proc.stdout.readline().strip() != "ready":
+                        raise SystemExit("a bare durable consumer did not start")
+                open(go, "w").close()
+                deadline = time.monotonic() + 300
+                while count(cursor, "SELECT count(*) FROM bench_bare_event") < messages:
+                    if time.monotonic() > deadline or any(proc.poll() is not None for proc in procs):
+                        raise SystemExit("the bare durable consumers stalled")
+                    time.sleep(0.05)
+                open(halt, "w").close()
+                spans = [proc.stdout.readline().split() for proc in procs]
+                for proc in procs:
+                    proc.wait(60)
+                spans = [(float(first), float(last)) for first, last, n in spans if int(n)]
+                rate = messages / (max(last for _, last in spans) - min(first for first, _ in spans))
+                results.append((k, rate))
+                print(f"  bare durable consumers x{k}: {rate:8.0f} msg/s  ({messages} messages, {k} processes on one queue)", flush=True)
+            cursor.execute("DROP TABLE bench_bare_delivery, bench_bare_event")
+    finally:
+        channel.queue_delete(queue)
+        channel.exchange_delete(exchange)
         conn.close()
     return results
 
@@ -441,10 +515,12 @@ def main(argv=None):
         print(f"scaling on PostgreSQL ({cores} cores; the processes, PostgreSQL, RabbitMQ and the receivers share them)", flush=True)
 
         dispatch = dispatch_scaling(child_env, args.messages, pg)
-        one = dispatch[0][1]
-        for k, rate in dispatch:
-            emit({"name": "scaling", "table": "processes", "row": "dispatch", "processes": k, "figure": round(rate, 1), "unit": "msg/s",
-                  "speedup": round(rate / one, 2), "size": f"{args.messages} messages"})
+        bare_dispatch = bare_dispatch_scaling(args.messages, scratch.url, pg)
+        for row, rates in (("dispatch", dispatch), ("bare durable consumers (dispatch's ceiling)", bare_dispatch)):
+            one = rates[0][1]
+            for k, rate in rates:
+                emit({"name": "scaling", "table": "processes", "row": row, "processes": k, "figure": round(rate, 1), "unit": "msg/s",
+                      "speedup": round(rate / one, 2), "size": f"{args.messages} messages"})
         deliver, total, bare = deliver_scaling(child_env, args.deliveries, urls, pg)
         for row, rates, unit in (("deliver", deliver, "deliveries/s"), ("bare aiohttp clients (deliver's ceiling)", bare, "requests/s")):
             one = rates[0][1]
