@@ -71,9 +71,9 @@ DEFAULTS = {
     "DEAD_EXCHANGE": "eventhub.dead",
     "DEAD_QUEUE": "eventhub.dead",
     # Unacknowledged messages the broker may hand one dispatcher; a batch is committed at BATCH_SIZE messages or
-    # after BATCH_MS, whichever comes first, then acknowledged with one multiple ack. BATCH_SIZE at most a third of
-    # PREFETCH, so the next batch arrives while one is routed and the one before it commits.
-    "PREFETCH": 750,
+    # after BATCH_MS, whichever comes first, then acknowledged with one multiple ack. BATCH_SIZE at most a quarter of
+    # PREFETCH, so the next batch arrives while one is routed and two commit (broker/dispatch.py; one on SQLite).
+    "PREFETCH": 1000,
     "BATCH_SIZE": 250,
     "BATCH_MS": 200,
     # How often a dispatcher re-reads sources and event types and re-binds the work queue (seconds).

@@ -8,10 +8,13 @@ SelectConnection the ioloop would stall during the commit just the same, or need
 for no throughput gain. Here the consumer thread owns the connection: process_data_events(time_limit) gathers
 deliveries until the batch is full (BATCH_SIZE) or its time is up (BATCH_MS) and hands the batch on, keeping on
 receiving the next one (heartbeats flow too). A batch then passes two threads: the preparer converts and routes it
-(CPU, no transaction), the committer stores it (the database's round trips), so one batch is routed while the one
-before it commits; when its commit is done the consumer thread sends one basic_ack(multiple=True). One thread per
-stage, so batches commit and are acknowledged in order; nothing is acknowledged before its commit. PREFETCH holds
-three batches: one received, one routed, one committed at a time.
+(CPU, no transaction), a committer stores it (the database's round trips), so one batch is routed while the ones
+before it commit; when a batch's commit is done, and every batch's before it, the consumer thread sends one
+basic_ack(multiple=True): batches are acknowledged in order, nothing before its commit. On PostgreSQL two committers
+store two batches at once (each on its own connection; a batch's statement spends most of its time in the
+database, the events' text index above all), except a batch that may create keyed deliveries (an endpoint with
+`ordering`): it is stored only after every batch received before it, so a key's deliveries keep the queue's order.
+SQLite has one writer: one committer there. PREFETCH holds a batch being received and every batch in flight.
 """
 
 from __future__ import annotations
@@ -56,6 +59,11 @@ class Backoff:
         self.attempt = 0
 
 
+def committers() -> int:
+    """Batches stored at once: two on PostgreSQL, one on SQLite (one writer at a time)."""
+    return 2 if connection.vendor == "postgresql" else 1
+
+
 class Stopped(Exception):
     """Asked to stop while a batch could not be committed: leave it unacknowledged (the broker requeues it)."""
 
@@ -96,7 +104,8 @@ class Dispatcher:
         # One thread per stage, so batches are prepared, committed and acknowledged in order: while one batch
         # commits, the next is routed and the one after it received (the database, the CPU and the broker at once).
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix="eventhub-dispatch-prepare")
-        self._committer = ThreadPoolExecutor(1, thread_name_prefix="eventhub-dispatch-commit")
+        self._committers = [ThreadPoolExecutor(1, thread_name_prefix="eventhub-dispatch-commit") for _ in range(committers())]
+        self._batches = 0  # handed to the committers so far: batch n goes to committer n % len(committers)
         try:
             while not self.stopping.is_set():
                 try:
@@ -117,7 +126,7 @@ class Dispatcher:
                     logger.exception("dispatcher failed; its unacknowledged messages return to the queue; restarting in %.1f s", delay)
                     self.stopping.wait(delay)
         finally:
-            for stage in (self._preparer, self._committer):
+            for stage in (self._preparer, *self._committers):
                 stage.submit(lambda: connection.close()).result()  # each thread's own database connection
                 stage.shutdown()
             connection.close()
@@ -179,13 +188,17 @@ class Dispatcher:
         self._buffer.append(Delivered(method.delivery_tag, message, method.redelivered, properties))
 
     def _flush(self, conn, channel, wait=False):
-        """Hand the buffer to the preparer and the committer; at most two batches in flight (acks stay in order)."""
-        while len(self._in_flight) >= 2:
+        """Hand the buffer to the preparer and a committer; at most one batch more in flight than there are
+        committers (one routed while they commit); acks stay in order."""
+        while len(self._in_flight) > len(self._committers):
             self._finish_oldest(conn, channel)
         if self._buffer:
             batch, self._buffer = self._buffer, []
             prepared = self._preparer.submit(self._prepare, batch)
-            self._in_flight.append((self._committer.submit(self._commit, batch, prepared), batch))
+            committer = self._committers[self._batches % len(self._committers)]
+            self._batches += 1
+            ahead = [future for future, _ in self._in_flight]
+            self._in_flight.append((committer.submit(self._commit, batch, prepared, ahead), batch))
         while wait and self._in_flight:
             self._finish_oldest(conn, channel)
 
@@ -215,17 +228,22 @@ class Dispatcher:
             connection.close()  # this thread's: the next batch connects afresh
             raise
 
-    def _commit(self, batch, prepared) -> BatchOutcome:
-        """On the committer thread, with the preparer's future. A database that is away (or rules that cannot be
-        loaded): nothing stored, the batch is held unacknowledged (no one else loses it), prepared again here and
-        retried with back-off; no hot loop, no requeue storm. What one message does never comes here: the batch's
-        preparing and storing dead-letter it."""
+    def _commit(self, batch, prepared, ahead=()) -> BatchOutcome:
+        """On a committer thread, with the preparer's future and the commits of the batches received before it. A
+        database that is away (or rules that cannot be loaded): nothing stored, the batch is held unacknowledged (no
+        one else loses it), prepared again here and retried with back-off; no hot loop, no requeue storm. What one
+        message does never comes here: the batch's preparing and storing dead-letter it."""
         backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
         while True:
             try:
-                if prepared is None:
-                    return store_batch(prepare_batch(batch, self.retry_cache))
-                return store_batch(prepared.result())
+                ready = prepare_batch(batch, self.retry_cache) if prepared is None else prepared.result()
+                if ahead and ready.ordered:  # keyed deliveries in the queue's order: after every batch before it
+                    wait(ahead)
+                    if any(future.exception() for future in ahead):
+                        raise Stopped()  # one before it was not stored (a stop): neither is this one
+                return store_batch(ready)
+            except Stopped:
+                raise
             except (OperationalError, InterfaceError) as exc:
                 delay = backoff.next()
                 logger.warning("database error on commit (%r); batch of %d kept unacknowledged, retrying in %.1f s", exc, len(batch), delay)

@@ -153,6 +153,15 @@ class Prepared:
     routed: list = field(default_factory=list)  # (tenant, [(position, Delivered, Converted)], RoutedEvents | None)
     failed: bool = False  # preparing failed outside what one message or one tenant explains: store one by one
 
+    @property
+    def ordered(self) -> bool:
+        """Whether storing it may create a keyed delivery (an endpoint with `ordering`): such a batch is stored only
+        after every batch received before it (Dispatcher._commit). A group whose routing failed counts as keyed."""
+        return self.failed or any(
+            routed is None or any(route.ordering is not None for routing in routed.routings.values() for route, _ in routing.deliveries)
+            for _, _, routed in self.routed
+        )
+
 
 def _prepare(batch: list[Delivered], rules: Rules, tenants: dict) -> Prepared:
     now = timezone.now()
