@@ -170,6 +170,36 @@ def _has_lone_surrogate_escape(text):
 def unstorable(value, *, refuse_nul: bool = False) -> list[tuple[str, str]]:
     """[(path, message)] for every lone surrogate, non-finite number (and with refuse_nul, NUL)
     in `value`, keys included; at most MAX_PROBLEMS. Iterative: never recurses itself."""
+    if _plainly_storable(value, refuse_nul):
+        return []
+    return _walk(value, refuse_nul)
+
+
+def _plainly_storable(value, refuse_nul, depth=0) -> bool:
+    """True for what nearly every broker message's properties are (the dispatcher checks them per message): an object
+    of ASCII texts without NUL, whole or finite numbers, and objects of those one level down; the walk decides the
+    rest (and says where)."""
+    if type(value) is not dict or depth > 1:
+        return False
+    for key, item in value.items():
+        if type(key) is not str or not key.isascii() or (refuse_nul and "\x00" in key):
+            return False
+        kind = type(item)
+        if kind is str:
+            if not item.isascii() or (refuse_nul and "\x00" in item):
+                return False
+        elif kind is float:
+            if not math.isfinite(item):
+                return False
+        elif kind is dict:
+            if not _plainly_storable(item, refuse_nul, depth + 1):
+                return False
+        elif not (kind is int or kind is bool or item is None):
+            return False
+    return True
+
+
+def _walk(value, refuse_nul) -> list[tuple[str, str]]:
     problems = []
     stack = [(value, None)]  # (item, path as a linked (parent, segment) pair, built into text only when reported)
     while stack and len(problems) < MAX_PROBLEMS:

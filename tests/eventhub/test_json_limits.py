@@ -75,3 +75,26 @@ def test_the_checks_hold_on_the_fast_path():
 def test_what_the_caller_asks_of_the_parser_is_still_honoured():
     assert loads(b'{"a": 1.5}', parse_float=str) == {"a": "1.5"}
     assert json.loads('{"a": 1.5}') == loads('{"a": 1.5}')
+
+
+PROPERTIES = [
+    {"messageId": "m1", "type": "entryCreated", "timestamp": 1764000000000, "deliveryMode": 2, "redelivered": False, "priority": None},
+    {"messageId": "m1", "headers": {"x-retry": 1, "x-origin": "ec", "x-weight": 0.5}},
+    {"messageId": "m\x00", "type": "entryCreated"},
+    {"m\x00": "key with a NUL"},
+    {"messageId": "caf\udce9"},
+    {"caf\udce9": 1},
+    {"headers": {"x-weight": float("nan")}},
+    {"headers": {"x-weight": float("inf"), "x-name": "b\x00"}},
+    {"headers": {"deep": {"deeper": "caf\udce9"}}},
+    {"headers": {"list": ["a", "\x00", float("-inf")]}},
+    {"messageId": "café"},  # not ASCII, yet storable: the walk says so
+    "a text",
+    ["a", "list"],
+]
+
+
+@pytest.mark.parametrize("value", PROPERTIES, ids=range(len(PROPERTIES)))
+@pytest.mark.parametrize("refuse_nul", [False, True])
+def test_the_shortcut_for_plain_properties_finds_what_the_walk_finds(value, refuse_nul):
+    assert json_limits.unstorable(value, refuse_nul=refuse_nul) == json_limits._walk(value, refuse_nul)
