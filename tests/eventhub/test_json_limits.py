@@ -98,3 +98,21 @@ PROPERTIES = [
 @pytest.mark.parametrize("refuse_nul", [False, True])
 def test_the_shortcut_for_plain_properties_finds_what_the_walk_finds(value, refuse_nul):
     assert json_limits.unstorable(value, refuse_nul=refuse_nul) == json_limits._walk(value, refuse_nul)
+
+
+DIGIT_RUNS = [
+    '{"n": 1234567890123456789}', '{"n": 123456789012345678}', '{"id": "x1234567890123456789y"}', '[1.1234567890123456789]',
+    '{"é": "12345678901234567890"}', '{"d": "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦٧٨٩"}', '{"s": "\ud800", "n": 12345678901234567890}',
+    '{"s": "\ud800", "n": 1}', "0" * 19, "0" * 18 + "x0", "", '{"t": "2026-11-24T10:00:00.000Z", "n": 1764000000000}',
+]
+
+
+@pytest.mark.parametrize("text", DIGIT_RUNS)
+def test_the_digit_run_check_finds_what_the_regular_expression_finds(text):
+    expected = json_limits._LONG_DIGITS[True].search(text) is not None
+    assert json_limits.has_long_digit_run(text) is expected
+    try:
+        encoded = text.encode()
+    except UnicodeEncodeError:
+        return
+    assert json_limits.has_long_digit_run(encoded) is expected and json_limits.has_long_digit_run(bytearray(encoded)) is expected
