@@ -184,15 +184,18 @@ def _has_lone_surrogate_escape(text):
 def unstorable(value, *, refuse_nul: bool = False) -> list[tuple[str, str]]:
     """[(path, message)] for every lone surrogate, non-finite number (and with refuse_nul, NUL)
     in `value`, keys included; at most MAX_PROBLEMS. Iterative: never recurses itself."""
-    if _plainly_storable(value, refuse_nul):
+    if type(value) is str:
+        if value.isascii() and not (refuse_nul and "\x00" in value):
+            return []
+    elif _plainly_storable(value, refuse_nul):
         return []
     return _walk(value, refuse_nul)
 
 
 def _plainly_storable(value, refuse_nul, depth=0) -> bool:
-    """True for what nearly every broker message's properties are (the dispatcher checks them per message): an object
-    of ASCII texts without NUL, whole or finite numbers, and objects of those one level down; the walk decides the
-    rest (and says where)."""
+    """True for what nearly every broker message's properties are (the dispatcher checks them, and its routing key,
+    per message; a plain text is passed in unstorable itself): an object of ASCII texts without NUL, whole or finite
+    numbers, and objects of those one level down; the walk decides the rest (and says where)."""
     if type(value) is not dict or depth > 1:
         return False
     for key, item in value.items():

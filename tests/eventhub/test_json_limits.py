@@ -90,6 +90,9 @@ PROPERTIES = [
     {"headers": {"list": ["a", "\x00", float("-inf")]}},
     {"messageId": "café"},  # not ASCII, yet storable: the walk says so
     "a text",
+    "a text with a NUL \x00",
+    "caf\udce9",
+    "café",
     ["a", "list"],
 ]
 
