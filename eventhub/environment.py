@@ -82,7 +82,10 @@ def database(url: str, data_dir: Path) -> dict:
         db.setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME", "test_eventhub")
         # psycopg's pool: a request thread borrows an open connection instead of connecting (~5 ms) each time; with
         # health checks each is checked when borrowed, so one the server dropped (a restart) is replaced, not used.
-        db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 8, "timeout": 10}
+        # max_size: a long-running thread keeps its connection, and one process may run many (web, the ingest's group
+        # commit, the worker's database thread, the dispatcher's consumer, preparer and two committers): opened only
+        # as threads need them.
+        db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": 16, "timeout": 10}
         db["CONN_HEALTH_CHECKS"] = True
         db["ENGINE"] = "eventhub.postgresql"  # Django's, whose pool checks every idle connection after a restart
     return db

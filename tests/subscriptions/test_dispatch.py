@@ -7,6 +7,7 @@ import uuid
 
 import pika
 import pytest
+from django.db import connection
 
 from subscriptions.catalog import builtin_definitions
 from subscriptions.broker.dispatch import REASON_HEADER, start_in_background
@@ -126,6 +127,7 @@ def test_the_same_message_id_twice_is_one_event_and_so_is_a_repeated_message_wit
 
 def test_two_dispatchers_on_one_queue_handle_each_message_once(tenant, broker, run_dispatcher):
     source(tenant, broker)
+    refused = pool_waits()
     first = run_dispatcher(prefetch=20, batch_size=20)
     second = run_dispatcher(prefetch=20, batch_size=20)
     total = 1500
@@ -135,6 +137,21 @@ def test_two_dispatchers_on_one_queue_handle_each_message_once(tenant, broker, r
     assert first.committed + second.committed == total  # no message was handled twice
     assert first.committed > 0 and second.committed > 0
     assert Event.objects.count() == total and broker.depth(broker.queue) == 0
+    # PostgreSQL: each dispatcher's threads (consumer, preparer, two committers) hold a connection of the process's
+    # pool; none of them had to wait for one (a pool too small for them stalled a thread until another gave one
+    # back, or for its 10 s timeout, then reported the database as unavailable). Opening new ones takes milliseconds.
+    waits = pool_waits()
+    if waits is not None:
+        assert waits[0] == refused[0] and waits[1] - refused[1] < 3000, (refused, waits)
+
+
+def pool_waits():
+    """(borrows given up on, milliseconds spent waiting for a connection) of the process's pool; None on SQLite."""
+    pool = getattr(connection, "pool", None)
+    if pool is None:
+        return None
+    stats = pool.get_stats()
+    return stats.get("requests_errors", 0), stats.get("requests_wait_ms", 0)
 
 
 def test_sources_created_later_are_bound_and_removed_ones_unbound(tenant, broker, run_dispatcher, settings):
