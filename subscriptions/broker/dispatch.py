@@ -84,7 +84,7 @@ class Dispatcher:
         self.stopping = threading.Event()
         self.ready = threading.Event()  # set once consuming (tests and the embedded start wait on it)
         self.cache = RulesCache()  # the preparer thread's
-        self.retry_cache = RulesCache()  # the committer thread's, when it prepares a batch again after a failure
+        self._retry_caches = threading.local()  # each committer's own, when it prepares a batch again after a failure
         self.binding_rules = RulesCache()  # the consumer thread's (each thread has its own database connection)
         self.bound: set[tuple[str, str, str]] = set()  # bindings this process made (durable, so kept across reconnects)
         self.committed = 0  # messages acknowledged after commit, for logs and the benchmark
@@ -236,7 +236,7 @@ class Dispatcher:
         backoff = Backoff(hub_setting("RECONNECT_MAX_SECONDS"))
         while True:
             try:
-                ready = prepare_batch(batch, self.retry_cache) if prepared is None else prepared.result()
+                ready = prepare_batch(batch, self._retry_cache()) if prepared is None else prepared.result()
                 if ahead and ready.ordered:  # keyed deliveries in the queue's order: after every batch before it
                     wait(ahead)
                     if any(future.exception() for future in ahead):
@@ -254,6 +254,14 @@ class Dispatcher:
             prepared = None  # what was prepared may be half stored: prepare again (a repeat is deduplicated by id)
             if self.stopping.wait(delay):
                 raise Stopped()
+
+    def _retry_cache(self) -> RulesCache:
+        """The calling committer's own: a RulesCache reloads its rules and tenants in two steps, so two threads sharing
+        one could pair one's rules with the other's tenants."""
+        cache = getattr(self._retry_caches, "cache", None)
+        if cache is None:
+            cache = self._retry_caches.cache = RulesCache()
+        return cache
 
     def _publish_dead(self, item: Delivered, reason: str):
         props = item.raw_properties or pika.BasicProperties()

@@ -67,3 +67,13 @@ def test_a_prepared_batch_knows_whether_it_may_create_keyed_deliveries(tenant, o
     body = json.dumps({"entryID": "e1"}).encode()
     message = Message("publicAPI", f"{tenant.name}.model.entryCreated", body, {"contentType": "application/json", "messageId": "m1"})
     assert prepare_batch([Delivered(1, message)], RulesCache()).ordered is ordered
+
+
+def test_each_committer_prepares_again_with_its_own_rules_cache():
+    """A RulesCache reloads its rules and its tenants in two steps: two committers sharing one could pair one reload's
+    rules with the other's tenants (a message of a new tenant dead-lettered as if its tenant were unknown)."""
+    dispatcher = Dispatcher(url="amqp://unused")
+    with ThreadPoolExecutor(1) as one, ThreadPoolExecutor(1) as other:
+        first, again = one.submit(dispatcher._retry_cache).result(), one.submit(dispatcher._retry_cache).result()
+        second = other.submit(dispatcher._retry_cache).result()
+    assert first is again and first is not second
