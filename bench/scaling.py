@@ -161,6 +161,22 @@ def dispatch_scaling(env, messages, pg):
     return results
 
 
+def start_together(commands, go, what):
+    """Start one process per command; once each has printed "ready", create the file `go` they wait for, so that
+    they begin their work together. Their output stays readable (text)."""
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for command in commands]
+    for proc in procs:
+        if proc.stdout.readline().strip() != "ready":
+            raise SystemExit(f"{what} did not start")
+    open(go, "w").close()
+    return procs
+
+
+def rate_over(count, spans):
+    """`count` over the span from the earliest start to the latest end of [(start, end)] (time.time() values)."""
+    return count / (max(end for _, end in spans) - min(start for start, _ in spans))
+
+
 # The ceiling of the dispatch rows: K bare durable consumers (bench/dispatch.py's: pika, json, psycopg, each message
 # stored before its ack, no rules), all on one queue like K `manage.py dispatch` processes, started together.
 BARE_DURABLE = r"""
@@ -206,12 +222,7 @@ def bare_dispatch_scaling(messages, dsn, pg):
                     time.sleep(0.1)
                 go, halt = os.path.join(tmp, f"go-{k}"), os.path.join(tmp, f"stop-{k}")
                 args = [queue, str(hub_setting("PREFETCH")), str(hub_setting("BATCH_SIZE")), dsn, go, halt]
-                procs = [subprocess.Popen([sys.executable, "-c", BARE_DURABLE, str(ROOT / "bench"), *args], stdout=subprocess.PIPE, text=True)
-                         for _ in range(k)]
-                for proc in procs:
-                    if proc.stdout.readline().strip() != "ready":
-                        raise SystemExit("a bare durable consumer did not start")
-                open(go, "w").close()
+                procs = start_together([[sys.executable, "-c", BARE_DURABLE, str(ROOT / "bench"), *args]] * k, go, "a bare durable consumer")
                 deadline = time.monotonic() + 300
                 while count(cursor, "SELECT count(*) FROM bench_bare_event") < messages:
                     if time.monotonic() > deadline or any(proc.poll() is not None for proc in procs):
@@ -221,8 +232,7 @@ def bare_dispatch_scaling(messages, dsn, pg):
                 spans = [proc.stdout.readline().split() for proc in procs]
                 for proc in procs:
                     proc.wait(60)
-                spans = [(float(first), float(last)) for first, last, n in spans if int(n)]
-                rate = messages / (max(last for _, last in spans) - min(first for first, _ in spans))
+                rate = rate_over(messages, [(float(first), float(last)) for first, last, n in spans if int(n)])
                 results.append((k, rate))
                 print(f"  bare durable consumers x{k}: {rate:8.0f} msg/s  ({messages} messages, {k} processes on one queue)", flush=True)
             cursor.execute("DROP TABLE bench_bare_delivery, bench_bare_event")
@@ -307,21 +317,17 @@ def bare_deliver_scaling(requests):
     with tempfile.TemporaryDirectory(prefix="eventhub-bench-bare-") as tmp:
         for k in PROCESSES:
             go = os.path.join(tmp, f"go-{k}")
-            procs = []
+            commands = []
             for i in range(k):
                 share = os.path.join(tmp, f"share-{k}-{i}.json")
                 with open(share, "w") as out:
                     json.dump(requests[i::k], out)
-                procs.append(subprocess.Popen([sys.executable, "-c", BARE_CLIENT, share, go, str(ROOT / "bench")],
-                                              stdout=subprocess.PIPE, text=True))
-            for proc in procs:
-                if proc.stdout.readline().strip() != "ready":
-                    raise SystemExit("a bare client did not start")
-            open(go, "w").close()
+                commands.append([sys.executable, "-c", BARE_CLIENT, share, go, str(ROOT / "bench")])
+            procs = start_together(commands, go, "a bare client")
             spans = [tuple(map(float, proc.stdout.readline().split())) for proc in procs]
             for proc in procs:
                 proc.wait(60)
-            rate = len(requests) / (max(end for _, end in spans) - min(start for start, _ in spans))
+            rate = rate_over(len(requests), spans)
             results.append((k, rate))
             print(f"  bare aiohttp x{k}: {rate:8.0f} requests/s  ({len(requests)} requests split among {k} client processes)", flush=True)
     return results
