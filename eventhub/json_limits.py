@@ -184,12 +184,14 @@ def _has_lone_surrogate_escape(text):
 def unstorable(value, *, refuse_nul: bool = False) -> list[tuple[str, str]]:
     """[(path, message)] for every lone surrogate, non-finite number (and with refuse_nul, NUL)
     in `value`, keys included; at most MAX_PROBLEMS. Iterative: never recurses itself."""
-    if type(value) is str:
-        if value.isascii() and not (refuse_nul and "\x00" in value):
-            return []
-    elif _plainly_storable(value, refuse_nul):
+    if _plain_text(value, refuse_nul) if type(value) is str else _plainly_storable(value, refuse_nul):
         return []
     return _walk(value, refuse_nul)
+
+
+def _plain_text(text: str, refuse_nul) -> bool:
+    """ASCII (so no lone surrogate) and, when asked, no NUL: storable as it is."""
+    return text.isascii() and not (refuse_nul and "\x00" in text)
 
 
 def _plainly_storable(value, refuse_nul, depth=0) -> bool:
@@ -199,11 +201,11 @@ def _plainly_storable(value, refuse_nul, depth=0) -> bool:
     if type(value) is not dict or depth > 1:
         return False
     for key, item in value.items():
-        if type(key) is not str or not key.isascii() or (refuse_nul and "\x00" in key):
+        if type(key) is not str or not _plain_text(key, refuse_nul):
             return False
         kind = type(item)
         if kind is str:
-            if not item.isascii() or (refuse_nul and "\x00" in item):
+            if not _plain_text(item, refuse_nul):
                 return False
         elif kind is float:
             if not math.isfinite(item):
