@@ -270,6 +270,7 @@ class Sender:
             ttl_dns_cache=60,
             resolver=None if self.allow_private else GuardedResolver(),
         )
+        # Receivers' cookies are not the hub's business; one jar per hub would leak them between tenants.
         self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=True)
         return self
 
