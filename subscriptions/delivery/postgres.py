@@ -17,10 +17,10 @@ from functools import lru_cache
 
 import orjson
 from django.db import connection
-from django.db.models import JSONField
 from psycopg import Cursor
 from psycopg.types.json import JsonbBinaryLoader
 
+from subscriptions.bulk import document, document_values
 from subscriptions.delivery.ordering import CLAIMABLE_IN_KEY_ORDER_SQL
 
 CLAIM_SQL = """
@@ -93,9 +93,8 @@ def record(attempt_fields, attempts: list[tuple], deliveries: list[tuple]) -> No
 
 def _document(attempts, deliveries) -> str:
     """[[the attempt's values..., the delivery's...], ...] as JSON text (every text in them is storable: see
-    sender.SendResult and answers.answer). OPT_NON_STR_KEYS: an answer's header names are aiohttp's istr, a str."""
-    rows = [(*attempt, *delivery) for attempt, delivery in zip(attempts, deliveries, strict=True)]
-    return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
+    sender.SendResult and answers.answer)."""
+    return document([(*attempt, *delivery) for attempt, delivery in zip(attempts, deliveries, strict=True)])
 
 
 @lru_cache(maxsize=4)
@@ -106,8 +105,7 @@ def _record_document_sql(attempt_fields: tuple[str, ...]) -> str:
 
     quote = connection.ops.quote_name
     fields = [Attempt._meta.get_field(name) for name in attempt_fields]
-    values = [f"r->{i}" if isinstance(field, JSONField) else f"(r->>{i})::{field.db_type(connection).split('(')[0]}"
-              for i, field in enumerate(fields)]
+    values = document_values(fields)
     n = len(fields)
     delivery_at = [field.column for field in fields].index("delivery_id")
     # Attempts only for deliveries that still exist: one deleted while it was sent (its tenant's) has nothing to record

@@ -22,7 +22,7 @@ from functools import lru_cache
 from django.db import connection
 from psycopg import Cursor
 
-from subscriptions.bulk import BATCH, adopt_inserted, array_cast, unnest_insert_new
+from subscriptions.bulk import BATCH, adopt_inserted, document, document_values, insert_new_statement
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event
 
 KEY_FIELDS = ["tenant", "event_id"]
@@ -30,27 +30,21 @@ KEY_FIELDS = ["tenant", "event_id"]
 
 @lru_cache(maxsize=4)
 def _statement(columns: tuple[str, ...]):
-    """(the function making the events' array parameters, the statement): built once per process."""
-    events_sql, event_arrays = unnest_insert_new(Event, KEY_FIELDS)
+    """(the function making the events' parameter, the statement): built once per process."""
+    events_sql, event_params = insert_new_statement(Event, KEY_FIELDS)
     quote = connection.ops.quote_name
     fields = [Delivery._meta.get_field(name) for name in columns]
-    casts, chosen = [], []
-    for i, field in enumerate(fields):
-        if field.name == "event":
-            casts.append("%b::varchar[]")
-            chosen.append("ev.id")
-        else:
-            casts.append(array_cast(field))
-            chosen.append(f"d.c{i}")
     event_at, endpoint_at = columns.index("event"), columns.index("endpoint")
-    return event_arrays, f"""
+    chosen = document_values(fields, "d.r")
+    chosen[event_at] = "ev.id"
+    return event_params, f"""
 WITH ev AS ({events_sql}),
 dl AS (
     INSERT INTO {quote(Delivery._meta.db_table)} ({", ".join(quote(f.column) for f in fields)})
     SELECT {", ".join(chosen)}
-    FROM unnest({", ".join(casts)}) WITH ORDINALITY AS d({", ".join(f"c{i}" for i in range(len(fields)))}, place)
-    JOIN ev ON ev.event_id = d.c{event_at}
-    JOIN {quote(Endpoint._meta.db_table)} AS p ON p.id = d.c{endpoint_at}
+    FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS d(r, place)
+    JOIN ev ON ev.event_id = d.r->>{event_at}
+    JOIN {quote(Endpoint._meta.db_table)} AS p ON p.id = (d.r->>{endpoint_at})::{fields[endpoint_at].db_type(connection)}
     ORDER BY d.place  -- the joins may reorder; ids follow the rows' order (ordered delivery's "arrival")
     RETURNING event_id, status
 )
@@ -65,7 +59,7 @@ def store(events: list[Event], rows: list[tuple], columns: tuple[str, ...]) -> t
     pending deliveries per inserted event id, deliveries inserted). One statement per BATCH events."""
     if not events:
         return [], {}, 0
-    event_arrays, sql = _statement(columns)
+    event_params, sql = _statement(columns)
     event_at = columns.index("event")
     by_event: dict[str, list[tuple]] = {}
     for row in rows:
@@ -75,7 +69,7 @@ def store(events: list[Event], rows: list[tuple], columns: tuple[str, ...]) -> t
     for start in range(0, len(events), BATCH):
         chunk = events[start:start + BATCH]
         chunk_rows = [row for event in chunk for row in by_event.get(event.event_id, ())]
-        params = [*event_arrays(chunk), *[[row[i] for row in chunk_rows] for i in range(len(columns))]]
+        params = [*event_params(chunk), document(chunk_rows)]
         with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, binary=True)
             for pk, tenant_id, event_id, sent, count in cursor.fetchall():
