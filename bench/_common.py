@@ -209,3 +209,39 @@ def memory_result(first, last, factor):
     growth = (last - first) / first * 100 if first else float("nan")
     return {"first_mb": round(first, 1), "last_mb": round(last, 1), "growth_pct": round(growth, 1), "factor": factor,
             "flat": abs(growth) <= 10}
+
+
+# --- where the machine's CPU goes during a measurement ------------------------------------------------------------
+CPU_GROUPS = ("this process", "PostgreSQL", "RabbitMQ", "other")
+
+
+def machine_cpu() -> dict:
+    """CPU seconds (user + system) used so far by this process, by PostgreSQL's processes, by RabbitMQ's (the Erlang
+    VM) and by every other process, from /proc. A process that ended since the last call is not counted."""
+    tick = os.sysconf("SC_CLK_TCK")
+    own = str(os.getpid())
+    found = {}
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        group = ("this process" if pid == own else "PostgreSQL" if name.startswith("postgres")
+                 else "RabbitMQ" if name in ("beam.smp", "erl_child_setup", "epmd", "inet_gethost") else "other")
+        found[pid] = (group, (int(fields[11]) + int(fields[12])) / tick)
+    return found
+
+
+def cpu_per_item(before: dict, after: dict, items: int) -> dict:
+    """µs of CPU per item per group between two machine_cpu() readings (a process started in between counts whole)."""
+    spent = dict.fromkeys(CPU_GROUPS, 0.0)
+    for pid, (group, seconds) in after.items():
+        spent[group] += seconds - before.get(pid, (group, 0.0))[1]
+    return {group: round(seconds / items * 1e6, 1) for group, seconds in spent.items()}
+
+
+def cpu_line(split: dict) -> str:
+    return ", ".join(f"{group} {split[group]:.0f}" for group in CPU_GROUPS)

@@ -30,7 +30,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
-from _common import RECEIVER, Profiler, free_port, memory_result, rss_mb, wait_for_port  # noqa: E402
+from _common import RECEIVER, Profiler, cpu_line, cpu_per_item, free_port, machine_cpu, memory_result, rss_mb, wait_for_port  # noqa: E402
 
 def scratch_database(tmp):
     """Point Django at a scratch database before it is set up; returns a cleanup callable."""
@@ -173,12 +173,18 @@ def main():
         freeze_startup_objects()  # as `manage.py deliver` does at start (the ceiling runs after it too)
         total = len(requests)
         raw_seconds = hub_seconds = float("inf")
+        cpu = {}  # of each one's best round: µs of CPU per delivery of this process, PostgreSQL and the rest (receivers)
         for round_number in range(max(1, args.rounds)):
             rearm()
-            raw_seconds = min(raw_seconds, asyncio.run(raw_client(requests, args.concurrency)))
+            started = machine_cpu()
+            seconds = asyncio.run(raw_client(requests, args.concurrency))
+            if seconds < raw_seconds:
+                raw_seconds, cpu["raw aiohttp"] = seconds, cpu_per_item(started, machine_cpu(), total)
             profiler = Profiler("deliver", os.getpid()) if round_number == max(1, args.rounds) - 1 else None
+            started = machine_cpu()
             seconds = asyncio.run(hub_worker(total, args.concurrency, args.batch))
-            hub_seconds = min(hub_seconds, seconds)
+            if seconds < hub_seconds:
+                hub_seconds, cpu["hub worker"] = seconds, cpu_per_item(started, machine_cpu(), total)
             if profiler is not None:
                 profiler.finish(f"one DeliveryWorker (event loop + database thread) at {total / seconds:.0f} deliveries/s")
             succeeded = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count()
@@ -199,12 +205,16 @@ def main():
     print(f"hub worker:  {hub_rate:8.0f} deliveries/s  ({hub_seconds:.2f} s: claim, sign, send, record attempt)")
     print(f"raw aiohttp: {raw_rate:8.0f} requests/s    ({raw_seconds:.2f} s: same bodies, same receivers, nothing recorded)")
     print(f"ratio:       {ratio:.2f} (target >= 0.5)")
+    print("CPU per delivery (µs, the whole machine's processes during each one's best round; the receivers are 'other'):")
+    for name, split in cpu.items():
+        print(f"  {name + ':':<13} {cpu_line(split)}")
     if memory:
         print(f"memory:      {memory['first_mb']:.0f} MiB after the first worker round, {memory['last_mb']:.0f} MiB after "
               f"{args.memory_factor} x {total} deliveries ({memory['growth_pct']:+.1f}%)")
     result = {
         "name": "deliver", "figure": round(hub_rate, 1), "unit": "deliveries/s", "ceiling": round(raw_rate, 1),
         "ratio": round(ratio, 3), "target": 0.5, "target_met": ratio >= 0.5, "database": database, "memory": memory,
+        "cpu_us_per_delivery": cpu,
     }
     if ratio < 0.5:
         result["note"] = (f"{1e6 / hub_rate:.0f} µs per delivery against {1e6 / raw_rate:.0f} µs for the bare client: claim, sign and "

@@ -30,7 +30,7 @@ import django  # noqa: E402
 django.setup()
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Profiler, memory_result, rss_mb  # noqa: E402
+from _common import Profiler, cpu_line, cpu_per_item, machine_cpu, memory_result, rss_mb  # noqa: E402
 
 import pika  # noqa: E402
 from django.conf import settings  # noqa: E402
@@ -96,23 +96,27 @@ CREATE TABLE IF NOT EXISTS bench_bare_delivery (id bigserial PRIMARY KEY, event 
 """
 
 
-def durable_pika(queue, count, prefetch, batch, dsn):
+def durable_pika(queue, count, prefetch, batch, dsn, then=None):
     """The durable ceiling: what any consumer that stores each message before its ack must do, with the bare tools
     (pika, json, psycopg; no Django, no rules): per batch, one event row and one delivery row per message in two
-    binary unnest() INSERTs, one COMMIT, then one multiple ack."""
-    first, last, _ = bare_durable_consumer(queue, prefetch, batch, dsn, count=count)
+    binary unnest() INSERTs, one COMMIT, then one multiple ack. then(): called before its connection closes."""
+    first, last, _ = bare_durable_consumer(queue, prefetch, batch, dsn, count=count, then=then)
     return count / (last - first)
 
 
-def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None):
+def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None, then=None):
     """Consume `count` messages, or (count None) until stop() says so, storing them as durable_pika does; a partial
     batch is stored once no message came for 50 ms. Returns (time.time() of the first message, of the last ack,
-    messages). bench/scaling.py runs K of these at once on one queue: the ceiling of K dispatch processes."""
+    messages). bench/scaling.py runs K of these at once on one queue: the ceiling of K dispatch processes.
+    then(): called when done, while its database connection (a PostgreSQL process of its own) is still open."""
     import psycopg
 
     db = psycopg.connect(dsn)
     try:
-        return _durable_consume(db, queue, count, prefetch, batch, stop)
+        consumed = _durable_consume(db, queue, count, prefetch, batch, stop)
+        if then is not None:
+            then()
+        return consumed
     finally:
         db.close()
 
@@ -231,16 +235,24 @@ def main():
         from eventhub.heap import freeze_startup_objects
 
         freeze_startup_objects()  # as `manage.py dispatch` does at start (the ceilings run after it too)
+        cpu = {}  # per phase: µs of CPU per message of this process, PostgreSQL, RabbitMQ and the rest of the machine
+        started = machine_cpu()
         raw_rate = raw_pika(raw_queue, args.n, prefetch, batch)
+        cpu["raw pika"] = cpu_per_item(started, machine_cpu(), args.n)
         settings_dict = connection.settings_dict
         dsn = f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
-        durable_rate = durable_pika(durable_queue, args.n, prefetch, batch, dsn) if connection.vendor == "postgresql" else None
+        durable_rate = None
+        if connection.vendor == "postgresql":
+            started, ended = machine_cpu(), {}
+            durable_rate = durable_pika(durable_queue, args.n, prefetch, batch, dsn, then=lambda: ended.update(machine_cpu()))
+            cpu["raw pika + psycopg"] = cpu_per_item(started, ended, args.n)
         options = {"url": AMQP_URL, "queue": hub_queue, "dead_exchange": dead, "dead_queue": dead, "prefetch": prefetch, "batch_size": batch}
         profiler = Profiler("dispatch", os.getpid())
         memory = {}
         factor = max(1, args.memory_factor)
 
         def longer(dispatcher, thread):
+            cpu["eventhub dispatch"] = cpu_per_item(hub_started, machine_cpu(), args.n)
             profiler.finish(f"one Dispatcher (consumer + committer threads) at {args.n / (dispatcher.last_ack_at - dispatcher.first_message_at):.0f} msg/s on {connection.vendor}")
             if factor == 1:
                 return
@@ -252,6 +264,7 @@ def main():
             wait_committed(dispatcher, thread, args.n * factor)
             memory.update(memory_result(first, rss_mb(), factor))
 
+        hub_started = machine_cpu()
         hub_rate = hub(options, args.n, then=longer)
         total = args.n * factor
         assert Event.objects.count() == total and Delivery.objects.count() == total, "every message must be one event and one delivery"
@@ -265,6 +278,9 @@ def main():
         if durable_rate:
             print(f"ratio hub / raw + psycopg:   {hub_rate / durable_rate:10.2f}")
         print(f"prefetch {prefetch}, batch {batch}")
+        print("CPU per message (µs, the whole machine's processes during each run):")
+        for name, split in cpu.items():
+            print(f"  {name + ':':<22} {cpu_line(split)}")
         if memory:
             print(f"memory: {memory['first_mb']:.0f} MiB after {args.n} messages, {memory['last_mb']:.0f} MiB after {total} "
                   f"({memory['growth_pct']:+.1f}%)")
@@ -273,7 +289,7 @@ def main():
                   "ceiling_unit": "msg/s (raw pika)", "ratio": round(ratio, 3), "target": 0.5, "target_met": ratio >= 0.5,
                   "database": connection.vendor, "memory": memory or None,
                   "durable_ceiling": round(durable_rate, 1) if durable_rate else None,
-                  "durable_ratio": round(hub_rate / durable_rate, 3) if durable_rate else None}
+                  "durable_ratio": round(hub_rate / durable_rate, 3) if durable_rate else None, "cpu_us_per_message": cpu}
         if ratio < 0.5 and durable_rate and durable_rate / raw_rate < 0.5:
             result["note"] = (f"storing before the ack with the bare tools alone (pika, json, psycopg: two INSERTs and a COMMIT per "
                               f"batch, serial, same run) reaches {durable_rate:.0f} msg/s = {durable_rate / raw_rate:.2f}x raw pika, "
