@@ -217,8 +217,12 @@ def main():
         "cpu_us_per_delivery": cpu,
     }
     if ratio < 0.5:
+        hub_cpu, raw_cpu = cpu.get("hub worker", {}), cpu.get("raw aiohttp", {})
         result["note"] = (f"{1e6 / hub_rate:.0f} µs per delivery against {1e6 / raw_rate:.0f} µs for the bare client: claim, sign and "
-                          "record (two statements and one commit per batch on PostgreSQL) share the process with the sends; see bench/profiles/README.md")
+                          "record (two statements and one commit per batch on PostgreSQL) share the process with the sends "
+                          f"(CPU per delivery: the worker's process {hub_cpu.get('this process', 0):.0f} µs and PostgreSQL "
+                          f"{hub_cpu.get('PostgreSQL', 0):.0f} µs, the bare client's {raw_cpu.get('this process', 0):.0f} µs); "
+                          "see bench/profiles/README.md")
     print("RESULT " + json.dumps(result))
 
 

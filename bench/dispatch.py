@@ -164,6 +164,13 @@ def _durable_consume(db, queue, count, prefetch, batch, stop):
     return state["first"], state["last"], state["n"]
 
 
+def _cpu_pair(split):
+    """'N µs in the consumer's process and M µs in PostgreSQL' of a cpu_per_item() reading."""
+    if not split:
+        return "(not measured)"
+    return f"{split['this process']:.0f} µs in the consumer's process and {split['PostgreSQL']:.0f} µs in PostgreSQL"
+
+
 def hub(options, count, then=None):
     """The dispatcher's rate over the first `count` messages; then(dispatcher) runs while it keeps consuming."""
     from subscriptions.broker.dispatch import Dispatcher
@@ -294,7 +301,8 @@ def main():
             result["note"] = (f"storing before the ack with the bare tools alone (pika, json, psycopg: two INSERTs and a COMMIT per "
                               f"batch, serial, same run) reaches {durable_rate:.0f} msg/s = {durable_rate / raw_rate:.2f}x raw pika, "
                               f"below the target before any rule of the hub; the hub reaches {hub_rate / durable_rate:.2f}x of that bare "
-                              "durable consumer; see bench/profiles/README.md")
+                              f"durable consumer, spending per message {_cpu_pair(cpu.get('eventhub dispatch'))} of CPU against its "
+                              f"{_cpu_pair(cpu.get('raw pika + psycopg'))}; see bench/profiles/README.md")
         elif ratio < 0.5:
             result["note"] = (f"{1e6 / hub_rate:.0f} µs per message against {1e6 / raw_rate:.0f} µs for the raw consumer: converting, "
                               "building the rows and the PostgreSQL round trips share one Python process (one GIL) with the "
