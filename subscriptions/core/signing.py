@@ -49,27 +49,40 @@ def new_message_uuid() -> uuid.UUID:
     sequence. Written here because Python 3.11's uuid module has no uuid7 (3.14 adds it) and a dependency for ten
     lines is not worth its upkeep.
     """
+    return uuid.UUID(int=_uuid7())
+
+
+def _uuid7() -> int:
+    """new_message_uuid's 128 bits (the pipeline makes one per delivery and needs only its text: no UUID object)."""
     millis = time.time_ns() // 1_000_000
     random = int.from_bytes(token_bytes(10), "big")  # 80 bits, 74 of them used
-    value = (
+    return (
         (millis & 0xFFFF_FFFF_FFFF) << 80  # unix_ts_ms
         | 0x7 << 76  # ver
         | (random >> 68) << 64  # rand_a: 12 bits
         | 0b10 << 62  # var
         | (random & ((1 << 62) - 1))  # rand_b: 62 bits
     )
-    return uuid.UUID(int=value)
 
 
 def webhook_id(message_uuid: uuid.UUID) -> str:
     """A webhook-id: "msg_" and the UUID in 26 characters of base32 (30 in all, sorting as the UUIDs do)."""
-    value = message_uuid.int
-    return MESSAGE_ID_PREFIX + "".join(_BASE32[(value >> shift) & 31] for shift in range(125, -1, -5))
+    return _webhook_id(message_uuid.int)
+
+
+# The 26 base32 digits of 128 bits (the first holds the top 3 bits), read as 13 pairs of 10 bits: one lookup per
+# pair instead of one per digit, half the time of the digit-by-digit loop (every delivery the pipeline stores has one).
+_DIGIT_PAIRS = tuple(first + second for first in _BASE32 for second in _BASE32)
+_PAIR_SHIFTS = tuple(range(120, -1, -10))
+
+
+def _webhook_id(value: int) -> str:
+    return MESSAGE_ID_PREFIX + "".join([_DIGIT_PAIRS[(value >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def new_webhook_id() -> str:
     """A fresh webhook-id, like "msg_01m8jdwnt6f1evczc22ysfxyxp"; made once per delivery, kept across its retries."""
-    return webhook_id(new_message_uuid())
+    return _webhook_id(_uuid7())
 
 
 def secret_bytes(secret: str) -> bytes:

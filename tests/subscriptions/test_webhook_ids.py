@@ -56,6 +56,16 @@ def test_a_webhook_id_is_msg_and_a_uuidv7_in_26_base32_characters():
     assert len({new_webhook_id() for _ in range(10_000)}) == 10_000
 
 
+def test_a_webhook_id_encodes_every_bit_of_its_uuid():
+    """Each of the 26 digits, and the 2 spare bits above the UUID's 128, at their extremes (the encoding reads the
+    digits two at a time)."""
+    edges = [0, 2**128 - 1, 1, 2**127, *(31 << shift for shift in range(0, 125, 5)), 7 << 125]
+    for value in edges:
+        made = webhook_id(uuid.UUID(int=value))
+        assert len(made) == 30 and as_uuid(made).int == value, (value, made)
+    assert webhook_id(uuid.UUID(int=2**128 - 1)) == "msg_7" + "z" * 25
+
+
 def test_webhook_ids_sort_as_their_uuids_do():
     ids = [new_message_uuid() for _ in range(200)]
     assert sorted(ids, key=webhook_id) == sorted(ids)
