@@ -84,6 +84,18 @@ def binding_matches(exchange_type: str, binding_key: str, routing_key: str) -> b
     return topic_matches(binding_key, routing_key)
 
 
+def _bindings_matcher(exchange_type: str, binding_keys: tuple[str, ...]):
+    """A function of a routing key: whether any of `binding_keys` matches it (binding_matches for each), with the
+    topic keys' expressions joined into one, so a message costs one match whatever the number of keys (the
+    dispatcher asks for every message and every source of its exchange)."""
+    if exchange_type == "fanout" or (exchange_type == "topic" and "#" in binding_keys):
+        return lambda routing_key: True
+    if exchange_type == "direct":
+        return frozenset(binding_keys).__contains__
+    joined = re.compile("|".join(f"(?:{_topic_regex(key).pattern})" for key in binding_keys), re.DOTALL)
+    return lambda routing_key: joined.match("." + routing_key) is not None
+
+
 # --- rules: the enabled sources and the event types each tenant knows --------------------------
 
 
@@ -97,11 +109,13 @@ class SourceRule:
     type_from: str = TYPE_FROM_PROPERTY_OR_ROUTING_KEY
     type_field: str = ""
     catch_all_type: str = ""
+    _accepts: object = field(default=None, init=False, repr=False, compare=False)  # _bindings_matcher's
+
+    def __post_init__(self):
+        object.__setattr__(self, "_accepts", _bindings_matcher(self.exchange_type, self.binding_keys))
 
     def matches(self, exchange: str, routing_key: str) -> bool:
-        if exchange != self.exchange:
-            return False
-        return any(binding_matches(self.exchange_type, key, routing_key) for key in self.binding_keys)
+        return exchange == self.exchange and self._accepts(routing_key)
 
 
 @lru_cache(maxsize=1024)
