@@ -1,7 +1,8 @@
 """The pipeline's records: events as received, deliveries to endpoints, and each HTTP attempt."""
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, signals
+from django.db.models.base import ModelState
 
 from subscriptions.core.changes import changes_of
 from subscriptions.core.signing import new_webhook_id
@@ -46,9 +47,17 @@ class Event(models.Model):
 
     @classmethod
     def unsaved(cls, tenant, event_id, type, timestamp, data, origin, source_id, routing_key, properties, received_at):
-        """A new, unsaved event, built by position: Model.__init__'s fast path, half the time of keyword arguments
-        (the pipeline builds one per event it records). The order is _meta.concrete_fields' (a test holds it)."""
-        event = cls(None, tenant.pk, event_id, type, timestamp, data, origin, source_id, routing_key, properties, received_at)
+        """A new, unsaved event, as Event(tenant=tenant, ...) makes it (a test compares the two), in a fifth of the time:
+        the pipeline builds one per event it records, and Model.__init__ (10 µs) sets each value through its field's
+        descriptor and sends pre_init and post_init. Here the values go straight into the instance's __dict__ (2 µs),
+        in _meta.concrete_fields' order; when a receiver listens to either signal for Event, the constructor runs."""
+        values = (None, tenant.pk, event_id, type, timestamp, data, origin, source_id, routing_key, properties, received_at)
+        if signals.pre_init.has_listeners(cls) or signals.post_init.has_listeners(cls):
+            event = cls(*values)
+        else:
+            event = cls.__new__(cls)
+            event._state = ModelState()
+            event.__dict__.update(zip(_EVENT_ATTNAMES, values))
         cls.tenant.field.set_cached_value(event, tenant)
         return event
 
@@ -67,6 +76,9 @@ class DeliveryStatus(models.TextChoices):
     PENDING = "pending", "pending"  # due at next_attempt_at (first try or a retry)
     SUCCEEDED = "succeeded", "succeeded"
     FAILED = "failed", "failed"  # gave up: a 4xx, retries exhausted, or the endpoint is gone
+
+
+_EVENT_ATTNAMES = tuple(field.attname for field in Event._meta.concrete_fields)  # Event.unsaved's order
 
 
 class Delivery(models.Model):

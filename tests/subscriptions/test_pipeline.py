@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.db import IntegrityError
+from django.utils import timezone
 
 from subscriptions.pipeline import recording as pipeline
 from subscriptions.endpoints.services import create_endpoint, update_endpoint
@@ -130,6 +131,25 @@ def test_an_event_built_by_position_holds_every_value_where_keyword_arguments_pu
               "source_id": None, "routing_key": "a.b", "properties": {"type": "x"}, "received_at": sent + timedelta(seconds=1)}
     fast, usual = Event.unsaved(tenant, **values), Event(tenant=tenant, **values)
     assert [getattr(fast, f.attname) for f in Event._meta.concrete_fields] == [getattr(usual, f.attname) for f in Event._meta.concrete_fields]
+    assert {k: v for k, v in vars(fast).items() if k != "_state"} == {k: v for k, v in vars(usual).items() if k != "_state"}
+    assert (fast._state.adding, fast._state.fields_cache) == (usual._state.adding, usual._state.fields_cache)
     assert fast.tenant is tenant and fast.pk is None and fast._state.adding
     fast.save()
     assert Event.objects.get(pk=fast.pk).received_at == values["received_at"]
+
+
+def test_an_event_built_by_position_still_tells_the_receivers_of_init_signals(tenant):
+    """Event.unsaved skips Model.__init__ only while nothing listens to pre_init or post_init for Event."""
+    from django.db.models.signals import post_init
+
+    heard = []
+
+    def receiver(sender, instance, **kwargs):
+        heard.append(instance.event_id)
+
+    post_init.connect(receiver, sender=Event)
+    try:
+        made = Event.unsaved(tenant, "e2", "product.created", timezone.now(), {}, "http", None, "", {}, timezone.now())
+    finally:
+        post_init.disconnect(receiver, sender=Event)
+    assert heard == ["e2"] and made.tenant is tenant
