@@ -50,6 +50,30 @@ def choose_database():
         return ""
 
 
+def busy_fraction(seconds=1.0) -> float:
+    """How busy the machine's CPUs were over `seconds` (/proc/stat; 0.0 where it cannot be read)."""
+    def sample():
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 1 - (idle1 - idle0) / max(1, total1 - total0)
+
+
+def settle(limit=0.2, longest=90) -> float:
+    """Wait until the machine is quiet (under `limit` busy over a second), at most `longest` seconds: what one benchmark
+    leaves behind (RabbitMQ deleting queues that held 200,000 messages, PostgreSQL's autovacuum after a large insert)
+    must not be measured as the next one's latency. Returns the seconds waited."""
+    started = time.monotonic()
+    while busy_fraction() >= limit and time.monotonic() - started < longest:
+        pass
+    return time.monotonic() - started
+
+
 def run_one(name, path, timeout, env):
     started = time.monotonic()
     try:
@@ -216,7 +240,8 @@ def main(argv=None):
     started, load = time.monotonic(), os.getloadavg()
     runs = []
     for name, path in scripts(args.only):
-        print(f"== {name}", flush=True)
+        waited = settle()
+        print(f"== {name}" + (f" (after {waited:.0f} s for the machine to settle)" if waited > 1.5 else ""), flush=True)
         run = run_one(name, path, TIMEOUTS.get(name, args.timeout), env)
         print(run["output"], flush=True)
         print(f"({run['seconds']:.0f} s)", flush=True)
