@@ -8,38 +8,16 @@ messages). The delivery worker's record (delivery/postgres.py) reads its rows th
 transaction (the Django connection's).
 """
 
-import json
-from datetime import date, datetime
-from uuid import UUID
-
-import orjson
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from psycopg import Cursor
+
+from subscriptions.core.jsontext import rows_json
 
 BATCH = 1000
 
 
-def document(rows) -> str:
-    """Rows (lists or tuples of JSON values, datetimes, UUIDs) as the JSON text document_values() reads. orjson
-    writes it; what orjson refuses (an integer beyond 64 bits, which the hub reads in bodies) the standard library
-    writes, escaping what PostgreSQL then refuses as it refused it before (a lone surrogate). OPT_NON_STR_KEYS: an
-    answer's header names are aiohttp's istr, a str subclass."""
-    try:
-        return orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()
-    except TypeError:
-        return json.dumps(rows, separators=(",", ":"), default=_plain)
-
-
-def _plain(value):
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, UUID):
-        return str(value)
-    raise TypeError(f"{type(value).__name__} is not a value a row holds")
-
-
 def document_values(fields, row: str = "r") -> list[str]:
-    """SQL reading element i of the document's row `row` as fields[i]'s column: the JSON value for a JSON column (a
+    """SQL reading element i of a row of the document (core.jsontext.rows_json) `row` as fields[i]'s column: the JSON value for a JSON column (a
     null one as SQL NULL, as the ORM saves None), else its text cast to the column's type (no length: the column
     checks it, as an INSERT of a longer text always failed)."""
     values = []
@@ -49,6 +27,13 @@ def document_values(fields, row: str = "r") -> list[str]:
         else:
             values.append(f"({row}->>{i})::{field.db_type(connection).split('(')[0]}")
     return values
+
+
+def _select_from_document(fields) -> str:
+    """SELECT each row of the statement's one document parameter as `fields`' values, in the rows' order (the ids
+    follow it)."""
+    return (f"SELECT {', '.join(document_values(fields))} FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS rows(r, place) "
+            "ORDER BY place")
 
 
 def insert_new(model, objs, key_fields):
@@ -115,12 +100,11 @@ def insert_new_statement(model, key_fields):
     keys = [meta.get_field(name) for name in key_fields]
     quote = connection.ops.quote_name
     sql = (f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
-           f"SELECT {', '.join(document_values(fields))} FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS rows(r, place) "
-           f"ORDER BY place{_new_rows_only(meta, keys)}")
+           f"{_select_from_document(fields)}{_new_rows_only(meta, keys)}")
     attnames = [f.attname for f in fields]
 
     def params(objs):
-        return [document([[getattr(obj, name) for name in attnames] for obj in objs])]
+        return [rows_json([[getattr(obj, name) for name in attnames] for obj in objs])]
 
     return sql, params
 
@@ -156,8 +140,7 @@ def insert_rows(model, field_names, rows):
         with connection.cursor() as cursor:
             cursor.executemany(sql, prepared)
         return
-    sql = (f"INSERT INTO {table} ({columns}) SELECT {', '.join(document_values(fields))} "
-           f"FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS rows(r, place) ORDER BY place")  # ids in row order
+    sql = f"INSERT INTO {table} ({columns}) {_select_from_document(fields)}"
     for start in range(0, len(rows), BATCH):
         with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
-            cursor.execute(sql, [document(rows[start:start + BATCH])], binary=True)
+            cursor.execute(sql, [rows_json(rows[start:start + BATCH])], binary=True)

@@ -76,18 +76,11 @@ def topic_matches(binding_key: str, routing_key: str) -> bool:
     return _topic_regex(binding_key).match("." + routing_key) is not None
 
 
-def binding_matches(exchange_type: str, binding_key: str, routing_key: str) -> bool:
-    if exchange_type == "fanout":
-        return True
-    if exchange_type == "direct":
-        return binding_key == routing_key
-    return topic_matches(binding_key, routing_key)
-
-
 def _bindings_matcher(exchange_type: str, binding_keys: tuple[str, ...]):
-    """A function of a routing key: whether any of `binding_keys` matches it (binding_matches for each), with the
-    topic keys' expressions joined into one, so a message costs one match whatever the number of keys (the
-    dispatcher asks for every message and every source of its exchange)."""
+    """A function of a routing key: whether any of `binding_keys` routes it to the queue, by the exchange's type
+    (fanout: every key; direct: a key equal to it; topic: topic_matches), with the topic keys' expressions joined into
+    one, so a message costs one match whatever the number of keys (the dispatcher asks for every message and every
+    source of its exchange)."""
     if exchange_type == "fanout" or (exchange_type == "topic" and "#" in binding_keys):
         return lambda routing_key: True
     if exchange_type == "direct":

@@ -20,7 +20,8 @@ from django.db import connection
 from psycopg import Cursor
 from psycopg.types.json import JsonbBinaryLoader
 
-from subscriptions.bulk import document, document_values
+from subscriptions.bulk import document_values
+from subscriptions.core.jsontext import rows_json
 from subscriptions.delivery.ordering import CLAIMABLE_IN_KEY_ORDER_SQL
 
 CLAIM_SQL = """
@@ -94,7 +95,7 @@ def record(attempt_fields, attempts: list[tuple], deliveries: list[tuple]) -> No
 def _document(attempts, deliveries) -> str:
     """[[the attempt's values..., the delivery's...], ...] as JSON text (every text in them is storable: see
     sender.SendResult and answers.answer)."""
-    return document([(*attempt, *delivery) for attempt, delivery in zip(attempts, deliveries, strict=True)])
+    return rows_json([(*attempt, *delivery) for attempt, delivery in zip(attempts, deliveries, strict=True)])
 
 
 @lru_cache(maxsize=4)

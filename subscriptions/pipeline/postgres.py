@@ -22,7 +22,8 @@ from functools import lru_cache
 from django.db import connection
 from psycopg import Cursor
 
-from subscriptions.bulk import BATCH, adopt_inserted, document, document_values, insert_new_statement
+from subscriptions.bulk import BATCH, adopt_inserted, document_values, insert_new_statement
+from subscriptions.core.jsontext import rows_json
 from subscriptions.models import Delivery, DeliveryStatus, Endpoint, Event
 
 KEY_FIELDS = ["tenant", "event_id"]
@@ -69,7 +70,7 @@ def store(events: list[Event], rows: list[tuple], columns: tuple[str, ...]) -> t
     for start in range(0, len(events), BATCH):
         chunk = events[start:start + BATCH]
         chunk_rows = [row for event in chunk for row in by_event.get(event.event_id, ())]
-        params = [*event_params(chunk), document(chunk_rows)]
+        params = [*event_params(chunk), rows_json(chunk_rows)]
         with connection.wrap_database_errors, Cursor(connection.connection) as cursor:
             cursor.execute(sql, params, binary=True)
             for pk, tenant_id, event_id, sent, count in cursor.fetchall():

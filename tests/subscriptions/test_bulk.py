@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone as tz
 import pytest
 from django.db import DataError, connection, transaction
 
-from subscriptions.bulk import document, insert_new, insert_rows
+from subscriptions.bulk import insert_new, insert_rows
+from subscriptions.core.jsontext import rows_json
 from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Attempt, Delivery, Event
 from subscriptions.pipeline.recording import IncomingEvent, record_events
@@ -24,12 +25,12 @@ AWKWARD = {
 }
 
 
-def test_document_writes_what_orjson_refuses_with_the_standard_library():
+def test_rows_json_writes_what_orjson_refuses_with_the_standard_library():
     when, key = datetime(2026, 11, 30, 5, 6, 7, 890123, tzinfo=tz.utc), uuid.uuid4()
     plain = [[1, "a", when, key, {"k": None}]]
-    assert json.loads(document(plain)) == [[1, "a", when.isoformat(), str(key), {"k": None}]]
+    assert json.loads(rows_json(plain)) == [[1, "a", when.isoformat(), str(key), {"k": None}]]
     big = [[2**70, when, key]]  # orjson raises TypeError on integers beyond 64 bits
-    assert json.loads(document(big)) == [[2**70, when.isoformat(), str(key)]]
+    assert json.loads(rows_json(big)) == [[2**70, when.isoformat(), str(key)]]
 
 
 def test_an_event_is_stored_exactly_as_it_came(tenant):
