@@ -245,3 +245,18 @@ def cpu_per_item(before: dict, after: dict, items: int) -> dict:
 
 def cpu_line(split: dict) -> str:
     return ", ".join(f"{group} {split[group]:.0f}" for group in CPU_GROUPS)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, all) CPU ticks of the whole machine so far, every core, from /proc/stat: busy is all but idle and
+    iowait. Two readings give the share of the machine a measurement kept busy (busy_share)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:9]]  # user nice system idle iowait irq softirq steal
+    total = sum(fields)
+    return total - fields[3] - fields[4], total
+
+
+def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
+    """The share (0..1) of all the machine's cores that was busy between two machine_ticks() readings."""
+    busy, total = after[0] - before[0], after[1] - before[1]
+    return busy / total if total else float("nan")

@@ -12,6 +12,8 @@ The ceilings of the speed-ups, the bare tools in K processes on the same cores: 
 (bench/dispatch.py's: pika, json, psycopg, each message stored before its ack) on one queue; for deliver, the same
 deliveries' bodies posted by K bare aiohttp client processes (nothing recorded), started together, to the same
 receivers.
+Beside each rate, the share of all the machine's cores busy during it (/proc/stat): a run keeping a share b busy can go
+at most 1/b times as fast on the same cores, so one process's share bounds what more processes can give here.
 
 Log growth (the hot path must not slow down as the log grows): in this process, a tenant whose E endpoints all
 take the same event type, each with its own `data.storeId` filter (every event matches exactly one), records M
@@ -41,7 +43,7 @@ import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, ScratchPostgres, postgres_base, start_receivers, stop  # noqa: E402
+from _common import ROOT, ScratchPostgres, busy_share, machine_ticks, postgres_base, start_receivers, stop  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
 AMQP_URL = os.environ.get("AMQP_URL") or "amqp://guest:guest@127.0.0.1:5672/"
@@ -136,19 +138,19 @@ def dispatch_scaling(env, messages, pg):
                         if time.monotonic() > deadline or any(p.poll() is not None for p in procs.procs):
                             raise SystemExit("dispatchers did not start:\n" + "\n".join(procs.lines[-30:]))
                         time.sleep(0.02)
-                    started = time.monotonic()
+                    started, ticks = time.monotonic(), machine_ticks()
                     head = count(cursor, f"SELECT count(*) FROM {table(Event)}")
                     while (done := count(cursor, f"SELECT count(*) FROM {table(Event)}")) < messages:
                         if time.monotonic() - started > 300 or any(p.poll() is not None for p in procs.procs):
                             raise SystemExit(f"dispatch stalled at {done}/{messages}:\n" + "\n".join(procs.lines[-30:]))
                         time.sleep(0.05)
-                    elapsed = time.monotonic() - started
+                    elapsed, busy = time.monotonic() - started, busy_share(ticks, machine_ticks())
                 finally:
                     procs.stop()
                 rate = (messages - head) / elapsed
-                results.append((k, rate))
+                results.append((k, rate, busy))
                 print(f"  dispatch x{k}: {rate:8.0f} msg/s  ({messages - head} messages in {elapsed:.2f} s after all {k} consumed; "
-                      f"{head} before)", flush=True)
+                      f"{head} before; machine {busy:.0%} busy)", flush=True)
         with pg.cursor() as cursor:  # what the dispatchers stored is not the deliver runs' work
             cursor.execute(f"TRUNCATE {table(Event)} CASCADE")
         Endpoint.objects.filter(tenant=tenant).delete()
@@ -223,18 +225,20 @@ def bare_dispatch_scaling(messages, dsn, pg):
                 go, halt = os.path.join(tmp, f"go-{k}"), os.path.join(tmp, f"stop-{k}")
                 args = [queue, str(hub_setting("PREFETCH")), str(hub_setting("BATCH_SIZE")), dsn, go, halt]
                 procs = start_together([[sys.executable, "-c", BARE_DURABLE, str(ROOT / "bench"), *args]] * k, go, "a bare durable consumer")
-                deadline = time.monotonic() + 300
+                deadline, ticks = time.monotonic() + 300, machine_ticks()
                 while count(cursor, "SELECT count(*) FROM bench_bare_event") < messages:
                     if time.monotonic() > deadline or any(proc.poll() is not None for proc in procs):
                         raise SystemExit("the bare durable consumers stalled")
                     time.sleep(0.05)
+                busy = busy_share(ticks, machine_ticks())
                 open(halt, "w").close()
                 spans = [proc.stdout.readline().split() for proc in procs]
                 for proc in procs:
                     proc.wait(60)
                 rate = rate_over(messages, [(float(first), float(last)) for first, last, n in spans if int(n)])
-                results.append((k, rate))
-                print(f"  bare durable consumers x{k}: {rate:8.0f} msg/s  ({messages} messages, {k} processes on one queue)", flush=True)
+                results.append((k, rate, busy))
+                print(f"  bare durable consumers x{k}: {rate:8.0f} msg/s  ({messages} messages, {k} processes on one queue; machine "
+                      f"{busy:.0%} busy)", flush=True)
             cursor.execute("DROP TABLE bench_bare_delivery, bench_bare_event")
     finally:
         channel.queue_delete(queue)
@@ -272,20 +276,22 @@ def deliver_scaling(env, deliveries, urls, pg):
                 procs.wait_for("deliver: concurrency", k)
                 time.sleep(1.0)  # past their first (empty) claim
                 cursor.execute(f"UPDATE {table(Delivery)} SET next_attempt_at = now() WHERE tenant_id = %s", (tenant.pk,))
-                started = time.monotonic()
+                started, ticks = time.monotonic(), machine_ticks()
                 while (done := count(cursor, f"SELECT count(*) FROM {table(Delivery)} WHERE tenant_id = %s AND status = 'succeeded'",
                                      tenant.pk)) < total:
                     if time.monotonic() - started > 300 or any(p.poll() is not None for p in procs.procs):
                         raise SystemExit(f"deliver stalled at {done}/{total}:\n" + "\n".join(procs.lines[-30:]))
                     time.sleep(0.05)
+                busy = busy_share(ticks, machine_ticks())
             finally:
                 procs.stop()
             cursor.execute(f"SELECT count(*), extract(epoch FROM max(a.started_at) - min(a.started_at)) FROM {table(Attempt)} a "
                            f"JOIN {table(Delivery)} d ON d.id = a.delivery_id WHERE d.tenant_id = %s", (tenant.pk,))
             attempts, span = cursor.fetchone()
             rate = (attempts - 1) / float(span)
-            results.append((k, rate))
-            print(f"  deliver  x{k}: {rate:8.0f} deliveries/s  ({attempts} attempts, first to last send {float(span):.2f} s)", flush=True)
+            results.append((k, rate, busy))
+            print(f"  deliver  x{k}: {rate:8.0f} deliveries/s  ({attempts} attempts, first to last send {float(span):.2f} s; machine "
+                  f"{busy:.0%} busy)", flush=True)
     return results, total, bare
 
 
@@ -324,12 +330,15 @@ def bare_deliver_scaling(requests):
                     json.dump(requests[i::k], out)
                 commands.append([sys.executable, "-c", BARE_CLIENT, share, go, str(ROOT / "bench")])
             procs = start_together(commands, go, "a bare client")
+            ticks = machine_ticks()
             spans = [tuple(map(float, proc.stdout.readline().split())) for proc in procs]
+            busy = busy_share(ticks, machine_ticks())
             for proc in procs:
                 proc.wait(60)
             rate = rate_over(len(requests), spans)
-            results.append((k, rate))
-            print(f"  bare aiohttp x{k}: {rate:8.0f} requests/s  ({len(requests)} requests split among {k} client processes)", flush=True)
+            results.append((k, rate, busy))
+            print(f"  bare aiohttp x{k}: {rate:8.0f} requests/s  ({len(requests)} requests split among {k} client processes; machine "
+                  f"{busy:.0%} busy)", flush=True)
     return results
 
 
@@ -524,15 +533,15 @@ def main(argv=None):
         bare_dispatch = bare_dispatch_scaling(args.messages, scratch.url, pg)
         for row, rates in (("dispatch", dispatch), ("bare durable consumers (dispatch's ceiling)", bare_dispatch)):
             one = rates[0][1]
-            for k, rate in rates:
+            for k, rate, busy in rates:
                 emit({"name": "scaling", "table": "processes", "row": row, "processes": k, "figure": round(rate, 1), "unit": "msg/s",
-                      "speedup": round(rate / one, 2), "size": f"{args.messages} messages"})
+                      "speedup": round(rate / one, 2), "busy": round(busy, 3), "size": f"{args.messages} messages"})
         deliver, total, bare = deliver_scaling(child_env, args.deliveries, urls, pg)
         for row, rates, unit in (("deliver", deliver, "deliveries/s"), ("bare aiohttp clients (deliver's ceiling)", bare, "requests/s")):
             one = rates[0][1]
-            for k, rate in rates:
+            for k, rate, busy in rates:
                 emit({"name": "scaling", "table": "processes", "row": row, "processes": k, "figure": round(rate, 1), "unit": unit,
-                      "speedup": round(rate / one, 2), "size": f"{total} deliveries to {args.receivers} receivers"})
+                      "speedup": round(rate / one, 2), "busy": round(busy, 3), "size": f"{total} deliveries to {args.receivers} receivers"})
 
         rows, plan = log_growth(urls, args.endpoints, args.stored, args.events, pg)
         (_, (record0, deliver0, _)) = rows[0]
