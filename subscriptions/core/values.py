@@ -68,7 +68,13 @@ def path_resolver(path: str) -> Callable[[Any], Any]:
     if segments[0] not in ENVELOPE_KEYS:
         # OpenRegister paths are relative to the event data; "data.type" reaches a data field named "type".
         segments.insert(0, "data")
-    steps = tuple((s, int(s) if _INDEX.fullmatch(s) else None) for s in segments)
+    return steps_resolver(tuple((s, int(s) if _INDEX.fullmatch(s) else None) for s in segments))
+
+
+def steps_resolver(steps: tuple[tuple[str, int | None], ...]) -> Callable[[Any], Any]:
+    """resolve(value) -> what the steps reach, or MISSING. A step is (key, index): the key in an object, the index
+    (None: the step is no index) in a list; a step into anything else reaches nothing. Dotted paths (path_resolver)
+    and customPayload's JSON pointers (payloads.py) are both spelled as steps."""
 
     def resolve(value: Any) -> Any:
         for key, index in steps:

@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from jsonpointer import EndOfList, JsonPointer
+
 from subscriptions.core.payloads import CustomPayload, PayloadError, compile_custom_payload, exclude_fields, shape_body
 
 ENVELOPE = {
@@ -272,3 +274,15 @@ def test_arbitrary_json_either_compiles_or_raises_payload_error(spec):
         compile_custom_payload(spec)
     except PayloadError:
         pass
+
+
+@settings(max_examples=500, deadline=None)
+@given(pointer=pointers, envelope=json_values)
+def test_a_pointer_renders_what_jsonpointer_resolves(pointer, envelope):
+    """Rendering resolves pointers itself over JSON's types (jsonpointer's abc checks cost most of a render): it
+    must find exactly what the library finds, and null where the library finds nothing or the end-of-list slot."""
+    found = JsonPointer(pointer).resolve(envelope, None)
+    expected = None if isinstance(found, EndOfList) else found
+    rendered = compile_custom_payload({"value": pointer}).render(envelope)["value"]
+    assert rendered == expected and type(rendered) is type(expected)
+
