@@ -78,6 +78,11 @@ def database(url: str, data_dir: Path) -> dict:
         db.setdefault("OPTIONS", {}).update(
             {"timeout": 20, "transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"}
         )
+        # Tests run on a file too, as the hub does: Django's default test database is in memory with a shared cache,
+        # where one connection's read makes another's write fail at once ("database table is locked") instead of
+        # waiting out the busy timeout, so threads that share the database (the worker's, a request's) failed there
+        # in ways the hub never does.
+        db.setdefault("TEST", {})["NAME"] = str(data_dir / f"{os.environ.get('TEST_DATABASE_NAME', 'test_eventhub')}.sqlite3")
     else:
         db.setdefault("TEST", {})["NAME"] = os.environ.get("TEST_DATABASE_NAME", "test_eventhub")
         # psycopg's pool: a request thread borrows an open connection instead of connecting (~5 ms) each time; with

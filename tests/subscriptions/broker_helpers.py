@@ -12,7 +12,6 @@ import uuid
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import pika
-from django.db import OperationalError
 
 from tests.conftest import SERVICE_URLS
 
@@ -66,14 +65,10 @@ class Broker:
 
 
 def wait_until(condition, timeout=30.0, interval=0.05, what="condition"):
-    """Poll until condition() is truthy. SQLite's shared in-memory test database answers "table is locked" while
-    the dispatcher thread writes (no busy timeout there): that is a retry, not a failure."""
+    """Poll until condition() is truthy."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            value = condition()
-        except OperationalError:
-            value = None
+        value = condition()
         if value:
             return value
         time.sleep(interval)

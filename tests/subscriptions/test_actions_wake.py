@@ -34,7 +34,7 @@ def idle_worker(monkeypatch):
 
     claims, real_claim = [], worker_module.claim_due
 
-    def counted_claim(*args, **kwargs):  # counted when it returns: SQLite's shared cache refuses writes meanwhile
+    def counted_claim(*args, **kwargs):  # counted when it returns: the worker has looked and found nothing
         jobs = real_claim(*args, **kwargs)
         claims.append(1)
         return jobs

@@ -166,7 +166,11 @@ def test_nothing_is_sent_before_the_delivery_is_committed_though_a_worker_polls_
         with transaction.atomic():
             record_events(tenant, [IncomingEvent("product.created", {"id": "p1"}, id="evt-1")])
             before = len(cycles)
-            wait_until(lambda: len(cycles) >= before + 3, what="three claims while the transaction is open")
+            # PostgreSQL: the worker claims on beside the open transaction and finds nothing. SQLite: the open
+            # transaction holds the database's one write lock, so the worker's claim waits (its busy timeout) until
+            # the commit.
+            claims = 3 if connection.vendor == "postgresql" else 1
+            wait_until(lambda: len(cycles) >= before + claims, what="claims while the transaction is open")
             assert receiver.received == []
         wait_until(lambda: seen, what="the request, after the commit")  # set once the receiver has looked
         assert seen == [True] and len(receiver.received) == 1
@@ -217,12 +221,9 @@ def test_many_deliveries_claimed_by_two_workers_at_once_are_each_leased_to_one(t
 
     def claim():
         barrier.wait(10)
-        try:
-            return [job.delivery_id for job in worker.claim_due(40)]
-        except OperationalError:  # SQLite's shared in-memory test database: "locked" instead of waiting
-            return []
+        return [job.delivery_id for job in worker.claim_due(40)]
 
     with ThreadPoolExecutor(2) as pool:
         first, second = [f.result(60) for f in [pool.submit(in_other_thread, claim) for _ in range(2)]]
     assert not set(first) & set(second)
-    assert len(first) + len(second) <= 40
+    assert len(first) + len(second) == 40

@@ -32,8 +32,7 @@ def test_the_background_worker_is_woken_by_new_events_instead_of_waiting_for_its
     create_endpoint(tenant, {"url": receiver.url(), "events": ["product.created"]})
     claims, real_claim = [], worker_module.claim_due
     def counted_claim(*args, **kwargs):
-        # Counted when it returns: SQLite's shared-cache test database refuses another thread's write (no busy
-        # wait) while the claim's transaction is open.
+        # Counted when it returns: the worker has looked and found nothing.
         jobs = real_claim(*args, **kwargs)
         claims.append(1)
         return jobs
