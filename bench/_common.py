@@ -260,3 +260,19 @@ def busy_share(before: tuple[int, int], after: tuple[int, int]) -> float:
     """The share (0..1) of all the machine's cores that was busy between two machine_ticks() readings."""
     busy, total = after[0] - before[0], after[1] - before[1]
     return busy / total if total else float("nan")
+
+
+def settle(limit=0.2, longest=90) -> float:
+    """Wait until the machine is quiet (under `limit` of all cores busy over a second), at most `longest` seconds: what
+    one measurement leaves behind (RabbitMQ deleting queues that held 200,000 messages, PostgreSQL's checkpoint and
+    autovacuum after a large insert) must not be measured as the next one's. Returns the seconds waited."""
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < longest:
+            before = machine_ticks()
+            time.sleep(1.0)
+            if busy_share(before, machine_ticks()) < limit:
+                break
+    except (OSError, ValueError):  # no /proc/stat: nothing to wait for
+        pass
+    return time.monotonic() - started
