@@ -3,8 +3,8 @@ formats (envelope, data, cloudevents): the one place a body is built."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 import re
+from collections.abc import Callable, Iterable
 from typing import Any, Union
 from urllib.parse import quote
 
@@ -24,7 +24,7 @@ CONTENT_TYPES = {ENVELOPE: "application/json", DATA: "application/json", CLOUDEV
 MAX_DEPTH = 16
 MAX_LEAVES = 256
 
-# A compiled template: (key, pointer) for a leaf, (key, template) for a nested object.
+# A compiled template: (key, the pointer's resolver) for a leaf, (key, template) for a nested object.
 Template = tuple[tuple[str, Union[Callable[[Any], Any], "Template"]], ...]
 _ARRAY_INDEX = re.compile("0|[1-9][0-9]*")  # RFC 6901's array-index (no leading zero), as jsonpointer reads it
 
