@@ -2,7 +2,7 @@
 
 Items arrive from the channel layer group (see broadcast.py) and go through the connection's filter into a bounded
 buffer; a separate task sends the buffer as one frame. It coalesces only under load: a frame leaves as soon as items
-wait, at most one per MONITOR_BATCH_INTERVAL / 10 (a steady stream reaches the viewer within ~10 ms), but after a frame
+wait, at most one per IDLE_FRAME_SHARE of MONITOR_BATCH_INTERVAL (a steady stream reaches the viewer within ~10 ms), but after a frame
 of FULL_FRAME_ITEMS or more (a burst) the next one waits the whole MONITOR_BATCH_INTERVAL. A client that reads
 slower than items arrive loses the OLDEST items and each frame says how many were dropped, so memory stays flat
 whatever the rate. Frames sent to the client:
@@ -39,6 +39,7 @@ logger = logging.getLogger(__name__)
 SHOWN = 500  # rows the viewer's table keeps (live.js MAX_ROWS)
 MAX_CLIENT_MESSAGE = 8 * 1024  # characters; a filter is a few hundred
 FULL_FRAME_ITEMS = 100  # a frame this big means load: the next one waits the whole batch interval
+IDLE_FRAME_SHARE = 0.1  # after a smaller frame the next may leave this share of the batch interval later
 ACCESS_UNKNOWN = 1011  # the periodic access check itself failed (e.g. the database is away): closed, not trusted
 
 
@@ -142,7 +143,7 @@ class MonitorConsumer(AsyncJsonWebsocketConsumer):
                 self.dropped = 0
                 if not items and not dropped:
                     continue
-                next_allowed = loop.time() + (self.interval if len(items) >= FULL_FRAME_ITEMS else self.interval / 10)
+                next_allowed = loop.time() + self.interval * (1 if len(items) >= FULL_FRAME_ITEMS else IDLE_FRAME_SHARE)
                 items = [{**item, "seq": seq} for seq, item in enumerate(items, start=self.sequence + 1)]
                 self.sequence += len(items)
                 self.sent.extend(items)

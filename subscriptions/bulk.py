@@ -17,9 +17,9 @@ BATCH = 1000
 
 
 def document_values(fields, row: str = "r") -> list[str]:
-    """SQL reading element i of a row of the document (core.jsontext.rows_json) `row` as fields[i]'s column: the JSON value for a JSON column (a
-    null one as SQL NULL, as the ORM saves None), else its text cast to the column's type (no length: the column
-    checks it, as an INSERT of a longer text always failed)."""
+    """SQL reading element i of the document's row `row` (a row of core.jsontext.rows_json) as fields[i]'s column:
+    the JSON value for a JSON column (a null one as SQL NULL, as the ORM saves None), else its text cast to the
+    column's type (no length: the column checks it, as an INSERT of a longer text always failed)."""
     values = []
     for i, field in enumerate(fields):
         if isinstance(field, models.JSONField):
@@ -32,8 +32,8 @@ def document_values(fields, row: str = "r") -> list[str]:
 def _select_from_document(fields) -> str:
     """SELECT each row of the statement's one document parameter as `fields`' values, in the rows' order (the ids
     follow it)."""
-    return (f"SELECT {', '.join(document_values(fields))} FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS rows(r, place) "
-            "ORDER BY place")
+    return (f"SELECT {', '.join(document_values(fields))} "
+            "FROM jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS rows(r, place) ORDER BY place")
 
 
 def insert_new(model, objs, key_fields):
