@@ -90,25 +90,21 @@ def raw_pika(queue, count, prefetch, batch):
 
 
 BARE_TABLES = """
-CREATE TABLE IF NOT EXISTS bench_bare_event{t} (id bigserial PRIMARY KEY, event_id text UNIQUE, type text, data jsonb, received_at timestamptz);
-CREATE TABLE IF NOT EXISTS bench_bare_delivery{t} (id bigserial PRIMARY KEY, event bigint REFERENCES bench_bare_event{t}, body text,
+CREATE TABLE IF NOT EXISTS bench_bare_event (id bigserial PRIMARY KEY, event_id text UNIQUE, type text, data jsonb, received_at timestamptz);
+CREATE TABLE IF NOT EXISTS bench_bare_delivery (id bigserial PRIMARY KEY, event bigint REFERENCES bench_bare_event, body text,
     status text, next_attempt_at timestamptz);
 """
-# The hub's events carry the trigram index of event text search (migration 0009); the second bare ceiling stores the
-# same rows into a table with that index, to tell the index's cost from the hub's own.
-BARE_TEXT_INDEX = "CREATE INDEX IF NOT EXISTS bench_bare_event_ti_text ON bench_bare_event_ti USING gin ((data::text) gin_trgm_ops)"
 
 
-def durable_pika(queue, count, prefetch, batch, dsn, then=None, text_index=False):
+def durable_pika(queue, count, prefetch, batch, dsn, then=None):
     """The durable ceiling: what any consumer that stores each message before its ack must do, with the bare tools
     (pika, json, psycopg; no Django, no rules): per batch, one event row and one delivery row per message in two
-    binary unnest() INSERTs, one COMMIT, then one multiple ack. then(): called before its connection closes.
-    text_index: the events' table has the trigram index the hub's has."""
-    first, last, _ = bare_durable_consumer(queue, prefetch, batch, dsn, count=count, then=then, text_index=text_index)
+    binary unnest() INSERTs, one COMMIT, then one multiple ack. then(): called before its connection closes."""
+    first, last, _ = bare_durable_consumer(queue, prefetch, batch, dsn, count=count, then=then)
     return count / (last - first)
 
 
-def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None, then=None, text_index=False):
+def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None, then=None):
     """Consume `count` messages, or (count None) until stop() says so, storing them as durable_pika does; a partial
     batch is stored once no message came for 50 ms. Returns (time.time() of the first message, of the last ack,
     messages). bench/scaling.py runs K of these at once on one queue: the ceiling of K dispatch processes.
@@ -117,7 +113,7 @@ def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None, th
 
     db = psycopg.connect(dsn)
     try:
-        consumed = _durable_consume(db, queue, count, prefetch, batch, stop, text_index)
+        consumed = _durable_consume(db, queue, count, prefetch, batch, stop)
         if then is not None:
             then()
         return consumed
@@ -125,13 +121,10 @@ def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None, th
         db.close()
 
 
-def _durable_consume(db, queue, count, prefetch, batch, stop, text_index=False):
+def _durable_consume(db, queue, count, prefetch, batch, stop):
     from psycopg.types.json import Jsonb
 
-    t = "_ti" if text_index else ""
-    db.execute(BARE_TABLES.format(t=t))
-    if text_index:
-        db.execute(BARE_TEXT_INDEX)
+    db.execute(BARE_TABLES)
     db.commit()
     conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = conn.channel()
@@ -142,11 +135,11 @@ def _durable_consume(db, queue, count, prefetch, batch, stop, text_index=False):
         held, state["held"] = state["held"], []
         now = datetime.now(timezone.utc)
         with db.cursor() as cur:
-            cur.execute(f"INSERT INTO bench_bare_event{t} (event_id, type, data, received_at) SELECT * FROM unnest(%b::text[], %b::text[], "
+            cur.execute("INSERT INTO bench_bare_event (event_id, type, data, received_at) SELECT * FROM unnest(%b::text[], %b::text[], "
                         "%b::jsonb[], %b::timestamptz[]) RETURNING id",
                         [[h[0] for h in held], [h[1] for h in held], [Jsonb(h[2]) for h in held], [now] * len(held)], binary=True)
             ids = [row[0] for row in cur.fetchall()]
-            cur.execute(f"INSERT INTO bench_bare_delivery{t} (event, body, status, next_attempt_at) SELECT e, b, 'pending', now() "
+            cur.execute("INSERT INTO bench_bare_delivery (event, body, status, next_attempt_at) SELECT e, b, 'pending', now() "
                         "FROM unnest(%b::bigint[], %b::text[]) AS u(e, b)", [ids, [json.dumps(h[2]) for h in held]], binary=True)
         db.commit()
         ch.basic_ack(state["tag"], multiple=True)
@@ -222,7 +215,7 @@ def main():
     batch = args.batch_size or hub_setting("BATCH_SIZE")
     suffix = uuid.uuid4().hex[:8]
     exchange, hub_queue, raw_queue, dead = f"bench.publicAPI.{suffix}", f"bench.work.{suffix}", f"bench.raw.{suffix}", f"bench.dead.{suffix}"
-    durable_queue, indexed_queue = f"bench.durable.{suffix}", f"bench.durable-text-index.{suffix}"
+    durable_queue = f"bench.durable.{suffix}"
 
     old_name = connection.settings_dict["NAME"]
     connection.creation.create_test_db(verbosity=0, autoclobber=True, keepdb=False)
@@ -236,7 +229,7 @@ def main():
         create_endpoint(tenant, {"url": "https://hooks.example.com/bench", "events": ["entry*"]})
 
         channel.exchange_declare(exchange, exchange_type="topic", durable=True)
-        for queue in (hub_queue, raw_queue, durable_queue, indexed_queue):
+        for queue in (hub_queue, raw_queue, durable_queue):
             channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": dead})
             channel.queue_bind(queue, exchange, "#")
         started = time.monotonic()
@@ -244,7 +237,6 @@ def main():
         wait_depth(channel, hub_queue, args.n)
         wait_depth(channel, raw_queue, args.n)
         wait_depth(channel, durable_queue, args.n)
-        wait_depth(channel, indexed_queue, args.n)
         print(f"published {args.n} messages in {time.monotonic() - started:.1f} s; store: {connection.vendor} ({connection.settings_dict['NAME']})")
 
         from eventhub.heap import freeze_startup_objects
@@ -256,14 +248,11 @@ def main():
         cpu["raw pika"] = cpu_per_item(started, machine_cpu(), args.n)
         settings_dict = connection.settings_dict
         dsn = f"postgresql://{settings_dict['USER']}@{settings_dict['HOST']}:{settings_dict['PORT']}/{settings_dict['NAME']}"
-        durable_rate = indexed_rate = None
+        durable_rate = None
         if connection.vendor == "postgresql":
             started, ended = machine_cpu(), {}
             durable_rate = durable_pika(durable_queue, args.n, prefetch, batch, dsn, then=lambda: ended.update(machine_cpu()))
             cpu["raw pika + psycopg"] = cpu_per_item(started, ended, args.n)
-            started, ended = machine_cpu(), {}
-            indexed_rate = durable_pika(indexed_queue, args.n, prefetch, batch, dsn, then=lambda: ended.update(machine_cpu()), text_index=True)
-            cpu["... + text index"] = cpu_per_item(started, ended, args.n)
         options = {"url": AMQP_URL, "queue": hub_queue, "dead_exchange": dead, "dead_queue": dead, "prefetch": prefetch, "batch_size": batch}
         profiler = Profiler("dispatch", os.getpid())
         memory = {}
@@ -277,7 +266,6 @@ def main():
             first = rss_mb()
             channel.queue_unbind(raw_queue, exchange, "#")
             channel.queue_unbind(durable_queue, exchange, "#")
-            channel.queue_unbind(indexed_queue, exchange, "#")
             for _ in range(factor - 1):
                 publish(channel, exchange, args.n)
             wait_committed(dispatcher, thread, args.n * factor)
@@ -292,13 +280,10 @@ def main():
         if durable_rate:
             print(f"raw pika + psycopg:          {durable_rate:10.0f} msg/s  (stored before the ack, bare tools: "
                   f"{durable_rate / raw_rate:.2f}x raw pika)")
-            print(f"... + text index:            {indexed_rate:10.0f} msg/s  (the same, into an events table with the hub's trigram "
-                  f"index: {indexed_rate / raw_rate:.2f}x raw pika)")
         print(f"eventhub dispatch:           {hub_rate:10.0f} msg/s  (events + deliveries committed, then acked)")
         print(f"ratio hub / raw:             {hub_rate / raw_rate:10.2f}  (target >= 0.5 with PostgreSQL)")
         if durable_rate:
             print(f"ratio hub / raw + psycopg:   {hub_rate / durable_rate:10.2f}")
-            print(f"ratio hub / ... + text index: {hub_rate / indexed_rate:9.2f}")
         print(f"prefetch {prefetch}, batch {batch}")
         print("CPU per message (µs, the whole machine's processes during each run):")
         for name, split in cpu.items():
@@ -311,25 +296,20 @@ def main():
                   "ceiling_unit": "msg/s (raw pika)", "ratio": round(ratio, 3), "target": 0.5, "target_met": ratio >= 0.5,
                   "database": connection.vendor, "memory": memory or None,
                   "durable_ceiling": round(durable_rate, 1) if durable_rate else None,
-                  "durable_ratio": round(hub_rate / durable_rate, 3) if durable_rate else None,
-                  "text_index_ceiling": round(indexed_rate, 1) if indexed_rate else None,
-                  "text_index_ratio": round(hub_rate / indexed_rate, 3) if indexed_rate else None, "cpu_us_per_message": cpu}
+                  "durable_ratio": round(hub_rate / durable_rate, 3) if durable_rate else None, "cpu_us_per_message": cpu}
         if ratio < 0.5 and durable_rate and durable_rate / raw_rate < 0.5:
             result["note"] = (f"storing before the ack with the bare tools alone (pika, json, psycopg: two INSERTs and a COMMIT per "
                               f"batch, serial, same run) reaches {durable_rate:.0f} msg/s = {durable_rate / raw_rate:.2f}x raw pika, "
                               f"below the target before any rule of the hub; the hub reaches {hub_rate / durable_rate:.2f}x of that bare "
                               f"durable consumer, spending per message {_cpu_pair(cpu.get('eventhub dispatch'))} of CPU against its "
-                              f"{_cpu_pair(cpu.get('raw pika + psycopg'))}. Storing the same rows into an events table with the "
-                              f"trigram index of event text search, as the hub's events are, the bare tools reach {indexed_rate:.0f} "
-                              f"msg/s = {indexed_rate / raw_rate:.2f}x raw pika, and the hub {hub_rate / indexed_rate:.2f}x of that; "
-                              "see bench/profiles/README.md")
+                              f"{_cpu_pair(cpu.get('raw pika + psycopg'))}; see bench/profiles/README.md")
         elif ratio < 0.5:
             result["note"] = (f"{1e6 / hub_rate:.0f} µs per message against {1e6 / raw_rate:.0f} µs for the raw consumer: converting, "
                               "building the rows and the PostgreSQL round trips share one Python process (one GIL) with the "
                               "consumer; see bench/profiles/README.md and the scaling table")
         print("RESULT " + json.dumps(result))
     finally:
-        for queue in (hub_queue, raw_queue, durable_queue, indexed_queue, dead):
+        for queue in (hub_queue, raw_queue, durable_queue, dead):
             channel.queue_delete(queue)
         for name in (exchange, dead):
             channel.exchange_delete(name)

@@ -216,7 +216,7 @@ def bare_dispatch_scaling(messages, dsn, pg):
         channel.queue_declare(queue, durable=True, arguments={"x-queue-type": "quorum"})
         channel.queue_bind(queue, exchange, "#")
         with pg.cursor() as cursor, tempfile.TemporaryDirectory(prefix="eventhub-bench-durable-") as tmp:
-            cursor.execute(BARE_TABLES.format(t=""))
+            cursor.execute(BARE_TABLES)
             for k in PROCESSES:
                 cursor.execute("TRUNCATE bench_bare_event, bench_bare_delivery")
                 publish(channel, exchange, messages)

@@ -1,5 +1,6 @@
 """Text search in event bodies (GET /webhook/{tenant}/events?q=): what a search costs, and what a trigram index on the
-body costs every insert. Migration 0009 makes the GIN one; no index and GiST are measured beside it, to compare.
+body costs every insert. `manage.py event_text_index on` makes the GIN one (opt-in); without it ("none") a search
+reads the tenant's newest events; GiST is measured beside them, to compare.
 
 On a scratch database (PostgreSQL when DATABASE_URL names one: a database `<name>_search_bench` on that server, made
 and dropped here; else SQLite in a temporary folder), one tenant's events of ~340-byte order bodies are inserted in
@@ -71,7 +72,7 @@ def search(tenant, text, repeat=5):
     return best, len(rows)
 
 
-INDEXES = {  # migration 0009 makes "gist"; the others are here to compare
+INDEXES = {  # `manage.py event_text_index on` makes "gin"; the others are here to compare
     "none": None,
     "gist": "CREATE INDEX event_data_trgm ON subscriptions_event USING gist ((data::text) gist_trgm_ops)",
     "gin": "CREATE INDEX event_data_trgm ON subscriptions_event USING gin ((data::text) gin_trgm_ops)",
@@ -131,7 +132,7 @@ def report(measured, postgres, events):
         print("RESULT " + json.dumps({
             "name": "insert with the text index", "figure": round(figure), "unit": "events/s", "ceiling": round(ceiling),
             "ceiling_unit": "events/s (no text index)", "ratio": round(figure / ceiling, 2), "target": 0.5, "target_met": figure / ceiling >= 0.5,
-            "note": "every insert extracts the body's trigrams into the GIN index (migration 0009)",
+            "note": "every insert extracts the body's trigrams into the GIN index (opt-in: manage.py event_text_index on)",
         }))
     rare = measured[used]["rare (1 event)"]
     print("RESULT " + json.dumps({

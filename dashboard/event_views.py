@@ -8,7 +8,7 @@ from dashboard.access import tenant_view
 from dashboard.log_forms import EventSearchForm
 from dashboard.pages import paginate
 from subscriptions.models import Event
-from subscriptions.selectors import SearchTooBroad, bounded_text_search, events_containing
+from subscriptions.selectors import SearchTooBroad, bounded_text_search, events_containing, text_search_reach
 
 PER_PAGE = 50
 
@@ -31,9 +31,11 @@ def event_list(request):
         if data["text"]:
             events = events_containing(events, request.tenant, data["text"])
     text = form.cleaned_data.get("text") if filtering else None
+    reach = text_search_reach() if text else None
     try:
         with bounded_text_search(text):
-            return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering})
+            return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering,
+                                                             "text_reach": f"{reach:,}" if reach else None})
     except SearchTooBroad as exc:
         form.add_error("text", str(exc))
         return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events.none(), PER_PAGE), "filtering": True}, status=400)

@@ -117,7 +117,9 @@ def delivery_search(text: str) -> Q:
 
 EVENT_TEXT_MIN = 3  # PostgreSQL's trigram index finds nothing shorter without reading every body
 EVENT_TEXT_MAX = 200
-SQLITE_TEXT_SCAN = 10_000  # SQLite has no index for it: the search reads at most the tenant's newest events
+# Without the text index (opt-in, PostgreSQL only: subscriptions/text_index.py) a search reads at most the tenant's
+# newest events.
+EVENT_TEXT_SCAN = 10_000
 # On PostgreSQL a text whose trigrams are in most bodies can still read many: each statement of a search is stopped
 # after this long, so one tenant's search never holds the database for the others.
 EVENT_TEXT_TIMEOUT_MS = 3000
@@ -157,26 +159,40 @@ def event_text_problem(text: str) -> str | None:
 
 
 def events_containing(events, tenant, text: str):
-    """The events whose body (a key or a value in `data`) contains `text`, case-insensitively: on PostgreSQL by the
-    body's JSON text with the trigram index (migration 0009), on SQLite by reading the values of the tenant's newest
-    SQLITE_TEXT_SCAN bodies (case-insensitive for ASCII letters only). Check event_text_problem(text) first."""
+    """The events whose body (a key or a value in `data`) contains `text`, case-insensitively, among the tenant's
+    newest EVENT_TEXT_SCAN, or among all of them where PostgreSQL has the text index (subscriptions/text_index.py).
+    PostgreSQL reads the body's JSON text; SQLite its values and keys (case-insensitive for ASCII letters only).
+    Check event_text_problem(text) first."""
     from django.db import connection
     from django.db.models import BooleanField, TextField
     from django.db.models.expressions import RawSQL
     from django.db.models.functions import Cast
 
+    from subscriptions import text_index
     from subscriptions.models import Event
 
     pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     if connection.vendor == "postgresql":
-        return events.filter(_ILike(Cast("data", TextField()), pattern))
-    newest = Event.objects.filter(tenant=tenant).order_by("-received_at", "-id").values("pk")[:SQLITE_TEXT_SCAN]
-    holds = RawSQL(
-        "EXISTS (SELECT 1 FROM json_tree(subscriptions_event.data) AS t "
-        "WHERE t.atom LIKE %s ESCAPE '\\' OR (typeof(t.key) = 'text' AND t.key LIKE %s ESCAPE '\\'))",
-        (pattern, pattern), output_field=BooleanField(),
-    )
+        holds = _ILike(Cast("data", TextField()), pattern)
+        if text_index.ready(connection):
+            return events.filter(holds)
+    else:
+        holds = RawSQL(
+            "EXISTS (SELECT 1 FROM json_tree(subscriptions_event.data) AS t "
+            "WHERE t.atom LIKE %s ESCAPE '\\' OR (typeof(t.key) = 'text' AND t.key LIKE %s ESCAPE '\\'))",
+            (pattern, pattern), output_field=BooleanField(),
+        )
+    newest = Event.objects.filter(tenant=tenant).order_by("-received_at", "-id").values("pk")[:EVENT_TEXT_SCAN]
     return events.filter(pk__in=newest).filter(holds)
+
+
+def text_search_reach() -> int | None:
+    """How many of a tenant's newest events a text search reads: None for all of them (the text index is ready)."""
+    from django.db import connection
+
+    from subscriptions import text_index
+
+    return None if text_index.ready(connection) else EVENT_TEXT_SCAN
 
 
 class _ILike(Lookup):

@@ -34,7 +34,8 @@ class EventsView(TenantAPIView):
             OpenApiParameter("type", OpenApiTypes.STR, description="only events of this type"),
             OpenApiParameter("q", OpenApiTypes.STR, description=(
                 f"only events whose body holds this text ({selectors.EVENT_TEXT_MIN} to {selectors.EVENT_TEXT_MAX} characters) "
-                f"in a key or a value, in any case; on SQLite among the tenant's newest {selectors.SQLITE_TEXT_SCAN:,} events")),
+                f"in a key or a value, in any case; among the tenant's newest {selectors.EVENT_TEXT_SCAN:,} events unless PostgreSQL has the text index "
+                "(`manage.py event_text_index on`), then among all")),
             *Pagination.parameters(),
         ],
         responses={200: EventSerializer(many=True), **ERRORS},

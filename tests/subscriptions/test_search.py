@@ -1,12 +1,15 @@
 """Search: deliveries by event id and webhook-id, events by text in their body (API and dashboard), bounded, within the
-tenant; on PostgreSQL through the trigram index."""
+tenant: among its newest events, or all of them where PostgreSQL has the opt-in text index (manage.py event_text_index)."""
+
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from subscriptions import selectors
+from subscriptions import selectors, text_index
 from subscriptions.endpoints.services import create_endpoint
 from subscriptions.models import Delivery, Event
 from tenants.models import Role
@@ -72,28 +75,65 @@ def test_the_page_size_bounds_a_search_as_any_list(api, tenant):
     assert api.get(f"{BASE}/events", {"q": "needle", "pageSize": 201}).status_code == 400
 
 
-def test_on_sqlite_a_search_reads_only_the_newest_events(api, tenant, monkeypatch):
-    if connection.vendor != "sqlite":
-        pytest.skip("the bounded scan is SQLite's; PostgreSQL searches through its index")
+def test_without_the_text_index_a_search_reads_only_the_newest_events(api, tenant, monkeypatch):
     old = record(tenant, "old", {"text": "needle"})
     Event.objects.filter(pk=old.pk).update(received_at=timezone.now() - timezone.timedelta(days=1))
     for i in range(3):
         record(tenant, f"new-{i}", {"text": "hay"})
-    monkeypatch.setattr(selectors, "SQLITE_TEXT_SCAN", 3)
+    monkeypatch.setattr(selectors, "EVENT_TEXT_SCAN", 3)
     assert found(api, "needle") == []
-    monkeypatch.setattr(selectors, "SQLITE_TEXT_SCAN", 4)
+    monkeypatch.setattr(selectors, "EVENT_TEXT_SCAN", 4)
     assert found(api, "needle") == ["old"]
 
 
-@pytest.mark.postgres
-def test_on_postgresql_the_search_uses_the_trigram_index(tenant, events):
-    query = selectors.events_containing(Event.objects.order_by(), tenant, "ORD-2024")
+def test_the_text_index_is_off_until_an_operator_turns_it_on(db):
+    """Every stored event would pay for its trigrams (issue 15): a fresh database has no text index."""
+    out = StringIO()
+    call_command("event_text_index", stdout=out)
+    assert text_index.state(connection) == text_index.ABSENT
+    assert "newest 10,000 events" in out.getvalue()
+
+
+def test_on_sqlite_there_is_no_text_index_to_turn_on(db):
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's answer")
+    with pytest.raises(CommandError, match="sqlite has no text index"):
+        call_command("event_text_index", "on", stdout=StringIO())
+
+
+def plan_of(query):
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: ask whether the index can serve the text at all
+        cursor.execute("SET enable_seqscan = off")  # a tiny table: ask whether the index can serve the text at all
         sql, params = query.query.sql_with_params()
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "event_data_trgm" in plan, plan
+        cursor.execute("RESET enable_seqscan")
+    return plan
+
+
+@pytest.mark.postgres
+def test_with_the_text_index_on_a_search_reads_every_event_through_it(transactional_db, api_client_for, monkeypatch):
+    from tenants.services import create_tenant
+
+    tenant = create_tenant("acme")[0]
+    old = record(tenant, "old", {"order": {"number": "ORD-2024-0042"}})
+    Event.objects.filter(pk=old.pk).update(received_at=timezone.now() - timezone.timedelta(days=1))
+    record(tenant, "new", {"text": "hay"})
+    monkeypatch.setattr(selectors, "EVENT_TEXT_SCAN", 1)
+    api = api_client_for(tenant)
+    assert [e["id"] for e in api.get(f"{BASE}/events", {"q": "ord-2024"}).json()] == []
+    try:
+        out = StringIO()
+        call_command("event_text_index", "on", stdout=out)
+        assert "ready; searches read every event" in out.getvalue()
+        assert [e["id"] for e in api.get(f"{BASE}/events", {"q": "ord-2024"}).json()] == ["old"]
+        assert "event_data_trgm" in plan_of(selectors.events_containing(Event.objects.order_by(), tenant, "ORD-2024"))
+        call_command("event_text_index", "on", stdout=out)
+        assert "already built" in out.getvalue()
+    finally:
+        call_command("event_text_index", "off", stdout=StringIO())
+    assert text_index.state(connection) == text_index.ABSENT
+    assert [e["id"] for e in api.get(f"{BASE}/events", {"q": "ord-2024"}).json()] == []
 
 
 def test_deliveries_are_found_by_event_id_and_webhook_id(api, tenant, other_tenant, events, api_client_for):
@@ -117,6 +157,7 @@ def test_the_dashboards_events_page_searches_bodies(tenant, events):
     client.force_login(user)
     page = client.get("/t/acme/events/", {"text": "ord-2024"}).content.decode()
     assert "e-order" in page and "e-mail" not in page and "theirs" not in page
+    assert "looked for in the newest 10,000 events" in page
     refused = client.get("/t/acme/events/", {"text": "ab"}).content.decode()
     assert "Search for 3 to 200 characters." in refused
 
