@@ -96,71 +96,103 @@ CREATE TABLE IF NOT EXISTS bench_bare_delivery (id bigserial PRIMARY KEY, event 
 """
 
 
-def durable_pika(queue, count, prefetch, batch, dsn, then=None):
+def durable_pika(queue, count, prefetch, batch, dsn, then=None, committers=2):
     """The durable ceiling: what any consumer that stores each message before its ack must do, with the bare tools
-    (pika, json, psycopg; no Django, no rules): per batch, one event row and one delivery row per message in two
-    binary unnest() INSERTs, one COMMIT, then one multiple ack. then(): called before its connection closes."""
-    first, last, _ = bare_durable_consumer(queue, prefetch, batch, dsn, count=count, then=then)
+    (pika, json, psycopg; no Django, no rules) and the dispatcher's concurrency: per batch, one event row and one
+    delivery row per message in two binary unnest() INSERTs and one COMMIT, on one of `committers` connections (two
+    batches commit at once, as the hub's do on PostgreSQL), then one multiple ack, in order. then(): called before its
+    connections close."""
+    first, last, _ = bare_durable_consumer(queue, prefetch, batch, dsn, count=count, then=then, committers=committers)
     return count / (last - first)
 
 
-def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None, then=None):
+def bare_durable_consumer(queue, prefetch, batch, dsn, count=None, stop=None, then=None, committers=2):
     """Consume `count` messages, or (count None) until stop() says so, storing them as durable_pika does; a partial
     batch is stored once no message came for 50 ms. Returns (time.time() of the first message, of the last ack,
     messages). bench/scaling.py runs K of these at once on one queue: the ceiling of K dispatch processes.
-    then(): called when done, while its database connection (a PostgreSQL process of its own) is still open."""
+    then(): called when done, while its database connections (PostgreSQL processes of their own) are still open."""
     import psycopg
 
-    db = psycopg.connect(dsn)
+    dbs = [psycopg.connect(dsn) for _ in range(committers)]
     try:
-        consumed = _durable_consume(db, queue, count, prefetch, batch, stop)
+        dbs[0].execute(BARE_TABLES)
+        dbs[0].commit()
+        consumed = _durable_consume(dbs, queue, count, prefetch, batch, stop)
         if then is not None:
             then()
         return consumed
     finally:
-        db.close()
+        for db in dbs:
+            db.close()
 
 
-def _durable_consume(db, queue, count, prefetch, batch, stop):
+def _store(db, held):
     from psycopg.types.json import Jsonb
 
-    db.execute(BARE_TABLES)
+    now = datetime.now(timezone.utc)
+    with db.cursor() as cur:
+        cur.execute("INSERT INTO bench_bare_event (event_id, type, data, received_at) SELECT * FROM unnest(%b::text[], %b::text[], "
+                    "%b::jsonb[], %b::timestamptz[]) RETURNING id",
+                    [[h[0] for h in held], [h[1] for h in held], [Jsonb(h[2]) for h in held], [now] * len(held)], binary=True)
+        ids = [row[0] for row in cur.fetchall()]
+        cur.execute("INSERT INTO bench_bare_delivery (event, body, status, next_attempt_at) SELECT e, b, 'pending', now() "
+                    "FROM unnest(%b::bigint[], %b::text[]) AS u(e, b)", [ids, [json.dumps(h[2]) for h in held]], binary=True)
     db.commit()
+
+
+def _durable_consume(dbs, queue, count, prefetch, batch, stop):
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
     conn = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
     channel = conn.channel()
     channel.basic_qos(prefetch_count=prefetch)
-    state = {"n": 0, "first": None, "last": None, "held": [], "tag": None}
+    pools = [ThreadPoolExecutor(1) for _ in dbs]
+    state = {"n": 0, "first": None, "last": None, "held": [], "batches": 0}
+    in_flight = deque()  # (future, last delivery tag), in the queue's order
 
-    def flush(ch):
-        held, state["held"] = state["held"], []
-        now = datetime.now(timezone.utc)
-        with db.cursor() as cur:
-            cur.execute("INSERT INTO bench_bare_event (event_id, type, data, received_at) SELECT * FROM unnest(%b::text[], %b::text[], "
-                        "%b::jsonb[], %b::timestamptz[]) RETURNING id",
-                        [[h[0] for h in held], [h[1] for h in held], [Jsonb(h[2]) for h in held], [now] * len(held)], binary=True)
-            ids = [row[0] for row in cur.fetchall()]
-            cur.execute("INSERT INTO bench_bare_delivery (event, body, status, next_attempt_at) SELECT e, b, 'pending', now() "
-                        "FROM unnest(%b::bigint[], %b::text[]) AS u(e, b)", [ids, [json.dumps(h[2]) for h in held]], binary=True)
-        db.commit()
-        ch.basic_ack(state["tag"], multiple=True)
+    def ack_oldest():
+        future, tag = in_flight.popleft()
+        while not future.done():
+            conn.process_data_events(time_limit=0.005)
+        future.result()
+        channel.basic_ack(tag, multiple=True)
         state["last"] = time.time()
+
+    def flush(size, wait=False):
+        """Hand the first `size` held messages to the next committer, once one is free; acks stay in order."""
+        while len(in_flight) >= len(dbs):
+            ack_oldest()
+        if state["held"]:
+            held, state["held"] = state["held"][:size], state["held"][size:]
+            n = state["batches"] % len(dbs)
+            state["batches"] += 1
+            in_flight.append((pools[n].submit(_store, dbs[n], held), held[-1][3]))
+        while wait and in_flight:
+            ack_oldest()
 
     def on_message(ch, method, properties, body):
         if state["first"] is None:
             state["first"] = time.time()
-        state["held"].append((properties.message_id, properties.type, json.loads(body)))
-        state["tag"] = method.delivery_tag
+        state["held"].append((properties.message_id, properties.type, json.loads(body), method.delivery_tag))
         state["n"] += 1
-        if len(state["held"]) >= batch or state["n"] == count:
-            flush(ch)
 
     channel.basic_consume(queue, on_message)
-    while state["n"] < count if count is not None else not stop():
-        before = state["n"]
-        conn.process_data_events(time_limit=0.1 if count is not None else 0.05)
-        if count is None and state["held"] and state["n"] == before:
-            flush(channel)
-    conn.close()
+    try:
+        while state["n"] < count if count is not None else not stop():
+            before = state["n"]
+            conn.process_data_events(time_limit=0.1 if count is not None else 0.05)
+            while len(state["held"]) >= batch:
+                flush(batch)
+            if count is None and state["held"] and state["n"] == before:
+                flush(batch)
+        while state["held"]:
+            flush(batch)
+        flush(batch, wait=True)
+    finally:
+        for pool in pools:
+            pool.shutdown()
+        conn.close()
     return state["first"], state["last"], state["n"]
 
 
