@@ -123,7 +123,8 @@ def py_spy():
 
 class Profiler:
     """py-spy attached to a running process while a measurement lasts, when BENCH_PROFILE is set: writes
-    bench/profiles/<name>.txt (where the CPU time goes: top frames, self and inclusive). A no-op otherwise."""
+    bench/profiles/<name>.txt (where the CPU time goes: top frames, self and inclusive). A no-op otherwise.
+    BENCH_PROFILE=gil samples only the thread holding the GIL: where a process whose threads take turns spends it."""
 
     def __init__(self, name, pid):
         self.proc = None
@@ -136,7 +137,8 @@ class Profiler:
         PROFILES.mkdir(exist_ok=True)
         self.name, self.raw = name, PROFILES / f"{name}.collapsed"
         self.proc = subprocess.Popen(
-            [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", str(self.raw), "--nonblocking"],
+            [spy, "record", "--pid", str(pid), "--rate", "250", "--format", "raw", "--output", str(self.raw), "--nonblocking",
+             *(["--gil"] if os.environ["BENCH_PROFILE"] == "gil" else [])],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         time.sleep(1.0)  # attached before the measurement starts
@@ -183,7 +185,9 @@ def summarize_collapsed(text, name, note="", top=25):
         self_counts[frames[-1]] = self_counts.get(frames[-1], 0) + n
         for frame in set(frames):
             incl_counts[frame] = incl_counts.get(frame, 0) + n
-    lines = [f"py-spy profile of {name}: {total} CPU samples at 250 Hz (idle threads not counted). {note}".rstrip(), ""]
+    sampled = ("samples of the thread holding the GIL" if os.environ.get("BENCH_PROFILE") == "gil"
+               else "CPU samples (idle threads not counted)")
+    lines = [f"py-spy profile of {name}: {total} {sampled} at 250 Hz. {note}".rstrip(), ""]
     lines.append("Self time (the frame itself was on CPU):")
     for frame, n in sorted(self_counts.items(), key=lambda kv: -kv[1])[:top]:
         lines.append(f"  {100 * n / max(total, 1):5.1f}%  {frame}")

@@ -5,10 +5,12 @@ consumer that only parses (json.loads) and acks the same messages, with the same
     AMQP_URL=amqp://guest:guest@127.0.0.1:5672/ python bench/dispatch.py [-n 20000]
 
 N entrecode-style messages (persistent, application/json, messageId, type, appId, timestamp) are published once to a
-fresh topic exchange bound to two fresh quorum queues: one for the hub, one for the raw consumer. Each rate is
-measured from its first delivered message to its last acknowledgement (for the hub: to the last commit + ack).
+fresh topic exchange bound to three fresh quorum queues: the hub's, the raw consumer's, and on PostgreSQL the bare
+durable consumer's (the bare tools storing before the ack at the dispatcher's concurrency: the ceiling any consumer
+that commits before it acks meets; a second RESULT row holds the hub to it). Each rate is measured from its first
+delivered message to its last acknowledgement (for the hub: to the last commit + ack).
 The store is a fresh database created like the test database (TEST_DATABASE_NAME) and dropped afterwards.
-BENCH_PROFILE=1 writes a py-spy profile of the hub's part to bench/profiles/dispatch.txt.
+BENCH_PROFILE=1 writes a py-spy profile of the hub's part to bench/profiles/dispatch.txt (BENCH_PROFILE=gil: GIL holder only).
 """
 
 import argparse
@@ -310,7 +312,7 @@ def main():
 
         print(f"raw pika (json.loads + ack): {raw_rate:10.0f} msg/s  (ceiling)")
         if durable_rate:
-            print(f"raw pika + psycopg:          {durable_rate:10.0f} msg/s  (stored before the ack, bare tools: "
+            print(f"raw pika + psycopg:          {durable_rate:10.0f} msg/s  (stored before the ack, bare tools, two committing: "
                   f"{durable_rate / raw_rate:.2f}x raw pika)")
         print(f"eventhub dispatch:           {hub_rate:10.0f} msg/s  (events + deliveries committed, then acked)")
         print(f"ratio hub / raw:             {hub_rate / raw_rate:10.2f}  (target >= 0.5 with PostgreSQL)")
@@ -330,16 +332,23 @@ def main():
                   "durable_ceiling": round(durable_rate, 1) if durable_rate else None,
                   "durable_ratio": round(hub_rate / durable_rate, 3) if durable_rate else None, "cpu_us_per_message": cpu}
         if ratio < 0.5 and durable_rate and durable_rate / raw_rate < 0.5:
-            result["note"] = (f"storing before the ack with the bare tools alone (pika, json, psycopg: two INSERTs and a COMMIT per "
-                              f"batch, serial, same run) reaches {durable_rate:.0f} msg/s = {durable_rate / raw_rate:.2f}x raw pika, "
-                              f"below the target before any rule of the hub; the hub reaches {hub_rate / durable_rate:.2f}x of that bare "
-                              f"durable consumer, spending per message {_cpu_pair(cpu.get('eventhub dispatch'))} of CPU against its "
-                              f"{_cpu_pair(cpu.get('raw pika + psycopg'))}; see bench/profiles/README.md")
+            result["note"] = (f"out of reach of the bare tools themselves: storing before the ack (pika, json, psycopg: two INSERTs and "
+                              f"a COMMIT per batch, two batches committing at once as the dispatcher's do, acks in order; same "
+                              f"run) they reach {durable_rate:.0f} msg/s = {durable_rate / raw_rate:.2f}x raw pika. A 202 or an ack "
+                              "still means committed (issue 15), so the next row holds the hub to 0.5x of that ceiling")
         elif ratio < 0.5:
             result["note"] = (f"{1e6 / hub_rate:.0f} µs per message against {1e6 / raw_rate:.0f} µs for the raw consumer: converting, "
                               "building the rows and the PostgreSQL round trips share one Python process (one GIL) with the "
                               "consumer; see bench/profiles/README.md and the scaling table")
         print("RESULT " + json.dumps(result))
+        if durable_rate:
+            durable = {"name": "dispatch, against storing before the ack", "figure": round(hub_rate, 1), "unit": "msg/s",
+                       "ceiling": round(durable_rate, 1), "ceiling_unit": "msg/s (pika + psycopg, same concurrency)",
+                       "ratio": round(hub_rate / durable_rate, 3), "target": 0.5, "target_met": hub_rate / durable_rate >= 0.5}
+            if not durable["target_met"]:
+                durable["note"] = (f"per message the hub spends {_cpu_pair(cpu.get('eventhub dispatch'))} of CPU against the "
+                                   f"bare tools' {_cpu_pair(cpu.get('raw pika + psycopg'))}; see bench/profiles/README.md")
+            print("RESULT " + json.dumps(durable))
     finally:
         for queue in (hub_queue, raw_queue, durable_queue, dead):
             channel.queue_delete(queue)
