@@ -148,7 +148,23 @@ def speedup_bounds(kinds, by, counts):
         return []
     return ["What more processes can give on this machine, measured: a run that keeps a share b of all cores busy can go at "
             "most 1/b times as fast on them while each item costs the same CPU (all processes: the hub's, PostgreSQL's, "
-            "RabbitMQ's, the receivers').", "", *(f"- {line}" for line in bounds)]
+            "RabbitMQ's, the receivers').", "", *(f"- {line}" for line in bounds), *speedup_against_ceilings(kinds, by, counts)]
+
+
+def speedup_against_ceilings(kinds, by, counts):
+    """Each hub row's speed-up at 2 processes beside its ceiling's (the bare tools at the same concurrency, same run):
+    where the bare tools themselves stay under the target on these cores, no program built on them reaches it here."""
+    lines = []
+    for kind in kinds:
+        ceiling = next((k for k in kinds if k.endswith(f"({kind}'s ceiling)")), None)
+        if ceiling is None or (kind, 2) not in by or (ceiling, 2) not in by:
+            continue
+        hub, bare = by[(kind, 2)]["speedup"], by[(ceiling, 2)]["speedup"]
+        verdict = (f"the bare tools themselves stay under {SPEEDUP_TARGET}x on these cores" if bare < SPEEDUP_TARGET
+                   else f"the bare tools reach {SPEEDUP_TARGET}x here")
+        lines.append(f"- {kind} with 2 processes: {hub:.2f}x, its ceiling ({ceiling.split(' (')[0]}) {bare:.2f}x in the same run: "
+                     f"{verdict}; the hub's speed-up is {hub / bare:.2f} of theirs.")
+    return lines
 
 
 def scaling_tables(run):
