@@ -28,7 +28,7 @@ from pathlib import Path
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Profiler, ScratchPostgres, memory_result, postgres_base, rss_mb  # noqa: E402
+from _common import Profiler, ScratchPostgres, cpu_per_item, machine_cpu, memory_result, postgres_base, rss_mb  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEQUENCE = itertools.count()
@@ -174,7 +174,9 @@ def main(argv=None):
         warm_answered = len(asyncio.run(load(f"http://127.0.0.1:{hub_port}/webhook/bench/events", headers, bodies[:50], 1, 4))[2])  # warm up
         # Every id must be new for the hub to do the full work: unique ids per run come from the bodies above.
         profiler = Profiler("ingest", hub.pid)
+        started = machine_cpu()
         hub_rate, hub_errors, hub_latencies = asyncio.run(load(f"http://127.0.0.1:{hub_port}/webhook/bench/events", headers, bodies, args.seconds, args.concurrency))
+        cpu = cpu_per_item(started, machine_cpu(), max(1, len(hub_latencies)))
         profiler.finish(f"hub POST /webhook/bench/events at {hub_rate:.0f} req/s, concurrency {args.concurrency}")
         bare_rate, bare_errors, bare_latencies = asyncio.run(load(f"http://127.0.0.1:{bare_port}/", headers, bodies, args.seconds, args.concurrency))
         answered = len(hub_latencies) + warm_answered
@@ -210,13 +212,15 @@ def main(argv=None):
     print(f"  hub latency: p50 {percentile(hub_latencies, 0.5) * 1000:.1f} ms, p90 {percentile(hub_latencies, 0.9) * 1000:.1f} ms, "
           f"p99 {hub_p99:.1f} ms, max {max(hub_latencies, default=float('nan')) * 1000:.1f} ms")
     print(f"  ratio hub / bare: {ratio:.2f}   target >= 0.25 with p99 <= 100 ms: {'met' if met else 'NOT met'}")
+    print(f"  CPU per hub request (µs, the whole machine): the hub's server and the rest {cpu['other']:.0f}, PostgreSQL "
+          f"{cpu['PostgreSQL']:.0f}, the load client (this process) {cpu['this process']:.0f}")
     print(f"  events stored {stored}, answered 202 {answered * args.batch} (each 202 means committed)")
     if memory:
         print(f"  hub resident memory: {memory['first_mb']:.0f} MiB after {args.seconds:.0f} s, {memory['last_mb']:.0f} MiB after "
               f"{args.seconds * args.memory_factor:.0f} s ({memory['growth_pct']:+.1f}%)")
     result = {"name": "ingest", "figure": hub_rate, "unit": f"req/s (p99 {hub_p99:.0f} ms)", "ceiling": bare_rate,
               "ceiling_unit": "req/s (bare ASGI)", "ratio": round(ratio, 4), "target": ">= 0.25, p99 <= 100 ms", "target_met": met,
-              "errors": hub_errors, "p99_ms": round(hub_p99, 1), "memory": memory,
+              "errors": hub_errors, "p99_ms": round(hub_p99, 1), "memory": memory, "cpu_us_per_request": cpu,
               "note": f"p99 {hub_p99:.0f} ms; see bench/profiles/README.md"}
     print("RESULT " + json.dumps(result))
     return result
