@@ -37,6 +37,8 @@ class EventsView(TenantAPIView):
                 f"in a key or a value, in any case; among the tenant's newest {selectors.EVENT_TEXT_SCAN:,} events unless PostgreSQL has the text index "
                 "(`manage.py event_text_index on`), then among all")),
             *Pagination.parameters(),
+            OpenApiParameter("X-Search-Reach", OpenApiTypes.INT, location=OpenApiParameter.HEADER, response=[200], description=(
+                "with `q`, when the search read only the tenant's newest events (no text index): how many")),
         ],
         responses={200: EventSerializer(many=True), **ERRORS},
     )
@@ -45,11 +47,15 @@ class EventsView(TenantAPIView):
         if text is not None and selectors.event_text_problem(text):
             raise ValidationError({"q": [selectors.event_text_problem(text)]})
         events = selectors.recent_events(self.tenant, request.query_params.get("type") or None, text)
+        reach = selectors.text_search_reach() if text is not None else None
         try:
             with selectors.bounded_text_search(text):
-                return self.paged_response(events, EventSerializer)
+                response = self.paged_response(events, EventSerializer)
         except selectors.SearchTooBroad as exc:
             raise ValidationError({"q": [str(exc)]})
+        if reach is not None:
+            response["X-Search-Reach"] = str(reach)
+        return response
 
     @extend_schema(
         summary="Publish one event or a list; `id` is an idempotency key (the same id twice is stored once)",

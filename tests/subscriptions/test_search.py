@@ -82,8 +82,10 @@ def test_without_the_text_index_a_search_reads_only_the_newest_events(api, tenan
         record(tenant, f"new-{i}", {"text": "hay"})
     monkeypatch.setattr(selectors, "EVENT_TEXT_SCAN", 3)
     assert found(api, "needle") == []
+    assert api.get(f"{BASE}/events", {"q": "needle"})["X-Search-Reach"] == "3"  # the caller learns the search was bounded
     monkeypatch.setattr(selectors, "EVENT_TEXT_SCAN", 4)
     assert found(api, "needle") == ["old"]
+    assert "X-Search-Reach" not in api.get(f"{BASE}/events")  # no text, no bound
 
 
 def test_the_text_index_is_off_until_an_operator_turns_it_on(db):
@@ -126,7 +128,8 @@ def test_with_the_text_index_on_a_search_reads_every_event_through_it(transactio
         out = StringIO()
         call_command("event_text_index", "on", stdout=out)
         assert "ready; searches read every event" in out.getvalue()
-        assert [e["id"] for e in api.get(f"{BASE}/events", {"q": "ord-2024"}).json()] == ["old"]
+        searched = api.get(f"{BASE}/events", {"q": "ord-2024"})
+        assert [e["id"] for e in searched.json()] == ["old"] and "X-Search-Reach" not in searched
         assert "event_data_trgm" in plan_of(selectors.events_containing(Event.objects.order_by(), tenant, "ORD-2024"))
         call_command("event_text_index", "on", stdout=out)
         assert "already built" in out.getvalue()
