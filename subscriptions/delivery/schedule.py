@@ -8,7 +8,9 @@ told (start these jobs; make this database round trip), so a test can drive it a
   twice that, so a request that starts in time ends inside its lease. One held longer (its endpoint busy) goes back
   to the database, due at once, instead of sitting out its lease where no other worker may take it;
 - claim when at most half a batch is startable, asking for the rest of the batch, skipping the saturated endpoints;
-  after a claim that found less than it asked for, claim again only after `poll_seconds` or a wake-up;
+  after a claim that found less than it asked for, claim again only after `poll_seconds` or a wake-up, or as soon
+  as a request to an endpoint it skipped ends (what it left may be that endpoint's: one busy endpoint must not
+  leave the worker waiting out the poll with its slots free);
 - results the database could not take are kept and recorded with the next round trip (not when stopping: a stop
   does not wait for a database that is away).
 """
@@ -39,6 +41,7 @@ class DeliverySchedule:
         self.done: list = []  # results not yet handed to a round trip
         self.trip: RoundTrip | None = None  # the round trip under way
         self.idle_until = 0.0  # the last claim found less than it asked: claim again after this, or when woken
+        self.skipped: set = set()  # the endpoints that short claim skipped as saturated: a slot freed there ends the wait
         self.sent_count = 0  # results recorded
 
     def start(self, now: float, stopping: bool = False) -> list[Any]:
@@ -66,6 +69,8 @@ class DeliverySchedule:
             del self.active[endpoint_id]
         self.sending -= 1
         self.done.append(sent)
+        if endpoint_id in self.skipped:  # the short claim may have left this endpoint's deliveries due
+            self.skipped, self.idle_until = set(), 0.0
 
     def woken(self) -> None:
         """New deliveries were recorded: claim at the next chance, not after the idle wait."""
@@ -100,7 +105,7 @@ class DeliverySchedule:
         self.ready.extend(claimed)
         self.claimed_at.update((job.delivery_id, now) for job in claimed)
         if len(claimed) < trip.wanted:
-            self.idle_until = now + self.poll_seconds
+            self.idle_until, self.skipped = now + self.poll_seconds, set(trip.saturated)
 
     def finished_stopping(self, stopping: bool) -> bool:
         """Stopping, and nothing left: no request in flight, no round trip under way or to make."""

@@ -15,7 +15,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--concurrency", type=int, default=hub_setting("DELIVERY_CONCURRENCY"), help="HTTP requests in flight at most")
-        parser.add_argument("--batch", type=int, default=hub_setting("DELIVERY_BATCH"), help="deliveries claimed per database round trip")
+        parser.add_argument("--batch", type=int, default=hub_setting("DELIVERY_BATCH"), help="deliveries claimed per database round trip (at least twice --concurrency)")
         parser.add_argument("--per-endpoint", type=int, default=hub_setting("DELIVERY_ENDPOINT_CONCURRENCY"),
                             help="HTTP requests in flight to one endpoint at most (a slow receiver cannot take every slot)")
 
