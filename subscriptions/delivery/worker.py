@@ -84,14 +84,15 @@ events_recorded.connect(wake_workers, dispatch_uid="subscriptions.delivery.worke
 
 class DeliveryWorker:
     """Keeps up to `concurrency` requests in flight (at most `per_endpoint` to one endpoint), claiming up to `batch`
-    deliveries per database round trip, and at least twice `concurrency`: the schedule claims when half a batch is
-    left to start, so a batch no larger than the requests in flight left the queue empty while they ran (bench/
-    deliver.py at --concurrency 100 --batch 100: 1,284 deliveries/s; with 200 claimed at a time, 3,336)."""
+    deliveries per database round trip. Without a `batch`, DELIVERY_BATCH and at least twice `concurrency`: the
+    schedule claims when half a batch is left to start, so a batch no larger than the requests in flight leaves the
+    queue empty while they run (bench/deliver.py at --concurrency 100 --batch 100: 1,284 deliveries/s; claiming 200
+    at a time, 3,288)."""
 
     def __init__(self, concurrency=None, batch=None, poll_seconds=None, allow_private=None, per_endpoint=None):
         self.concurrency = max(1, concurrency or hub_setting("DELIVERY_CONCURRENCY"))
         self.per_endpoint = max(1, min(self.concurrency, per_endpoint or hub_setting("DELIVERY_ENDPOINT_CONCURRENCY")))
-        self.batch = max(2 * self.concurrency, batch or hub_setting("DELIVERY_BATCH"))
+        self.batch = max(1, batch) if batch else max(hub_setting("DELIVERY_BATCH"), 2 * self.concurrency)
         self.poll_seconds = poll_seconds or hub_setting("DELIVERY_POLL_SECONDS")
         self.allow_private = hub_setting("ALLOW_PRIVATE_TARGETS") if allow_private is None else allow_private
         self._schedule = None

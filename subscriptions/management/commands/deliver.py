@@ -15,12 +15,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--concurrency", type=int, default=hub_setting("DELIVERY_CONCURRENCY"), help="HTTP requests in flight at most")
-        parser.add_argument("--batch", type=int, default=hub_setting("DELIVERY_BATCH"), help="deliveries claimed per database round trip (at least twice --concurrency)")
+        parser.add_argument("--batch", type=int, default=None,
+                            help="deliveries claimed per database round trip (default: DELIVERY_BATCH, and at least twice --concurrency)")
         parser.add_argument("--per-endpoint", type=int, default=hub_setting("DELIVERY_ENDPOINT_CONCURRENCY"),
                             help="HTTP requests in flight to one endpoint at most (a slow receiver cannot take every slot)")
 
     def handle(self, concurrency, batch, per_endpoint, **options):
-        if concurrency < 1 or batch < 1 or per_endpoint < 1:
+        if concurrency < 1 or (batch is not None and batch < 1) or per_endpoint < 1:
             self.stderr.write("--concurrency, --batch and --per-endpoint must be at least 1.")
             raise SystemExit(2)
         worker = DeliveryWorker(concurrency=concurrency, batch=batch, per_endpoint=per_endpoint)
