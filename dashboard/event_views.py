@@ -18,6 +18,8 @@ def event_list(request):
     form = EventSearchForm(request.GET or None)
     events = Event.objects.filter(tenant=request.tenant).annotate(delivery_count=Count("deliveries")).order_by("-received_at", "-id")
     filtering = form.is_bound and form.is_valid() and any(form.cleaned_data.values())
+    text = form.cleaned_data.get("text") if filtering else None
+    reach = text_search_reach() if text else None
     if filtering:
         data = form.cleaned_data
         if data["q"]:
@@ -29,9 +31,7 @@ def event_list(request):
         if data["until"]:
             events = events.filter(received_at__lte=data["until"])
         if data["text"]:
-            events = events_containing(events, request.tenant, data["text"])
-    text = form.cleaned_data.get("text") if filtering else None
-    reach = text_search_reach() if text else None
+            events = events_containing(events, request.tenant, text, reach)
     try:
         with bounded_text_search(text):
             return render(request, "dashboard/events.html", {"form": form, "page": paginate(request, events, PER_PAGE), "filtering": filtering,

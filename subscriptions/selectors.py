@@ -48,9 +48,9 @@ def event_subscriptions(tenant, event_types=None, states=None):
 # --- the event and delivery log ---------------------------------------------------------------
 
 
-def recent_events(tenant, event_type=None, text=None):
+def recent_events(tenant, event_type=None, text=None, reach=None):
     """The tenant's events, newest first, each with its deliveries (one extra query per page, not per event); `text`:
-    only those whose body holds it (events_containing)."""
+    only those whose body holds it, among the newest `reach` (events_containing; pass text_search_reach())."""
     from django.db.models import Prefetch
 
     from subscriptions.models import Delivery, Event
@@ -59,7 +59,7 @@ def recent_events(tenant, event_type=None, text=None):
     if event_type:
         events = events.filter(type=event_type)
     if text:
-        events = events_containing(events, tenant, text)
+        events = events_containing(events, tenant, text, reach)
     deliveries = Delivery.objects.only(
         "id", "event_id", "endpoint_id", "url", "status", "attempt_count", "last_status_code", "last_error", "next_attempt_at"
     ).order_by("id")
@@ -158,23 +158,22 @@ def event_text_problem(text: str) -> str | None:
     return None
 
 
-def events_containing(events, tenant, text: str):
+def events_containing(events, tenant, text: str, reach: int | None):
     """The events whose body (a key or a value in `data`) contains `text`, case-insensitively, among the tenant's
-    newest EVENT_TEXT_SCAN, or among all of them where PostgreSQL has the text index (subscriptions/text_index.py).
-    PostgreSQL reads the body's JSON text; SQLite its values and keys (case-insensitive for ASCII letters only).
-    Check event_text_problem(text) first."""
+    newest `reach`, or (None) among all of them through PostgreSQL's text index: pass text_search_reach(), read once
+    for the search so that what it says is what was searched. PostgreSQL reads the body's JSON text; SQLite its values
+    and keys (case-insensitive for ASCII letters only). Check event_text_problem(text) first."""
     from django.db import connection
     from django.db.models import BooleanField, TextField
     from django.db.models.expressions import RawSQL
     from django.db.models.functions import Cast
 
-    from subscriptions import text_index
     from subscriptions.models import Event
 
     pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     if connection.vendor == "postgresql":
         holds = _ILike(Cast("data", TextField()), pattern)
-        if text_index.ready(connection):
+        if reach is None:
             return events.filter(holds)
     else:
         holds = RawSQL(
@@ -182,7 +181,7 @@ def events_containing(events, tenant, text: str):
             "WHERE t.atom LIKE %s ESCAPE '\\' OR (typeof(t.key) = 'text' AND t.key LIKE %s ESCAPE '\\'))",
             (pattern, pattern), output_field=BooleanField(),
         )
-    newest = Event.objects.filter(tenant=tenant).order_by("-received_at", "-id").values("pk")[:EVENT_TEXT_SCAN]
+    newest = Event.objects.filter(tenant=tenant).order_by("-received_at", "-id").values("pk")[:reach]
     return events.filter(pk__in=newest).filter(holds)
 
 

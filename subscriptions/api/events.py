@@ -46,8 +46,8 @@ class EventsView(TenantAPIView):
         text = request.query_params.get("q") or None
         if text is not None and selectors.event_text_problem(text):
             raise ValidationError({"q": [selectors.event_text_problem(text)]})
-        events = selectors.recent_events(self.tenant, request.query_params.get("type") or None, text)
         reach = selectors.text_search_reach() if text is not None else None
+        events = selectors.recent_events(self.tenant, request.query_params.get("type") or None, text, reach)
         try:
             with selectors.bounded_text_search(text):
                 response = self.paged_response(events, EventSerializer)

@@ -10,16 +10,12 @@ import importlib
 
 from django.db import migrations
 
-INDEX = "event_data_trgm"
+made_by = importlib.import_module("subscriptions.migrations.0009_portal_event_search")  # its index, and how it made it
 
 
 def drop_index(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {INDEX}")
-
-
-def create_index(apps, schema_editor):
-    importlib.import_module("subscriptions.migrations.0009_portal_event_search").create_index(apps, schema_editor)
+        schema_editor.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {made_by.INDEX}")
 
 
 class Migration(migrations.Migration):
@@ -27,4 +23,4 @@ class Migration(migrations.Migration):
 
     dependencies = [("subscriptions", "0016_delivery_fillfactor")]
 
-    operations = [migrations.RunPython(drop_index, create_index, elidable=False)]
+    operations = [migrations.RunPython(drop_index, made_by.create_index, elidable=False)]

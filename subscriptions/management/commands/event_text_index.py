@@ -16,10 +16,11 @@ class Command(BaseCommand):
         parser.add_argument("action", nargs="?", choices=["status", "on", "off"], default="status")
 
     def handle(self, action, **options):
+        newest = f"each tenant's newest {EVENT_TEXT_SCAN:,} events"
         if not text_index.supported(connection):
             if action == "on":
-                raise CommandError(f"{connection.vendor} has no text index: searches read each tenant's newest {EVENT_TEXT_SCAN:,} events.")
-            self.stdout.write(f"no text index on {connection.vendor}: searches read each tenant's newest {EVENT_TEXT_SCAN:,} events")
+                raise CommandError(f"{connection.vendor} has no text index: searches read {newest}.")
+            self.stdout.write(f"no text index on {connection.vendor}: searches read {newest}")
             return
         if action == "on":
             self.stdout.write(f"building {text_index.INDEX} (CONCURRENTLY: ingest goes on; a large table takes a while) ...")
@@ -31,5 +32,5 @@ class Command(BaseCommand):
         elif action == "off":
             self.stdout.write("dropped" if text_index.drop(connection) else "there was no text index")
         state = text_index.state(connection)
-        reach = "every event of the tenant" if state == text_index.READY else f"each tenant's newest {EVENT_TEXT_SCAN:,} events"
+        reach = "every event of the tenant" if state == text_index.READY else newest
         self.stdout.write(f"{text_index.INDEX}: {state}; searches read {reach}")
