@@ -57,7 +57,7 @@ def dashboard_pages(tenant):
     source, letter = Source.objects.get(tenant=tenant), DeadLetter.objects.get(tenant=tenant)
     delivery = Delivery.objects.filter(tenant=tenant, status="failed").get()
     member = Membership.objects.filter(tenant=tenant, role=Role.VIEWER).get()
-    pages = ["", "events/", "deliveries/", "deliveries/?status=failing", f"deliveries/{delivery.pk}/", "endpoints/", "endpoints/new/",
+    pages = ["", "events/", "events/?text=product", "deliveries/", "deliveries/?status=failing", f"deliveries/{delivery.pk}/", "endpoints/", "endpoints/new/",
              f"endpoints/{endpoint.pk}/", f"endpoints/{endpoint.pk}/edit/", f"endpoints/{endpoint.pk}/delete/", "catalog/?q=product",
              "catalog/product.created/", "sources/", "sources/new/", f"sources/{source.pk}/edit/", f"sources/{source.pk}/delete/",
              "dead-letters/", f"dead-letters/{letter.pk}/", f"dead-letters/{letter.pk}/redrive/", "members/", f"members/{member.pk}/", "live/",
