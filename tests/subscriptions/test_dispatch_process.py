@@ -166,3 +166,24 @@ def test_database_connections_killed_mid_stream_lose_and_double_nothing(tenant, 
         wait_until(lambda: event_count() == 2000 and broker.depth(broker.queue) == 0, timeout=90, what="everything after the database came back")
         assert dispatcher.thread.is_alive()
     assert Event.objects.values("event_id").distinct().count() == 2000
+
+
+def test_a_dispatch_process_serves_the_events_it_recorded(tenant, broker, spawn):
+    """Scaled out, the web server's /metrics cannot count what a dispatcher recorded: it serves its own counters."""
+    import urllib.request
+
+    from tests.eventhub.test_process_counters import free_port, sample
+
+    create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
+    port = free_port()
+    process = spawn("--batch-ms", "50", "--metrics-port", str(port))
+    consuming(process)
+    publish_many(broker, 5)
+    wait_until(lambda: event_count() == 5, timeout=60, what="five events")
+
+    def recorded():
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return sample(response.read().decode(), 'eventhub_events_recorded_total{origin="broker"}')
+
+    wait_until(lambda: recorded() == 5, timeout=30, what="the dispatcher's counter at 5")
+    assert f"counters on http://127.0.0.1:{port}/metrics" in Path(process.log_path).read_text()

@@ -5,6 +5,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from eventhub import metrics
 from eventhub.heap import freeze_startup_objects
 from subscriptions.broker.dispatch import Dispatcher
 
@@ -19,8 +20,9 @@ class Command(BaseCommand):
         parser.add_argument("--prefetch", type=int, help="unacknowledged messages held at most (default: EVENTHUB PREFETCH)")
         parser.add_argument("--batch-size", type=int, help="messages per transaction (default: EVENTHUB BATCH_SIZE)")
         parser.add_argument("--batch-ms", type=int, help="longest wait before a partial batch is committed (default: EVENTHUB BATCH_MS)")
+        metrics.add_port_argument(parser)
 
-    def handle(self, queue, dead_exchange, dead_queue, prefetch, batch_size, batch_ms, **options):
+    def handle(self, queue, dead_exchange, dead_queue, prefetch, batch_size, batch_ms, metrics_port, metrics_address, **options):
         if not settings.AMQP_URL:
             raise CommandError("AMQP_URL is not set (e.g. AMQP_URL=amqp://guest:guest@127.0.0.1:5672/).")
         for name, value in (("--prefetch", prefetch), ("--batch-size", batch_size), ("--batch-ms", batch_ms)):
@@ -29,6 +31,9 @@ class Command(BaseCommand):
         dispatcher = Dispatcher(
             queue=queue, dead_exchange=dead_exchange, dead_queue=dead_queue, prefetch=prefetch, batch_size=batch_size, batch_ms=batch_ms
         )
+        if serving := metrics.serve_process_counters(metrics_port, metrics_address):
+            self.stdout.write(f"dispatch: {serving}")
+            self.stdout.flush()
         freeze_startup_objects()  # eventhub/heap.py: no full collection walks the loaded application again
         # Stop consuming, commit and acknowledge the current batch, close, exit 0.
         for signum in (signal.SIGTERM, signal.SIGINT):
