@@ -280,3 +280,16 @@ def settle(limit=0.2, longest=90) -> float:
     except (OSError, ValueError):  # no /proc/stat: nothing to wait for
         pass
     return time.monotonic() - started
+
+
+def paced(rate, seconds, send_one):
+    """Call send_one(seq) `rate` times a second for `seconds`, on a fixed schedule (no drift)."""
+    total = int(rate * seconds)
+    start = time.perf_counter()
+    for seq in range(total):
+        target = start + seq / rate
+        delay = target - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        send_one(seq)
+    return time.perf_counter() - start

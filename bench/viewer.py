@@ -1,6 +1,6 @@
 """Live monitor: publish-to-arrival latency at a fixed rate, through the real path and a bare channel-layer path.
 
-Real path: RabbitMQ (publish to a source's exchange) -> the monitor bridge -> broadcast -> channel layer (Redis if
+Real path: RabbitMQ (a publisher process publishing to a source's exchange) -> the monitor bridge -> broadcast -> channel layer (Redis if
 REDIS_URL is set, else in-memory) -> the monitor consumer (filter, buffer, batch frames) -> a websocket client
 connected to a running hub (uvicorn serving eventhub.asgi in this process, like `manage.py serve`).
 Ceiling, same run, same rate: a bare `group_send` per message to a bare consumer that forwards each one at once.
@@ -51,6 +51,8 @@ from channels.layers import get_channel_layer  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django.utils import timezone  # noqa: E402
+
+from _common import paced  # noqa: E402
 
 from eventhub.asgi import application  # noqa: E402
 from eventhub.conf import hub_setting  # noqa: E402
@@ -128,19 +130,6 @@ class Receiver(threading.Thread):
         self.done.set()
 
 
-def paced(rate, seconds, send_one):
-    """Call send_one(seq) `rate` times a second for `seconds`, on a fixed schedule (no drift)."""
-    total = int(rate * seconds)
-    start = time.perf_counter()
-    for seq in range(total):
-        target = start + seq / rate
-        delay = target - time.perf_counter()
-        if delay > 0:
-            time.sleep(delay)
-        send_one(seq)
-    return time.perf_counter() - start
-
-
 def summary(receiver):
     latencies, expected, dropped = receiver.latencies, receiver.expected, receiver.dropped
     if not latencies:
@@ -152,17 +141,15 @@ def summary(receiver):
     }  # fmt: skip
 
 
-def run_real(port, token, exchange, channel, rate, seconds, label):
+def run_real(port, token, exchange, rate, seconds, label):
+    """The publisher is a process of its own (bench/viewer_publisher.py), as the platforms that publish are: in the
+    hub's process it took the hub's GIL for its own 1,000 publishes a second (pika's send ~11% of the samples)."""
     expected = int(rate * seconds)
     receiver = Receiver(f"ws://127.0.0.1:{port}/ws/monitor/{TENANT}/", {"Authorization": f"Bearer {token}"}, expected, "monitor", rate * WARMUP_SECONDS)
     receiver.start()
     receiver.ready.wait(10)
-    props = pika.BasicProperties(type="product.created", content_type="application/json")
-
-    def send_one(seq):
-        channel.basic_publish(exchange, "shop.product.created", json.dumps({"t": time.time(), "seq": seq}).encode(), props)
-
-    paced(rate, seconds, send_one)
+    publisher = Path(__file__).with_name("viewer_publisher.py")
+    subprocess.run([sys.executable, str(publisher), AMQP_URL, exchange, str(rate), str(seconds)], check=True, capture_output=True)
     receiver.done.wait(seconds + 30)
     return label, summary(receiver)
 
@@ -211,9 +198,9 @@ def main(argv=None):
     layer = type(get_channel_layer()).__name__
     results = []
     try:
-        results.append(run_real(port, token, exchange, channel, args.rate, args.seconds, f"real path, frames every {interval * 1000:.0f} ms"))
+        results.append(run_real(port, token, exchange, args.rate, args.seconds, f"real path, frames every {interval * 1000:.0f} ms"))
         with override_settings(EVENTHUB={**settings.EVENTHUB, "MONITOR_BATCH_INTERVAL": args.fast_ms / 1000}):
-            results.append(run_real(port, token, exchange, channel, args.rate, args.seconds, f"real path, frames every {args.fast_ms:g} ms"))
+            results.append(run_real(port, token, exchange, args.rate, args.seconds, f"real path, frames every {args.fast_ms:g} ms"))
         results.append(run_bare(port, args.rate, args.seconds))
     finally:
         bridge.stop()
