@@ -34,7 +34,7 @@ DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/eventhub_bench"
 
 
 def scripts(only):
-    found = {p.stem: p for p in BENCH.glob("*.py") if p.stem not in {"run", "__init__", "viewer_client"} and not p.stem.startswith("_")}
+    found = {p.stem: p for p in BENCH.glob("*.py") if p.stem not in {"run", "__init__", "viewer_client", "viewer_publisher"} and not p.stem.startswith("_")}
     names = [n for n in ORDER if n in found] + sorted(set(found) - set(ORDER))
     return [(n, found[n]) for n in names if not only or n in only]
 
