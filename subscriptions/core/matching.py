@@ -190,10 +190,12 @@ class RoutingIndex:
                 except Undecided:
                     undecided.append(route)
         excluded = self._subscriptions[event_type]
-        bodies: dict[tuple, str] = {}  # one body per distinct (customPayload, format): endpoints without one share it
+        # One body per distinct (customPayload, format, excludedFields): the endpoints that agree on all three share
+        # it, and an endpoint's own excludedFields never share a body shaped without them (or with another's).
+        bodies: dict[tuple, str] = {}
 
         def body(route):
-            key = (id(route.payload), route.payload_format)
+            key = (route.payload.key if route.payload is not None else None, route.payload_format, route.excluded)
             found = bodies.get(key)
             return found if found is not None else bodies.setdefault(key, _body(envelope, excluded, route, source))
 

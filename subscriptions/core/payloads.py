@@ -3,6 +3,8 @@ formats (envelope, data, cloudevents): the one place a body is built."""
 
 from __future__ import annotations
 
+import json
+
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Union
@@ -44,12 +46,14 @@ class PayloadError(LocatedError):
 
 
 class CustomPayload:
-    """A compiled customPayload. Build with compile_custom_payload(); render once per delivery."""
+    """A compiled customPayload. Build with compile_custom_payload(); render once per delivery. `key` is its spec as
+    compact JSON: two compiled from equal specs (keys in the same order) render the same body."""
 
-    __slots__ = ("_template",)
+    __slots__ = ("_template", "key")
 
-    def __init__(self, template: Template):
+    def __init__(self, template: Template, key: str):
         self._template = template
+        self.key = key
 
     def render(self, envelope: dict) -> dict:
         """Each pointer becomes the value it points at, or None when it points at nothing."""
@@ -67,7 +71,8 @@ def exclude_fields(data: dict, excluded: Iterable[str]) -> dict:
 def compile_custom_payload(spec: dict) -> CustomPayload:
     """Validate spec completely and return a CustomPayload; raise PayloadError at the first problem."""
     leaves = [0]
-    return CustomPayload(_compile(spec, "", 1, leaves))
+    template = _compile(spec, "", 1, leaves)
+    return CustomPayload(template, json.dumps(spec, separators=(",", ":"), ensure_ascii=False))
 
 
 def shape_body(envelope: dict, excluded_fields: Iterable[str], custom_payload: CustomPayload | None,

@@ -289,3 +289,27 @@ def test_undecided_endpoints_get_the_body_of_their_format_from_the_way_in_too():
     [(found, body)] = routing.undecided
     assert found is cloud and json.loads(body)["source"] == "/eventhub/acme/test"
     assert json.loads(body)["data"] == {"name": "Zoë", "price": 5} and json.loads(body)["specversion"] == "1.0"
+
+
+@pytest.mark.parametrize("own_first", [True, False])
+def test_an_endpoints_own_excluded_fields_are_kept_out_of_its_body_whichever_endpoint_is_shaped_first(own_first):
+    """The bodies of one event are shared between endpoints that would get the same one; an endpoint that excludes a
+    field of its own must never get the body of one that does not (the field would leak), nor give it its own."""
+    own = Route(1, "https://a.example.com/", ("product.created",), compile_filter(None), None, excluded=("secret",))
+    plain = route(2, ["product.created"])
+    index = RoutingIndex([own, plain] if own_first else [plain, own], {"product.created": ()})
+    envelope = {"id": "e1", "type": "product.created", "data": {"secret": "s3", "ok": 1}}
+    bodies = {r.endpoint_id: json.loads(body)["data"] for r, body in index.deliveries_for(envelope)}
+    assert bodies == {1: {"ok": 1}, 2: {"secret": "s3", "ok": 1}}
+
+
+def test_endpoints_with_equal_custom_payloads_share_one_shaped_body_and_different_ones_do_not():
+    spec = {"Id": "/data/id", "meta": {"type": "/type"}}
+    routes = [route(1, ["product.created"], payload=spec), route(2, ["product.created"], payload=dict(spec)),
+              route(3, ["product.created"], payload={"meta": {"type": "/type"}, "Id": "/data/id"})]  # other key order
+    index = RoutingIndex(routes, {"product.created": ()})
+    with mock.patch.object(matching, "shape_body", wraps=matching.shape_body) as shaped:
+        bodies = {r.endpoint_id: body for r, body in index.deliveries_for({"id": "e", "type": "product.created", "data": {"id": "p"}})}
+    assert shaped.call_count == 2  # compiled three times, two distinct specs
+    assert bodies[1] == bodies[2] == '{"Id":"p","meta":{"type":"product.created"}}'
+    assert bodies[3] == '{"meta":{"type":"product.created"},"Id":"p"}'

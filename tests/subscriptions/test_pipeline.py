@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from subscriptions.pipeline import recording as pipeline
 from subscriptions.endpoints.services import create_endpoint, update_endpoint
-from subscriptions.models import Delivery, Event
+from subscriptions.models import Delivery, Endpoint, Event
 from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.services import SubscriptionChange, apply_subscription_change
 
@@ -70,6 +70,19 @@ def test_excluded_fields_never_leave_the_hub_even_through_a_pointer(tenant):
     sent = bodies(tenant)
     assert "description" not in sent["https://hooks.example.com/a"]["data"]
     assert sent["https://hooks.example.com/b"] == {"Id": "p1", "leak": None}
+
+
+def test_an_endpoints_own_excluded_fields_never_leave_the_hub_beside_an_endpoint_without_them(tenant):
+    """Endpoint-level excludedFields (an Emporix configuration entry's) beside an endpoint that gets everything: each
+    body is shaped for its own endpoint, however the event's bodies are shared."""
+    subscribe(tenant, "product.created")
+    endpoint(tenant)
+    own = endpoint(tenant, "https://hooks.example.com/b")
+    Endpoint.objects.filter(pk=own.pk).update(excluded_fields=["description"])
+    record_events(tenant, [product()])
+    sent = bodies(tenant)
+    assert sent["https://hooks.example.com/a"]["data"]["description"] == "secret text"
+    assert "description" not in sent["https://hooks.example.com/b"]["data"]
 
 
 def test_the_filter_sees_the_full_event_before_exclusion(tenant):
