@@ -104,8 +104,10 @@ def main_table(runs):
             ratio = fmt(r.get("ratio")) + (f" ({r['ratio_means']})" if r.get("ratio_means") else "")
             met = "—" if r.get("target_met") is None else "yes" if r["target_met"] else "**no**"
             note = r.get("note", "") if not r.get("target_met") else ""
-            lines.append(f"| {r['name']} | {fmt(r.get('figure'))} {unit} | {fmt(r.get('ceiling'))} {r.get('ceiling_unit', unit)} | {ratio} | "
-                         f"{r.get('target', '')} | {met} | {memory_cell(r.get('memory'))} | {note} |")
+            ceiling = "" if r.get("ceiling") is None else f"{fmt(r['ceiling'])} {r.get('ceiling_unit', unit)}"  # none: a figure alone
+            target = "" if r.get("target") is None else r["target"]
+            lines.append(f"| {r['name']} | {fmt(r.get('figure'))} {unit} | {ceiling} | {ratio} | "
+                         f"{target} | {met} | {memory_cell(r.get('memory'))} | {note} |")
     return lines
 
 
