@@ -3,8 +3,6 @@ formats (envelope, data, cloudevents): the one place a body is built."""
 
 from __future__ import annotations
 
-import json
-
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Union
@@ -12,6 +10,7 @@ from urllib.parse import quote
 
 from jsonpointer import JsonPointer, JsonPointerException
 
+from subscriptions.core.jsontext import compact
 from subscriptions.core.values import MISSING, LocatedError, steps_resolver
 
 __all__ = [
@@ -72,7 +71,7 @@ def compile_custom_payload(spec: dict) -> CustomPayload:
     """Validate spec completely and return a CustomPayload; raise PayloadError at the first problem."""
     leaves = [0]
     template = _compile(spec, "", 1, leaves)
-    return CustomPayload(template, json.dumps(spec, separators=(",", ":"), ensure_ascii=False))
+    return CustomPayload(template, compact(spec))
 
 
 def shape_body(envelope: dict, excluded_fields: Iterable[str], custom_payload: CustomPayload | None,
