@@ -154,3 +154,16 @@ def restart_other_sessions() -> int:
         cursor.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                        "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         return cursor.fetchone()[0]
+
+
+def free_port() -> int:
+    """A local port nothing listens on now (bound, read and released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def metric_sample(text: str, name: str) -> float:
+    """The value of one Prometheus sample (`name` with its labels) in an exposition text; 0.0 when absent."""
+    lines = [line for line in text.splitlines() if line.startswith(name + " ")]
+    return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0

@@ -3,7 +3,6 @@
 import json
 import logging
 import logging.config
-import socket
 from datetime import timedelta
 
 import pytest
@@ -16,12 +15,7 @@ from subscriptions.models import DeadLetter, Delivery, DeliveryStatus, Event
 from subscriptions.pipeline.recording import IncomingEvent, record_events
 from subscriptions.retention import prune
 from subscriptions.services import SubscriptionChange, apply_subscription_change
-
-
-def closed_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port, metric_sample
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +35,7 @@ def test_readyz_is_200_on_the_embedded_default(client, settings):
 
 @pytest.mark.django_db
 def test_readyz_is_503_naming_an_unreachable_broker_and_redis(client, settings):
-    port = closed_port()
+    port = free_port()
     settings.AMQP_URL = f"amqp://guest:guest@127.0.0.1:{port}/"
     settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
     response = client.get("/readyz")
@@ -71,18 +65,14 @@ def test_metrics_count_recorded_events_and_show_the_queue_depth(client):
     apply_subscription_change(tenant, SubscriptionChange("product.created", "SUBSCRIBE"))
     create_endpoint(tenant, {"url": "https://hooks.example.com/a", "events": ["product.*"]})
 
-    def sample(text, name):
-        lines = [line for line in text.splitlines() if line.startswith(name)]
-        return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
-
     before = client.get("/metrics").content.decode()
     record_events(tenant, [IncomingEvent("product.created", {"id": str(i)}) for i in range(3)])
     response = client.get("/metrics")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain")
     text = response.content.decode()
     name = 'eventhub_events_recorded_total{origin="http"}'
-    assert sample(text, name) - sample(before, name) == 3
-    assert sample(text, 'eventhub_deliveries_pending{due="now"}') == 3
+    assert metric_sample(text, name) - metric_sample(before, name) == 3
+    assert metric_sample(text, 'eventhub_deliveries_pending{due="now"}') == 3
     assert "eventhub_delivery_attempt_seconds_bucket" in text and "acme" not in text  # no tenant names leak
 
 

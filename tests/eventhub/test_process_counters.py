@@ -9,18 +9,8 @@ import urllib.request
 import pytest
 from django.core.management import CommandError, call_command
 
+from tests.conftest import free_port, metric_sample
 from tests.subscriptions.test_worker_processes import SEED, SETTINGS, manage, run_manage, wait_until
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def sample(text, name):
-    lines = [line for line in text.splitlines() if line.startswith(name + " ")]
-    return float(lines[0].rsplit(" ", 1)[1]) if lines else 0.0
 
 
 @pytest.mark.timeout(900)  # two manage.py commands and a worker start: minutes on a busy machine
@@ -38,9 +28,9 @@ def test_a_deliver_process_serves_the_attempts_it_made(tmp_path, receiver):
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
                 return response.read().decode()
 
-        assert wait_until(lambda: sample(counters(), 'eventhub_delivery_attempts_total{outcome="succeeded"}') == 3, timeout=30), counters()
+        assert wait_until(lambda: metric_sample(counters(), 'eventhub_delivery_attempts_total{outcome="succeeded"}') == 3, timeout=30), counters()
         text = counters()
-        assert sample(text, "eventhub_delivery_attempt_seconds_count") == 3
+        assert metric_sample(text, "eventhub_delivery_attempt_seconds_count") == 3
         assert "eventhub_deliveries_pending" not in text  # the database's gauges are the web server's to serve
     finally:
         worker.terminate()

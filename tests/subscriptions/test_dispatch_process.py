@@ -172,7 +172,7 @@ def test_a_dispatch_process_serves_the_events_it_recorded(tenant, broker, spawn)
     """Scaled out, the web server's /metrics cannot count what a dispatcher recorded: it serves its own counters."""
     import urllib.request
 
-    from tests.eventhub.test_process_counters import free_port, sample
+    from tests.conftest import free_port, metric_sample
 
     create_source(tenant, {"name": "ec", "exchange": broker.exchange, "binding_keys": ["#"]})
     port = free_port()
@@ -183,7 +183,7 @@ def test_a_dispatch_process_serves_the_events_it_recorded(tenant, broker, spawn)
 
     def recorded():
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-            return sample(response.read().decode(), 'eventhub_events_recorded_total{origin="broker"}')
+            return metric_sample(response.read().decode(), 'eventhub_events_recorded_total{origin="broker"}')
 
     wait_until(lambda: recorded() == 5, timeout=30, what="the dispatcher's counter at 5")
     assert f"counters on http://127.0.0.1:{port}/metrics" in Path(process.log_path).read_text()
