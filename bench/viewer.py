@@ -1,8 +1,9 @@
 """Live monitor: publish-to-arrival latency at a fixed rate, through the real path and a bare channel-layer path.
 
-Real path: RabbitMQ (a publisher process publishing to a source's exchange) -> the monitor bridge -> broadcast -> channel layer (Redis if
-REDIS_URL is set, else in-memory) -> the monitor consumer (filter, buffer, batch frames) -> a websocket client
-connected to a running hub (uvicorn serving eventhub.asgi in this process, like `manage.py serve`).
+Real path: a publisher process (bench/viewer_publisher.py) -> RabbitMQ (a source's exchange) -> the monitor bridge ->
+broadcast -> channel layer (Redis if REDIS_URL is set, else in-memory) -> the monitor consumer (filter, buffer, batch
+frames) -> a websocket client connected to a running hub (uvicorn serving eventhub.asgi in this process, like
+`manage.py serve`).
 Ceiling, same run, same rate: a bare `group_send` per message to a bare consumer that forwards each one at once.
 
 The consumer sends at most one frame per MONITOR_BATCH_INTERVAL (100 ms by default), so at a steady rate each item
