@@ -162,14 +162,18 @@ def events_containing(events, tenant, text: str, reach: int | None):
     """The events whose body (a key or a value in `data`) contains `text`, case-insensitively, among the tenant's
     newest `reach`, or (None) among all of them through PostgreSQL's text index: pass text_search_reach(), read once
     for the search so that what it says is what was searched. PostgreSQL reads the body's JSON text; SQLite its values
-    and keys (case-insensitive for ASCII letters only). Check event_text_problem(text) first."""
+    and keys (case-insensitive for ASCII letters only), and None there means the newest EVENT_TEXT_SCAN: SQLite has no
+    text index to read them all through. Check event_text_problem(text) first."""
     from django.db import connection
     from django.db.models import BooleanField, TextField
     from django.db.models.expressions import RawSQL
     from django.db.models.functions import Cast
 
+    from subscriptions import text_index
     from subscriptions.models import Event
 
+    if reach is None and not text_index.supported(connection):
+        reach = EVENT_TEXT_SCAN
     pattern = "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     if connection.vendor == "postgresql":
         holds = _ILike(Cast("data", TextField()), pattern)

@@ -88,6 +88,17 @@ def test_without_the_text_index_a_search_reads_only_the_newest_events(api, tenan
     assert "X-Search-Reach" not in api.get(f"{BASE}/events")  # no text, no bound
 
 
+def test_on_sqlite_a_search_without_a_reach_still_reads_only_the_newest_events(tenant, monkeypatch):
+    """None means every event through PostgreSQL's text index; SQLite has none, so it must not mean a scan of them all."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's bound")
+    old = record(tenant, "old", {"text": "needle"})
+    Event.objects.filter(pk=old.pk).update(received_at=timezone.now() - timezone.timedelta(days=1))
+    record(tenant, "new", {"text": "needle"})
+    monkeypatch.setattr(selectors, "EVENT_TEXT_SCAN", 1)
+    assert [e.event_id for e in selectors.events_containing(Event.objects.all(), tenant, "needle", None)] == ["new"]
+
+
 def test_the_text_index_is_off_until_an_operator_turns_it_on(db):
     """Every stored event would pay for its trigrams (issue 15): a fresh database has no text index."""
     out = StringIO()
