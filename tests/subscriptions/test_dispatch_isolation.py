@@ -186,6 +186,47 @@ def test_a_dead_letter_that_cannot_be_stored_still_leaves_on_the_dead_letter_exc
     assert item.tag == 2 and reason.startswith("the message could not be stored: ValueError: refused")
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_a_batch_of_one_tenant_is_stored_by_one_statement_without_savepoints(tenant):
+    """The dispatcher's committers call ingest_batch outside any transaction: one tenant's batch is one statement,
+    a transaction of its own (no BEGIN, savepoint or COMMIT round trips), and stores its events and deliveries."""
+    from django.test.utils import CaptureQueriesContext
+
+    setup_tenant(tenant)
+    batch = [delivered(1, tenant, {"n": 1}, "a1"), delivered(2, tenant, {"n": 2}, "a2")]
+    with CaptureQueriesContext(connection) as queries:
+        outcome = ingest_batch(batch, RulesCache())
+    assert outcome.events == 2 and event_ids(tenant) == {"a1", "a2"} and Delivery.objects.count() == 2
+    assert not [q["sql"] for q in queries if "SAVEPOINT" in q["sql"]]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_when_one_tenants_statement_is_refused_its_events_are_recorded_one_by_one(tenant, monkeypatch):
+    """All or nothing: the refused statement stored nothing, and the batch is taken again in savepoints, where the
+    event the database refuses becomes the tenant's dead letter and the others are recorded."""
+    from django.db import DataError
+
+    from subscriptions.pipeline import postgres
+
+    setup_tenant(tenant)
+    store = postgres.store
+
+    def refusing(events, *args):
+        if any(event.event_id == "bad" for event in events):
+            raise DataError("value too long for the column")
+        return store(events, *args)
+
+    monkeypatch.setattr(postgres, "store", refusing)
+    outcome = ingest_batch([delivered(1, tenant, {"n": 1}, "a1"), delivered(2, tenant, {"n": 2}, "bad"),
+                            delivered(3, tenant, {"n": 3}, "a2")], RulesCache())
+    assert outcome.events == 2 and event_ids(tenant) == {"a1", "a2"} and Delivery.objects.count() == 2
+    [(item, reason)] = outcome.dead
+    assert item.tag == 2 and reason.startswith("the event could not be recorded: ") and "value too long" in reason
+    assert DeadLetter.objects.get().tenant_id == tenant.id
+
+
 # --- the dispatcher against RabbitMQ: it keeps consuming ------------------------------------------
 
 
