@@ -23,7 +23,7 @@ from subscriptions.broker.sources import (
 from subscriptions.core.amqp import Rules
 from subscriptions.core.messages import Converted, Message, convert
 from subscriptions.pipeline.recording import (
-    IncomingEvent, RoutedEvents, record_events, route_events, store_in_transaction, store_routed_events, stored_in_one_statement,
+    IncomingEvent, RoutedEvents, record_events, route_events, store_in_transaction, stored_in_one_statement,
 )
 
 logger = logging.getLogger(__name__)
@@ -247,7 +247,7 @@ def _record_tenant(tenant, group: list[tuple[int, Delivered, Converted]], routed
     if routed is not None:
         try:
             with transaction.atomic():
-                return sum(r.created for r in store_routed_events(routed))
+                return sum(r.created for r in store_in_transaction(routed))
         except (OperationalError, InterfaceError):
             raise
         except Exception:

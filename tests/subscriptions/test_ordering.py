@@ -76,12 +76,12 @@ def test_the_dispatcher_acknowledges_a_batch_only_after_its_commit(tenant, broke
     acks = []  # (delivery tag, messages committed when the ack was sent)
     consumer_turns = []  # threads that ran a broker I/O turn while the commit was held
 
-    real_store = ingest.store_routed_events
+    real_store = ingest.store_in_transaction
 
-    def store_then_hold(routed):
+    def hold_then_store(routed):
+        gate.hold_once()  # before the batch's commit (on PostgreSQL one statement is the whole transaction)
         result = real_store(routed)
         transaction.on_commit(lambda: committed.append(len(routed.ids)))
-        gate.hold_once()  # inside the batch's transaction: its commit waits for the test
         return result
 
     real_ack = BlockingChannel.basic_ack
@@ -97,7 +97,7 @@ def test_the_dispatcher_acknowledges_a_batch_only_after_its_commit(tenant, broke
             consumer_turns.append(threading.current_thread())
         return real_turn(conn, *args, **kwargs)
 
-    monkeypatch.setattr(ingest, "store_routed_events", store_then_hold)
+    monkeypatch.setattr(ingest, "store_in_transaction", hold_then_store)
     monkeypatch.setattr(BlockingChannel, "basic_ack", spy_ack)
     monkeypatch.setattr(BlockingConnection, "process_data_events", spy_turn)
 
