@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -122,12 +123,16 @@ def store_routed_events(routed: RoutedEvents) -> list[Recorded]:
 
 
 def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
-    """store_routed_events() inside the caller's transaction (group commit stores many requests in one)."""
+    """store_routed_events() inside the caller's transaction (group commit stores many requests in one). Called
+    outside one, a batch stored in ONE statement (stored_in_one_statement) runs bare, a transaction of its own, and
+    any other opens a transaction. The way is chosen once, here: a webhooks limit set between a caller's check and
+    this call must not leave events committed without their deliveries."""
     tenant = routed.tenant
-    if _by_statement(tenant):
-        created, per_event, inserted = _store_in_one_statement(routed)
-    else:
-        created, per_event, inserted = _store_step_by_step(routed)
+    by_statement = _by_statement(tenant)
+    store = _store_in_one_statement if by_statement else _store_step_by_step
+    alone = by_statement and len(routed.events) <= postgres.BATCH
+    with nullcontext() if alone else transaction.atomic(savepoint=False):  # in the caller's: no savepoint
+        created, per_event, inserted = store(routed)
     if created:
         transaction.on_commit(lambda: announce(events_recorded, tenant=tenant, events=created, deliveries=inserted))
     created_ids = {e.event_id for e in created}

@@ -188,43 +188,69 @@ def test_a_dead_letter_that_cannot_be_stored_still_leaves_on_the_dead_letter_exc
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_on_postgresql_a_batch_of_one_tenant_is_stored_by_one_statement_without_savepoints(tenant):
+def test_on_postgresql_a_batch_of_one_tenant_is_stored_by_one_statement_outside_any_transaction(tenant, monkeypatch):
     """The dispatcher's committers call ingest_batch outside any transaction: one tenant's batch is one statement,
-    a transaction of its own (no BEGIN, savepoint or COMMIT round trips), and stores its events and deliveries."""
-    from django.test.utils import CaptureQueriesContext
+    a transaction of its own (no atomic block, so no BEGIN, savepoint or COMMIT round trips), and stores its events
+    and deliveries."""
+    from django.db import transaction
 
     setup_tenant(tenant)
     batch = [delivered(1, tenant, {"n": 1}, "a1"), delivered(2, tenant, {"n": 2}, "a2")]
-    with CaptureQueriesContext(connection) as queries:
-        outcome = ingest_batch(batch, RulesCache())
+    opened = []
+    atomic = transaction.atomic
+    monkeypatch.setattr(transaction, "atomic", lambda *args, **kwargs: opened.append(args) or atomic(*args, **kwargs))
+    outcome = ingest_batch(batch, RulesCache())
+    monkeypatch.undo()
+    assert opened == []
     assert outcome.events == 2 and event_ids(tenant) == {"a1", "a2"} and Delivery.objects.count() == 2
-    assert not [q["sql"] for q in queries if "SAVEPOINT" in q["sql"]]
+
+
+@pytest.fixture
+def event_id_refused(transactional_db):
+    """PostgreSQL itself refuses to store the event whose id is 'bad' (a CHECK constraint, dropped afterwards)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE subscriptions_event ADD CONSTRAINT test_refuse_bad CHECK (event_id <> 'bad')")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE subscriptions_event DROP CONSTRAINT IF EXISTS test_refuse_bad")
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_when_one_tenants_statement_is_refused_its_events_are_recorded_one_by_one(tenant, monkeypatch):
-    """All or nothing: the refused statement stored nothing, and the batch is taken again in savepoints, where the
-    event the database refuses becomes the tenant's dead letter and the others are recorded."""
-    from django.db import DataError
-
-    from subscriptions.pipeline import postgres
-
+def test_when_one_tenants_statement_is_refused_its_events_are_recorded_one_by_one(tenant, event_id_refused):
+    """All or nothing: the statement the database refused stored nothing, and the batch is taken again on the same
+    connection in savepoints, where the refused event becomes the tenant's dead letter and the others are recorded."""
     setup_tenant(tenant)
-    store = postgres.store
-
-    def refusing(events, *args):
-        if any(event.event_id == "bad" for event in events):
-            raise DataError("value too long for the column")
-        return store(events, *args)
-
-    monkeypatch.setattr(postgres, "store", refusing)
     outcome = ingest_batch([delivered(1, tenant, {"n": 1}, "a1"), delivered(2, tenant, {"n": 2}, "bad"),
                             delivered(3, tenant, {"n": 3}, "a2")], RulesCache())
     assert outcome.events == 2 and event_ids(tenant) == {"a1", "a2"} and Delivery.objects.count() == 2
     [(item, reason)] = outcome.dead
-    assert item.tag == 2 and reason.startswith("the event could not be recorded: ") and "value too long" in reason
+    assert item.tag == 2 and reason.startswith("the event could not be recorded: ") and "test_refuse_bad" in reason
     assert DeadLetter.objects.get().tenant_id == tenant.id
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_webhooks_limit_set_after_the_one_statement_check_still_stores_events_and_deliveries_together(tenant, monkeypatch):
+    """The committer chose one statement (no limit); by the store the tenant has a monthly webhooks limit, which takes
+    the step-by-step way. Those steps run in one transaction: a failure between them leaves no event without its
+    deliveries (before the fix the events were committed alone, and acknowledged on the retry)."""
+    from django.db import OperationalError
+
+    from subscriptions.pipeline import recording
+
+    setup_tenant(tenant)
+    monkeypatch.setattr(ingest, "stored_in_one_statement", lambda routed: True)  # the check, before the limit
+    monkeypatch.setattr(recording, "current_limit", lambda tenant_id: 1000)  # the limit, set since
+
+    def connection_lost(*args, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(recording, "insert_rows", connection_lost)  # the deliveries' INSERT, after the events'
+    with pytest.raises(OperationalError):
+        ingest_batch([delivered(1, tenant, {"n": 1}, "a1"), delivered(2, tenant, {"n": 2}, "a2")], RulesCache())
+    monkeypatch.undo()
+    assert not event_ids(tenant) and not Delivery.objects.exists()
 
 
 # --- the dispatcher against RabbitMQ: it keeps consuming ------------------------------------------
