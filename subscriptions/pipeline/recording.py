@@ -130,7 +130,7 @@ def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
     tenant = routed.tenant
     by_statement = _by_statement(tenant)
     store = _store_in_one_statement if by_statement else _store_step_by_step
-    alone = by_statement and len(routed.events) <= postgres.BATCH
+    alone = by_statement and _fits_one_statement(routed)
     with nullcontext() if alone else transaction.atomic(savepoint=False):  # in the caller's: no savepoint
         created, per_event, inserted = store(routed)
     if created:
@@ -147,7 +147,12 @@ def store_in_transaction(routed: RoutedEvents) -> list[Recorded]:
 def stored_in_one_statement(routed: RoutedEvents) -> bool:
     """Whether store_in_transaction stores `routed` in ONE statement (PostgreSQL, no webhooks limit, at most one
     statement's worth of events): then, outside a transaction, that statement is a transaction of its own."""
-    return len(routed.events) <= postgres.BATCH and _by_statement(routed.tenant)
+    return _fits_one_statement(routed) and _by_statement(routed.tenant)
+
+
+def _fits_one_statement(routed: RoutedEvents) -> bool:
+    """pipeline/postgres.py stores at most postgres.BATCH events per statement."""
+    return len(routed.events) <= postgres.BATCH
 
 
 def _by_statement(tenant) -> bool:
